@@ -1,0 +1,88 @@
+/// How a volume is made usable on this node.
+public enum AttachMode: String, Sendable, Codable, CaseIterable {
+    /// A host block device (/dev/sdX, /dev/dm-N, /dev/rbdN) with a stable name.
+    case kernel
+    /// No host device: verified, and described for QEMU to connect itself.
+    case network
+}
+
+/// What a connector needs to attach one volume.
+public struct AttachRequest: Sendable {
+    public var attachmentID: String
+    public var volumeID: String
+    public var connectionInfo: ConnectionInfo
+    public var mode: AttachMode
+    public var accessMode: AccessMode
+    public var connector: ConnectorProperties
+    /// Attach even if another client holds the volume (multiattach or operator's force).
+    public var force: Bool
+
+    public init(attachmentID: String, volumeID: String, connectionInfo: ConnectionInfo, mode: AttachMode, accessMode: AccessMode, connector: ConnectorProperties, force: Bool = false) {
+        self.attachmentID = attachmentID
+        self.volumeID = volumeID
+        self.connectionInfo = connectionInfo
+        self.mode = mode
+        self.accessMode = accessMode
+        self.connector = connector
+        self.force = force
+    }
+}
+
+/// What a connector made: enough to describe it to QEMU and libvirt and to undo it.
+/// Holds no secret; secrets live in 0600 files named in `secretFiles`.
+public struct AttachedVolume: Sendable, Codable, Hashable {
+    public struct Path: Sendable, Codable, Hashable {
+        public var portal: String
+        public var target: String
+        public var lun: Int?
+        public var state: String
+
+        public init(portal: String, target: String, lun: Int?, state: String) {
+            self.portal = portal
+            self.target = target
+            self.lun = lun
+            self.state = state
+        }
+    }
+
+    public var protocolName: String
+    public var mode: AttachMode
+    public var paths: [Path]
+    public var wwid: String?
+    public var sizeBytes: UInt64
+    public var blockSize: UInt32?
+    public var devicePath: String?
+    public var diskXML: String
+    /// The QEMU `-blockdev` tree for the volume (format node over protocol node).
+    public var qemuBlockdev: JSONValue
+    /// `-object` definitions the blockdev refers to (secrets), in order.
+    public var qemuObjects: [JSONValue]
+    public var secretFiles: [String]
+
+    public init(protocolName: String, mode: AttachMode, paths: [Path], wwid: String?, sizeBytes: UInt64, blockSize: UInt32?, devicePath: String?, diskXML: String, qemuBlockdev: JSONValue, qemuObjects: [JSONValue], secretFiles: [String]) {
+        self.protocolName = protocolName
+        self.mode = mode
+        self.paths = paths
+        self.wwid = wwid
+        self.sizeBytes = sizeBytes
+        self.blockSize = blockSize
+        self.devicePath = devicePath
+        self.diskXML = diskXML
+        self.qemuBlockdev = qemuBlockdev
+        self.qemuObjects = qemuObjects
+        self.secretFiles = secretFiles
+    }
+}
+
+/// One protocol in one mode: makes a volume usable here, and undoes it.
+///
+/// Implementations read like the protocol they implement and reach the machine only through `Host`.
+public protocol Connector: Sendable {
+    /// The `driver_volume_type` values this connector takes.
+    var driverVolumeTypes: Set<String> { get }
+    var mode: AttachMode { get }
+
+    func attach(_ request: AttachRequest) async throws -> AttachedVolume
+    /// Undoes `attach`. Safe to repeat: what is already gone is not an error.
+    func detach(_ volume: AttachedVolume, attachmentID: String, force: Bool) async throws
+}

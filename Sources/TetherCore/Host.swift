@@ -1,0 +1,64 @@
+/// Everything Tether does to the machine. Nothing else touches it.
+///
+/// `LinuxHost` (TetherLinux) is the real one; `FakeHost` (TetherTesting) scripts results, keeps
+/// files in a temp tree and can run a test clock.
+public protocol Host: Sendable {
+    /// Runs a program. Secrets go on `stdin`, never in `arguments`.
+    func run(_ command: Command) async throws -> CommandResult
+    /// Reads a small text file (sysfs, /dev/disk/by-*, config).
+    func read(_ path: String) async throws -> String
+    /// Writes `contents` atomically to `path` with `mode` (0600 for anything secret).
+    func writeFile(_ path: String, contents: [UInt8], mode: UInt32) async throws
+    /// Removes a file; no error if it is already gone.
+    func removeFile(_ path: String) async throws
+    func fileExists(_ path: String) async -> Bool
+    /// The clock every wait and timeout uses.
+    var clock: any Clock<Duration> { get }
+}
+
+/// A program to run, with a deadline.
+public struct Command: Sendable, Hashable, CustomStringConvertible {
+    public var executable: String
+    public var arguments: [String]
+    /// Bytes for the program's standard input; for secrets.
+    public var stdin: [UInt8]?
+    public var environment: [String: String]
+    public var timeout: Duration
+
+    public init(_ executable: String, _ arguments: [String] = [], stdin: [UInt8]? = nil, environment: [String: String] = [:], timeout: Duration = .seconds(30)) {
+        self.executable = executable
+        self.arguments = arguments
+        self.stdin = stdin
+        self.environment = environment
+        self.timeout = timeout
+    }
+
+    /// The command line; safe to log because secrets never go on it.
+    public var description: String { ([executable] + arguments).joined(separator: " ") }
+}
+
+public struct CommandResult: Sendable, Hashable {
+    public var exitCode: Int32
+    public var stdout: String
+    public var stderr: String
+
+    public init(exitCode: Int32, stdout: String = "", stderr: String = "") {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+
+    public var succeeded: Bool { exitCode == 0 }
+}
+
+extension Host {
+    /// Runs `command` and throws `host.command_failed` on a non-zero exit.
+    @discardableResult
+    public func check(_ command: Command) async throws -> CommandResult {
+        let result = try await run(command)
+        guard result.succeeded else {
+            throw TetherError(.hostCommandFailed, "\(command.executable) exited \(result.exitCode): \(result.stderr.trimmingWhitespace())")
+        }
+        return result
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import TetherCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real machine. The only code in Tether that runs programs and touches files directly.
+public struct LinuxHost: TetherCore.Host {
+    public init() {}
+
+    public var clock: any Clock<Duration> { ContinuousClock() }
+
+    public func run(_ command: Command) async throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command.executable)
+        process.arguments = command.arguments
+        if !command.environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(command.environment) { _, new in new }
+        }
+        let stdout = Pipe()
+        let stderr = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = stdin
+        let finished = AsyncStream<Int32>.makeStream()
+        process.terminationHandler = { finished.continuation.yield($0.terminationStatus); finished.continuation.finish() }
+        do {
+            try process.run()
+        } catch {
+            throw TetherError(.hostCommandFailed, "cannot start \(command.executable): \(error)", hint: "install the package that provides it", cause: error)
+        }
+        // Secrets reach programs this way only; nothing secret is ever in `arguments`.
+        if let input = command.stdin {
+            stdin.fileHandleForWriting.write(Data(input))
+        }
+        try? stdin.fileHandleForWriting.close()
+        async let out = Self.drain(stdout.fileHandleForReading)
+        async let err = Self.drain(stderr.fileHandleForReading)
+        let exitCode: Int32
+        do {
+            exitCode = try await withTimeout(command.timeout, clock: clock, "\(command.executable)") {
+                var iterator = finished.stream.makeAsyncIterator()
+                return await iterator.next() ?? -1
+            }
+        } catch {
+            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
+            throw error
+        }
+        return CommandResult(exitCode: exitCode, stdout: await out, stderr: await err)
+    }
+
+    private static func drain(_ handle: FileHandle) async -> String {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let data = handle.readDataToEndOfFile()
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
+    }
+
+    public func read(_ path: String) async throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TetherError(.notFound, "cannot read \(path)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func writeFile(_ path: String, contents: [UInt8], mode: UInt32) async throws {
+        try Self.writeFileAtomically(path, contents: contents, mode: mode)
+    }
+
+    /// Writes through a temp file created with `mode` (never wider, whatever the umask), fsyncs,
+    /// and renames over `path`, so readers see the old file or the new one, never a part.
+    public static func writeFileAtomically(_ path: String, contents: [UInt8], mode: UInt32) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else {
+            throw TetherError(.hostCommandFailed, "cannot create \(temporary): \(String(cString: strerror(errno)))")
+        }
+        fchmod(fd, mode_t(mode))
+        var offset = 0
+        while offset < contents.count {
+            let written = contents[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else {
+                close(fd)
+                unlink(temporary)
+                throw TetherError(.hostCommandFailed, "cannot write \(temporary): \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw TetherError(.hostCommandFailed, "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func removeFile(_ path: String) async throws {
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw TetherError(.hostCommandFailed, "cannot remove \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func fileExists(_ path: String) async -> Bool {
+        access(path, F_OK) == 0
+    }
+}

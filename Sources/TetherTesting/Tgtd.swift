@@ -1,0 +1,111 @@
+import Foundation
+import TetherCore
+
+/// A private tgtd for a test: its own control socket, its own port on 127.0.0.1 and 127.0.0.2.
+///
+/// tgtd ignores SIGTERM, so it is killed; it keeps no state on disk but the backing files.
+public final class Tgtd: @unchecked Sendable {
+    public let directory: TemporaryDirectory
+    public let port: Int
+    public let controlPort: Int
+    public let portals: [Portal]
+    private let process: Process
+
+    /// The `TGT_IPC_SOCKET` base; the socket itself is `<base>.<controlPort>`.
+    public var socketBase: String { directory.file("tgtd.sock") }
+
+    private init(directory: TemporaryDirectory, port: Int, controlPort: Int, portals: [Portal], process: Process) {
+        self.directory = directory
+        self.port = port
+        self.controlPort = controlPort
+        self.portals = portals
+        self.process = process
+    }
+
+    /// Starts tgtd with `portalHosts` (first is the listening address), waits until it serves.
+    public static func start(portalHosts: [String] = ["127.0.0.1", "127.0.0.2"]) throws -> Tgtd {
+        guard let binary = Lab.find("tgtd") else {
+            throw TetherError(.notFound, "tgtd is not installed", hint: "run scripts/lab.sh install")
+        }
+        let directory = try TemporaryDirectory(prefix: "tgt")
+        for _ in 0..<5 {
+            let port = Lab.randomPort()
+            let controlPort = Int.random(in: 100...999)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["-f", "-C", "\(controlPort)", "--iscsi", "portal=\(portalHosts[0]):\(port)"]
+            process.environment = ProcessInfo.processInfo.environment.merging(["TGT_IPC_SOCKET": directory.file("tgtd.sock")]) { _, new in new }
+            let log = FileHandle(forWritingAtPath: directory.file("tgtd.log")) ?? {
+                _ = FileManager.default.createFile(atPath: directory.file("tgtd.log"), contents: nil)
+                return FileHandle(forWritingAtPath: directory.file("tgtd.log"))!
+            }()
+            process.standardOutput = log
+            process.standardError = log
+            try process.run()
+            let tgtd = Tgtd(directory: directory, port: port, controlPort: controlPort, portals: portalHosts.map { Portal(host: $0, port: port) }, process: process)
+            if tgtd.waitUntilReady(), tgtd.addPortals(portalHosts.dropFirst()) {
+                return tgtd
+            }
+            tgtd.kill(keepDirectory: true)
+        }
+        directory.remove()
+        throw TetherError(.internalError, "tgtd did not start on a free port after 5 tries")
+    }
+
+    /// Runs `body` with a fresh tgtd and stops it afterwards, on success and on error.
+    public static func with<Value>(portalHosts: [String] = ["127.0.0.1", "127.0.0.2"], _ body: (Tgtd) async throws -> Value) async throws -> Value {
+        let tgtd = try start(portalHosts: portalHosts)
+        do {
+            let value = try await body(tgtd)
+            tgtd.stop()
+            return value
+        } catch {
+            tgtd.stop()
+            throw error
+        }
+    }
+
+    /// Runs tgtadm against this tgtd. For lab set-up and checks: never pass a secret.
+    @discardableResult
+    public func tgtadm(_ arguments: [String]) throws -> String {
+        let result = try Lab.run("tgtadm", ["-C", "\(controlPort)", "--lld", "iscsi"] + arguments, environment: ["TGT_IPC_SOCKET": socketBase])
+        guard result.status == 0 else {
+            throw TetherError(.targetFailed, "tgtadm \(arguments.joined(separator: " ")) failed: \(result.output)")
+        }
+        return result.output
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    public func stop() {
+        kill(keepDirectory: false)
+    }
+
+    private func kill(keepDirectory: Bool) {
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        if !keepDirectory { directory.remove() }
+    }
+
+    private func waitUntilReady() -> Bool {
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, process.isRunning {
+            if (try? tgtadm(["--op", "show", "--mode", "sys"])) != nil, Lab.isListening(host: portals[0].host, port: port) {
+                return true
+            }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    private func addPortals(_ hosts: ArraySlice<String>) -> Bool {
+        for host in hosts {
+            guard (try? tgtadm(["--op", "new", "--mode", "portal", "--param", "portal=\(host):\(port)"])) != nil,
+                Lab.isListening(host: host, port: port)
+            else { return false }
+        }
+        return true
+    }
+}
