@@ -51,6 +51,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "TetherClient",
+            dependencies: ["TetherCore", "TetherAPI"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TetherAgent",
             dependencies: [
                 "TetherCore", "TetherAPI", "TetherISCSI", "TetherTarget", "TetherLinux",
@@ -79,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "TetherAPI", "TetherCore",
+                "TetherAPI", "TetherCore", "TetherClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -87,6 +92,7 @@ let package = Package(
 
         .testTarget(name: "TetherCoreTests", dependencies: ["TetherCore", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherClientTests", dependencies: ["TetherClient", "TetherAPI", "TetherCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherTargetTests", dependencies: ["TetherTarget", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TetherAgentTests",
@@ -100,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["TetherAgent", "TetherAPI", "TetherISCSI", "TetherTarget", "TetherTesting", "TetherLinux"],
+            dependencies: ["TetherAgent", "TetherAPI", "TetherClient", "TetherISCSI", "TetherTarget", "TetherTesting", "TetherLinux"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,118 @@
+import TetherCore
+
+/// `POST /v1/exports`: initialize_connection of a volume for a connector.
+public struct CreateExportRequest: Codable, Sendable {
+    public struct Volume: Codable, Sendable {
+        public var id: String
+        /// A backing file or block device. A missing file is created sparse when `size_bytes` is given.
+        public var path: String
+        public var sizeBytes: UInt64?
+
+        public init(id: String, path: String, sizeBytes: UInt64? = nil) {
+            self.id = id
+            self.path = path
+            self.sizeBytes = sizeBytes
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, path
+            case sizeBytes = "size_bytes"
+        }
+    }
+
+    public var volume: Volume
+    public var connector: ConnectorProperties
+
+    public init(volume: Volume, connector: ConnectorProperties) {
+        self.volume = volume
+        self.connector = connector
+    }
+}
+
+/// The answer to `POST /v1/exports`: Cinder's connection_info (with the CHAP password) and what
+/// the export now is.
+public struct ExportResponse: Codable, Sendable {
+    public var connectionInfo: ConnectionInfo
+    public var export: ExportBody
+
+    public init(connectionInfo: ConnectionInfo, export: ExportBody) {
+        self.connectionInfo = connectionInfo
+        self.export = export
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case connectionInfo = "connection_info"
+        case export
+    }
+}
+
+/// An export as the API shows it; never with a password.
+public struct ExportBody: Codable, Sendable, Hashable {
+    public var volumeID: String
+    public var path: String
+    public var targetIQN: String
+    public var lun: Int
+    public var portals: [String]
+    public var initiators: [String]
+    public var wwid: String
+
+    public init(volumeID: String, path: String, targetIQN: String, lun: Int, portals: [String], initiators: [String], wwid: String) {
+        self.volumeID = volumeID
+        self.path = path
+        self.targetIQN = targetIQN
+        self.lun = lun
+        self.portals = portals
+        self.initiators = initiators
+        self.wwid = wwid
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case volumeID = "volume_id"
+        case path
+        case targetIQN = "target_iqn"
+        case lun, portals, initiators, wwid
+    }
+}
+
+public struct ExportList: Codable, Sendable {
+    public var exports: [ExportBody]
+    public init(exports: [ExportBody]) { self.exports = exports }
+}
+
+/// `GET /v1/health`.
+public struct HealthBody: Codable, Sendable {
+    public var status: String
+    public var version: String
+    public var attachments: Int
+    public var exports: Int
+
+    public init(status: String, version: String, attachments: Int, exports: Int) {
+        self.status = status
+        self.version = version
+        self.attachments = attachments
+        self.exports = exports
+    }
+}
+
+/// Every error body: `{"error": {"code", "message", "hint"}}`.
+public struct ErrorBody: Codable, Sendable {
+    public struct Detail: Codable, Sendable {
+        public var code: String
+        public var message: String
+        public var hint: String?
+    }
+
+    public var error: Detail
+
+    public init(_ error: TetherError) {
+        self.error = Detail(code: error.code.rawValue, message: error.message, hint: error.hint)
+    }
+
+    public var tetherError: TetherError {
+        TetherError(TetherError.Code(rawValue: error.code), error.message, hint: error.hint)
+    }
+}
+
+public enum TetherVersion {
+    public static let current = "0.1.0"
+}
