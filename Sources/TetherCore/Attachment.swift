@@ -85,4 +85,11 @@ public protocol Connector: Sendable {
     func attach(_ request: AttachRequest) async throws -> AttachedVolume
     /// Undoes `attach`. Safe to repeat: what is already gone is not an error.
     func detach(_ volume: AttachedVolume, attachmentID: String, force: Bool) async throws
+    /// Secret files an attach of `attachmentID` may have written, so an attach cut off before
+    /// its result was journaled can still be rolled back.
+    func secretFiles(forAttachment attachmentID: String) -> [String]
+}
+
+extension Connector {
+    public func secretFiles(forAttachment attachmentID: String) -> [String] { [] }
 }

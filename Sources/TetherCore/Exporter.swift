@@ -85,3 +85,8 @@ public protocol Exporter: Sendable {
     /// Removes the target of `spec` and everything made for it. Gone already is fine.
     func remove(_ spec: ExportSpec) async throws
 }
+
+/// An exporter whose target numbers other tools may also use, so new exports must avoid them.
+public protocol TargetNumbering: Sendable {
+    func takenTargetNumbers() async throws -> Set<Int>
+}

@@ -12,6 +12,10 @@ public protocol Host: Sendable {
     /// Removes a file; no error if it is already gone.
     func removeFile(_ path: String) async throws
     func fileExists(_ path: String) async -> Bool
+    /// The size of a file or block device, nil when it does not exist.
+    func fileSize(_ path: String) async throws -> UInt64?
+    /// Creates a sparse file of `size` bytes with `mode`; fails if it exists.
+    func createSparseFile(_ path: String, size: UInt64, mode: UInt32) async throws
     /// The clock every wait and timeout uses.
     var clock: any Clock<Duration> { get }
 }

@@ -167,9 +167,13 @@ public struct NetworkISCSIConnector: Connector {
         }
     }
 
+    public func secretFiles(forAttachment attachmentID: String) -> [String] {
+        ["\(secretDirectory)/\(attachmentID).chap"]
+    }
+
     func writeSecret(_ chap: CHAPCredentials?, attachmentID: String) async throws -> String? {
         guard let chap else { return nil }
-        let path = "\(secretDirectory)/\(attachmentID).chap"
+        let path = secretFiles(forAttachment: attachmentID)[0]
         try await host.writeFile(path, contents: chap.password.reveal { Array($0.utf8) }, mode: 0o600)
         return path
     }

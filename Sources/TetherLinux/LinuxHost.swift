@@ -111,4 +111,32 @@ public struct LinuxHost: TetherCore.Host {
     public func fileExists(_ path: String) async -> Bool {
         access(path, F_OK) == 0
     }
+
+    public func fileSize(_ path: String) async throws -> UInt64? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw TetherError(.hostCommandFailed, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        // lseek to the end answers for regular files and block devices alike.
+        let end = lseek(fd, 0, SEEK_END)
+        guard end >= 0 else {
+            throw TetherError(.hostCommandFailed, "cannot size \(path): \(String(cString: strerror(errno)))")
+        }
+        return UInt64(end)
+    }
+
+    public func createSparseFile(_ path: String, size: UInt64, mode: UInt32) async throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else {
+            throw TetherError(.hostCommandFailed, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(path)
+            throw TetherError(.hostCommandFailed, "cannot size \(path) to \(size) bytes: \(reason)")
+        }
+    }
 }

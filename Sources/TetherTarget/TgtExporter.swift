@@ -6,7 +6,7 @@ import TetherCore
 ///
 /// tgtd keeps its configuration in memory only, so `apply` is written to rebuild a whole export
 /// from its spec: the agent re-applies every journaled export when it starts.
-public struct TgtExporter: Exporter {
+public struct TgtExporter: Exporter, TargetNumbering {
     public let portals: [Portal]
     let control: any TgtControl
     let logger: Logger

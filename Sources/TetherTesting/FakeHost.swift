@@ -55,4 +55,15 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
     public func fileExists(_ path: String) async -> Bool {
         lock.withLock { files[path] != nil }
     }
+
+    public func fileSize(_ path: String) async throws -> UInt64? {
+        lock.withLock { files[path].map { UInt64($0.contents.count) } }
+    }
+
+    public func createSparseFile(_ path: String, size: UInt64, mode: UInt32) async throws {
+        try lock.withLock {
+            guard files[path] == nil else { throw TetherError(.conflict, "\(path) exists") }
+            files[path] = ([UInt8](repeating: 0, count: Int(size)), mode)
+        }
+    }
 }

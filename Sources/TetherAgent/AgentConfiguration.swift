@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import TetherCore
+import TetherISCSI
+
+/// `/etc/tether/tether.toml`: where the agent listens, keeps state, and how it reaches peers.
+/// Every key is optional; README lists them with their defaults.
+public struct AgentConfiguration: Sendable {
+    public static let defaultPath = "/etc/tether/tether.toml"
+
+    public var socketPath = "/run/tether/tetherd.sock"
+    public var stateDirectory = "/var/lib/tether"
+    public var logLevel: Logger.Level = .info
+    /// This node's iSCSI initiator name; read from /etc/iscsi/initiatorname.iscsi when not set.
+    public var initiator: String?
+    public var initiatorFile = "/etc/iscsi/initiatorname.iscsi"
+    public var hostName: String?
+    public var ip: String?
+    public var multipath = false
+    public var iscsiTimeouts = ISCSITimeouts()
+    public var target = Target()
+
+    public struct Target: Sendable {
+        /// The portals this node's tgtd serves; connection_info lists all of them.
+        public var portals: [Portal] = []
+        public var iqnPrefix = "iqn.2026-11.io.tether"
+        public var tgtSocket = "/var/run/tgtd/socket"
+        public var tgtControlPort = 0
+    }
+
+    public init() {}
+
+    /// Reads `path`; a missing file at the default path means all defaults.
+    /// - Throws: `ConfigurationError` naming the file, line and key.
+    public static func load(path: String?) throws -> AgentConfiguration {
+        let file = path ?? defaultPath
+        guard let data = FileManager.default.contents(atPath: file) else {
+            if path == nil { return AgentConfiguration() }
+            throw ConfigurationError(file: file, message: "cannot read the file")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: file)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> AgentConfiguration {
+        let document = try TOML.parse(text, file: file)
+        var configuration = AgentConfiguration()
+        var reader = Reader(document: document, file: file)
+        configuration.socketPath = try reader.string("", "socket") ?? configuration.socketPath
+        configuration.stateDirectory = try reader.string("", "state_dir") ?? configuration.stateDirectory
+        if let level = try reader.string("", "log_level") {
+            guard let parsed = Logger.Level(rawValue: level) else {
+                throw ConfigurationError(file: file, message: "log_level \(level) is not one of trace, debug, info, notice, warning, error, critical")
+            }
+            configuration.logLevel = parsed
+        }
+        configuration.hostName = try reader.string("node", "host")
+        configuration.ip = try reader.string("node", "ip")
+        configuration.initiator = try reader.string("iscsi", "initiator")
+        configuration.initiatorFile = try reader.string("iscsi", "initiator_file") ?? configuration.initiatorFile
+        configuration.multipath = try reader.bool("multipath", "enabled") ?? false
+        if let seconds = try reader.seconds("iscsi", "connect_timeout") { configuration.iscsiTimeouts.connect = seconds }
+        if let seconds = try reader.seconds("iscsi", "login_timeout") { configuration.iscsiTimeouts.login = seconds }
+        if let seconds = try reader.seconds("iscsi", "command_timeout") { configuration.iscsiTimeouts.command = seconds }
+        if let portals = try reader.strings("target", "portals") {
+            configuration.target.portals = try portals.map { text in
+                do { return try Portal(parsing: text) } catch let error as TetherError {
+                    throw ConfigurationError(file: file, message: "[target] portals: \(error.message)")
+                }
+            }
+        }
+        configuration.target.iqnPrefix = try reader.string("target", "iqn_prefix") ?? configuration.target.iqnPrefix
+        configuration.target.tgtSocket = try reader.string("target", "tgt_socket") ?? configuration.target.tgtSocket
+        configuration.target.tgtControlPort = try reader.integer("target", "tgt_control_port") ?? 0
+        try reader.rejectUnknown()
+        return configuration
+    }
+
+    /// Reads typed values and remembers which keys were used, so typos are reported.
+    struct Reader {
+        let document: TOML.Document
+        let file: String
+        var used: Set<String> = []
+
+        static let known: [String: Set<String>] = [
+            "": ["socket", "state_dir", "log_level"],
+            "node": ["host", "ip"],
+            "iscsi": ["initiator", "initiator_file", "connect_timeout", "login_timeout", "command_timeout"],
+            "multipath": ["enabled"],
+            "target": ["portals", "iqn_prefix", "tgt_socket", "tgt_control_port"],
+        ]
+
+        func name(_ table: String, _ key: String) -> String { table.isEmpty ? key : "[\(table)] \(key)" }
+
+        func fail(_ table: String, _ key: String, _ wanted: String) -> ConfigurationError {
+            ConfigurationError(file: file, message: "\(name(table, key)) must be \(wanted)")
+        }
+
+        mutating func string(_ table: String, _ key: String) throws -> String? {
+            guard let value = document[table]?[key] else { return nil }
+            guard case .string(let text) = value else { throw fail(table, key, "a string") }
+            return text
+        }
+
+        mutating func integer(_ table: String, _ key: String) throws -> Int? {
+            guard let value = document[table]?[key] else { return nil }
+            guard case .integer(let number) = value else { throw fail(table, key, "an integer") }
+            return number
+        }
+
+        mutating func bool(_ table: String, _ key: String) throws -> Bool? {
+            guard let value = document[table]?[key] else { return nil }
+            guard case .boolean(let flag) = value else { throw fail(table, key, "true or false") }
+            return flag
+        }
+
+        mutating func seconds(_ table: String, _ key: String) throws -> Duration? {
+            switch document[table]?[key] {
+            case nil: return nil
+            case .integer(let number)? where number > 0: return .seconds(number)
+            case .float(let number)? where number > 0: return .milliseconds(Int(number * 1000))
+            default: throw fail(table, key, "a positive number of seconds")
+            }
+        }
+
+        mutating func strings(_ table: String, _ key: String) throws -> [String]? {
+            guard let value = document[table]?[key] else { return nil }
+            guard case .array(let items) = value else { throw fail(table, key, "a list of strings") }
+            return try items.map {
+                guard case .string(let text) = $0 else { throw fail(table, key, "a list of strings") }
+                return text
+            }
+        }
+
+        func rejectUnknown() throws {
+            for (table, keys) in document {
+                guard let allowed = Self.known[table] else {
+                    throw ConfigurationError(file: file, message: "unknown table [\(table)]")
+                }
+                if let unknown = keys.keys.sorted().first(where: { !allowed.contains($0) }) {
+                    throw ConfigurationError(file: file, message: "unknown key \(name(table, unknown)); known: \(allowed.sorted().joined(separator: ", "))")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import TetherAPI
+import TetherCore
+
+/// Target-side initialize/terminate connection: one export per volume, one grant (ACL entry and
+/// CHAP account) per initiator. The journal holds the wanted state and is written first; the
+/// exporter makes the target match it, so a restart (of tgtd or the agent) restores every export.
+public final class ExportService: Sendable {
+    let journal: Journal
+    let locks: VolumeLocks
+    let exporter: any Exporter
+    let host: any TetherCore.Host
+    let iqnPrefix: String
+    let stats: OperationStats
+    let logger: Logger
+
+    init(journal: Journal, locks: VolumeLocks, exporter: any Exporter, host: any TetherCore.Host, iqnPrefix: String, stats: OperationStats, logger: Logger) {
+        self.journal = journal
+        self.locks = locks
+        self.exporter = exporter
+        self.host = host
+        self.iqnPrefix = iqnPrefix
+        self.stats = stats
+        self.logger = logger
+    }
+
+    /// initialize_connection: exports the volume to the connector's initiator. Idempotent.
+    func create(_ request: CreateExportRequest) async throws -> (ExportResponse, created: Bool) {
+        let volume = request.volume
+        try Self.validate(volume)
+        guard let initiator = request.connector.initiator, !initiator.isEmpty else {
+            throw TetherError.missingField("initiator", in: "connector")
+        }
+        guard !exporter.portals.isEmpty else {
+            throw TetherError(.unsupported, "this node serves no iSCSI portal", hint: "set [target] portals in tether.toml")
+        }
+        return try await locks.withLock("export:\(volume.id)") {
+            try await self.stats.track("export") {
+                let previous = try await self.journal.export(volume: volume.id)
+                if let (record, _) = previous, record.path != volume.path {
+                    throw TetherError(
+                        .conflict, "volume \(volume.id) is exported from \(record.path), not \(volume.path)",
+                        hint: "delete the export first, or pass the same path")
+                }
+                try await self.prepareBacking(volume, exists: previous != nil)
+                let record: ExportRecord
+                if let existing = previous?.0 {
+                    record = existing
+                } else {
+                    record = try await self.newRecord(volume)
+                }
+                var grants = previous?.1 ?? []
+                let created: Bool
+                if grants.contains(where: { $0.initiator == initiator }) {
+                    created = false
+                } else {
+                    grants.append(GrantRecord(volumeID: volume.id, initiator: initiator, chapUser: Self.chapUser(volume: volume.id, initiator: initiator), chapPassword: Secret.random().reveal { $0 }))
+                    created = true
+                }
+                try await self.journal.saveExport(record, grants: grants)
+                do {
+                    try await self.exporter.apply(Self.spec(record, grants))
+                } catch {
+                    try await self.restore(previous, after: record)
+                    throw error
+                }
+                if created {
+                    self.logger.info("exported", metadata: ["volume": "\(volume.id)", "initiator": "\(initiator)", "target": "\(record.targetIQN)"])
+                }
+                let grant = grants.first { $0.initiator == initiator }!
+                let spec = Self.spec(record, grants)
+                return (ExportResponse(connectionInfo: spec.connectionInfo(for: grant.grant, portals: self.exporter.portals), export: self.body(record, grants)), created)
+            }
+        }
+    }
+
+    /// terminate_connection: revokes one initiator (or all); the target goes with the last one.
+    func delete(volumeID: String, initiator: String?) async throws -> ExportDeletion {
+        try await locks.withLock("export:\(volumeID)") {
+            try await self.stats.track("unexport") {
+                guard let (record, grants) = try await self.journal.export(volume: volumeID) else {
+                    return ExportDeletion(volumeID: volumeID, initiatorsRemoved: [], targetRemoved: false)
+                }
+                let removed = grants.filter { initiator == nil || $0.initiator == initiator }
+                guard !removed.isEmpty else {
+                    return ExportDeletion(volumeID: volumeID, initiatorsRemoved: [], targetRemoved: false)
+                }
+                let remaining = grants.filter { initiator != nil && $0.initiator != initiator }
+                if remaining.isEmpty {
+                    let intent = IntentRecord(id: "unexport:\(volumeID)", kind: IntentRecord.Kind.unexport, volumeID: volumeID, attachmentID: nil, createdAt: Journal.now())
+                    try await self.journal.addIntent(intent)
+                    try await self.exporter.remove(Self.spec(record, grants))
+                    try await self.journal.deleteExport(volume: volumeID)
+                } else {
+                    try await self.journal.saveExport(record, grants: remaining)
+                    try await self.exporter.apply(Self.spec(record, remaining))
+                }
+                self.logger.info("unexported", metadata: ["volume": "\(volumeID)", "initiators": "\(removed.map(\.initiator))", "target_removed": "\(remaining.isEmpty)"])
+                return ExportDeletion(volumeID: volumeID, initiatorsRemoved: removed.map(\.initiator), targetRemoved: remaining.isEmpty)
+            }
+        }
+    }
+
+    func list() async throws -> [ExportBody] {
+        try await journal.exports().map { body($0.0, $0.1) }
+    }
+
+    /// At start-up: finish interrupted removals and put every journaled export back on the target.
+    /// A failure is logged per export; the agent still starts and the others are restored.
+    func restore() async {
+        do {
+            let pendingRemovals = Set(try await journal.intents().filter { $0.kind == IntentRecord.Kind.unexport }.map(\.volumeID))
+            for (record, grants) in try await journal.exports() {
+                do {
+                    if pendingRemovals.contains(record.volumeID) {
+                        try await exporter.remove(Self.spec(record, grants))
+                        try await journal.deleteExport(volume: record.volumeID)
+                        logger.notice("completed an interrupted unexport", metadata: ["volume": "\(record.volumeID)"])
+                    } else {
+                        try await exporter.apply(Self.spec(record, grants))
+                    }
+                } catch {
+                    logger.error("cannot restore export", metadata: ["volume": "\(record.volumeID)", "error": "\(error)"])
+                }
+            }
+        } catch {
+            logger.error("cannot read exports from the journal", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func restore(_ previous: (ExportRecord, [GrantRecord])?, after record: ExportRecord) async throws {
+        if let (oldRecord, oldGrants) = previous {
+            try await journal.saveExport(oldRecord, grants: oldGrants)
+            try? await exporter.apply(Self.spec(oldRecord, oldGrants))
+        } else {
+            try await journal.deleteExport(volume: record.volumeID)
+            try? await exporter.remove(Self.spec(record, []))
+        }
+    }
+
+    private func newRecord(_ volume: CreateExportRequest.Volume) async throws -> ExportRecord {
+        var taken = try await journal.takenTargetNumbers()
+        if let exporter = exporter as? any TargetNumbering {
+            taken.formUnion(try await exporter.takenTargetNumbers())
+        }
+        let number = (1...).first { !taken.contains($0) }!
+        return ExportRecord(
+            volumeID: volume.id, path: volume.path, sizeBytes: volume.sizeBytes.map(Int64.init), targetNumber: number,
+            targetIQN: Self.iqn(prefix: iqnPrefix, volume: volume.id), lun: 1, scsiID: ExportSpec.scsiID(forVolume: volume.id), createdAt: Journal.now())
+    }
+
+    /// Creates a missing backing file when a size is given; checks an existing one is big enough.
+    private func prepareBacking(_ volume: CreateExportRequest.Volume, exists: Bool) async throws {
+        let size = try await host.fileSize(volume.path)
+        guard let size else {
+            guard let wanted = volume.sizeBytes, !exists else {
+                throw TetherError(.notFound, "the backing store \(volume.path) does not exist", hint: "give size_bytes to create a sparse file, or pass an existing file or block device")
+            }
+            try await host.createSparseFile(volume.path, size: wanted, mode: 0o600)
+            return
+        }
+        if let wanted = volume.sizeBytes, size < wanted {
+            throw TetherError.invalidInput("\(volume.path) has \(size) bytes, less than size_bytes \(wanted)", hint: "grow the backing store first")
+        }
+    }
+
+    static func validate(_ volume: CreateExportRequest.Volume) throws {
+        guard !volume.id.isEmpty, volume.id.count <= 200, volume.id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) else {
+            throw TetherError.invalidInput("volume id \"\(volume.id)\" must be 1-200 characters of A-Z a-z 0-9 - _ . :")
+        }
+        guard volume.path.hasPrefix("/"), !volume.path.contains(","), !volume.path.contains("\0") else {
+            throw TetherError.invalidInput("backing path \"\(volume.path)\" must be absolute and contain no commas")
+        }
+        if let size = volume.sizeBytes, size == 0 || size % 512 != 0 {
+            throw TetherError.invalidInput("size_bytes \(size) must be a positive multiple of 512")
+        }
+    }
+
+    static func iqn(prefix: String, volume: String) -> String {
+        let name = volume.lowercased().map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" }
+        return "\(prefix):\(String(name))"
+    }
+
+    /// A CHAP user per (volume, initiator): tgt's accounts are global, so names must not collide.
+    static func chapUser(volume: String, initiator: String) -> String {
+        "tether-" + SHA256.hex(of: Array("\(volume)\n\(initiator)".utf8)).prefix(16)
+    }
+
+    static func spec(_ record: ExportRecord, _ grants: [GrantRecord]) -> ExportSpec {
+        ExportSpec(
+            volume: ExportVolume(id: record.volumeID, path: record.path, sizeBytes: record.sizeBytes.map(UInt64.init)),
+            targetNumber: record.targetNumber, targetIQN: record.targetIQN, lun: record.lun, scsiID: record.scsiID, grants: grants.map(\.grant))
+    }
+
+    func body(_ record: ExportRecord, _ grants: [GrantRecord]) -> ExportBody {
+        ExportBody(
+            volumeID: record.volumeID, path: record.path, targetIQN: record.targetIQN, lun: record.lun,
+            portals: exporter.portals.map(\.description), initiators: grants.map(\.initiator), wwid: "naa.6" + record.scsiID)
+    }
+}

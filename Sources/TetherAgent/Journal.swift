@@ -1,0 +1,206 @@
+import Foundation
+import GRDB
+import TetherCore
+
+/// The agent's memory of what it did: attachments, exports, and intents of operations in flight.
+/// SQLite through GRDB; every intent is committed before its side effects start.
+final class Journal: Sendable {
+    private let writer: any DatabaseWriter
+
+    /// Opens (and migrates) the journal at `directory/journal.sqlite`, private to root.
+    init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        chmod(directory, 0o700)
+        let path = "\(directory)/journal.sqlite"
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        for file in [path, "\(path)-wal", "\(path)-shm"] where FileManager.default.fileExists(atPath: file) {
+            chmod(file, 0o600)
+        }
+        writer = pool
+        try Self.migrator.migrate(writer)
+    }
+
+    /// An in-memory journal, for tests.
+    init() throws {
+        writer = try DatabaseQueue()
+        try Self.migrator.migrate(writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "attachment") { t in
+                t.primaryKey("id", .text)
+                t.column("volumeID", .text).notNull().indexed()
+                t.column("targetKey", .text).notNull()
+                t.column("protocolName", .text).notNull()
+                t.column("mode", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("connectionInfo", .text).notNull()
+                t.column("result", .text)
+                t.column("createdAt", .text).notNull()
+                t.column("updatedAt", .text).notNull()
+            }
+            try db.create(table: "export") { t in
+                t.primaryKey("volumeID", .text)
+                t.column("path", .text).notNull()
+                t.column("sizeBytes", .integer)
+                t.column("targetNumber", .integer).notNull().unique()
+                t.column("targetIQN", .text).notNull()
+                t.column("lun", .integer).notNull()
+                t.column("scsiID", .text).notNull()
+                t.column("createdAt", .text).notNull()
+            }
+            try db.create(table: "exportGrant") { t in
+                t.column("volumeID", .text).notNull().references("export", onDelete: .cascade)
+                t.column("initiator", .text).notNull()
+                t.column("chapUser", .text).notNull()
+                t.column("chapPassword", .text).notNull()
+                t.primaryKey(["volumeID", "initiator"])
+            }
+            try db.create(table: "intent") { t in
+                t.primaryKey("id", .text)
+                t.column("kind", .text).notNull()
+                t.column("volumeID", .text).notNull()
+                t.column("attachmentID", .text)
+                t.column("createdAt", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    static func now() -> String {
+        Date().formatted(.iso8601)
+    }
+
+    // MARK: - Attachments
+
+    func attachments() async throws -> [AttachmentRecord] {
+        try await writer.read { db in
+            try AttachmentRecord.order(AttachmentRecord.Columns.createdAt).fetchAll(db)
+        }
+    }
+
+    func attachment(id: String) async throws -> AttachmentRecord? {
+        try await writer.read { db in try AttachmentRecord.fetchOne(db, key: id) }
+    }
+
+    func attachments(volume: String) async throws -> [AttachmentRecord] {
+        try await writer.read { db in
+            try AttachmentRecord.filter(AttachmentRecord.Columns.volumeID == volume).order(AttachmentRecord.Columns.createdAt).fetchAll(db)
+        }
+    }
+
+    /// Records the attachment as `attaching` with its intent, before any side effect.
+    func beginAttach(_ record: AttachmentRecord) async throws {
+        try await writer.write { db in
+            try record.insert(db)
+            try IntentRecord(id: record.id, kind: IntentRecord.Kind.attach, volumeID: record.volumeID, attachmentID: record.id, createdAt: record.createdAt).insert(db)
+        }
+    }
+
+    func finishAttach(id: String, result: String) async throws {
+        try await writer.write { db in
+            guard var record = try AttachmentRecord.fetchOne(db, key: id) else { return }
+            record.state = AttachmentRecord.State.attached
+            record.result = result
+            record.updatedAt = Self.now()
+            try record.update(db)
+            _ = try IntentRecord.deleteOne(db, key: id)
+        }
+    }
+
+    /// Forgets an attachment whose attach failed and was undone: the journal is as before.
+    func abandonAttach(id: String) async throws {
+        try await writer.write { db in
+            _ = try AttachmentRecord.deleteOne(db, key: id)
+            _ = try IntentRecord.deleteOne(db, key: id)
+        }
+    }
+
+    func beginDetach(id: String) async throws {
+        try await writer.write { db in
+            guard var record = try AttachmentRecord.fetchOne(db, key: id) else { return }
+            record.state = AttachmentRecord.State.detaching
+            record.updatedAt = Self.now()
+            try record.update(db)
+            try IntentRecord(id: id, kind: IntentRecord.Kind.detach, volumeID: record.volumeID, attachmentID: id, createdAt: record.updatedAt).upsert(db)
+        }
+    }
+
+    /// A detach that failed without force: the attachment stays, as it was.
+    func cancelDetach(id: String) async throws {
+        try await writer.write { db in
+            guard var record = try AttachmentRecord.fetchOne(db, key: id) else { return }
+            record.state = AttachmentRecord.State.attached
+            try record.update(db)
+            _ = try IntentRecord.deleteOne(db, key: id)
+        }
+    }
+
+    func finishDetach(id: String) async throws {
+        try await abandonAttach(id: id)
+    }
+
+    // MARK: - Exports
+
+    func export(volume: String) async throws -> (ExportRecord, [GrantRecord])? {
+        try await writer.read { db in
+            guard let record = try ExportRecord.fetchOne(db, key: volume) else { return nil }
+            let grants = try GrantRecord.filter(GrantRecord.Columns.volumeID == volume).order(GrantRecord.Columns.initiator).fetchAll(db)
+            return (record, grants)
+        }
+    }
+
+    func exports() async throws -> [(ExportRecord, [GrantRecord])] {
+        try await writer.read { db in
+            try ExportRecord.order(ExportRecord.Columns.targetNumber).fetchAll(db).map { record in
+                (record, try GrantRecord.filter(GrantRecord.Columns.volumeID == record.volumeID).order(GrantRecord.Columns.initiator).fetchAll(db))
+            }
+        }
+    }
+
+    /// Replaces the export of `record.volumeID` and its grants in one transaction.
+    func saveExport(_ record: ExportRecord, grants: [GrantRecord]) async throws {
+        try await writer.write { db in
+            try record.upsert(db)
+            _ = try GrantRecord.filter(GrantRecord.Columns.volumeID == record.volumeID).deleteAll(db)
+            for grant in grants { try grant.insert(db) }
+        }
+    }
+
+    func deleteExport(volume: String) async throws {
+        try await writer.write { db in
+            _ = try GrantRecord.filter(GrantRecord.Columns.volumeID == volume).deleteAll(db)
+            _ = try ExportRecord.deleteOne(db, key: volume)
+            _ = try IntentRecord.filter(IntentRecord.Columns.volumeID == volume && IntentRecord.Columns.kind == IntentRecord.Kind.unexport).deleteAll(db)
+        }
+    }
+
+    func takenTargetNumbers() async throws -> Set<Int> {
+        try await writer.read { db in Set(try Int.fetchAll(db, sql: "SELECT targetNumber FROM export")) }
+    }
+
+    // MARK: - Intents
+
+    func addIntent(_ intent: IntentRecord) async throws {
+        try await writer.write { db in try intent.upsert(db) }
+    }
+
+    func removeIntent(id: String) async throws {
+        try await writer.write { db in _ = try IntentRecord.deleteOne(db, key: id) }
+    }
+
+    func intents() async throws -> [IntentRecord] {
+        try await writer.read { db in try IntentRecord.fetchAll(db) }
+    }
+
+    /// Counts for health and tests.
+    func counts() async throws -> (attachments: Int, exports: Int, intents: Int) {
+        try await writer.read { db in
+            (try AttachmentRecord.fetchCount(db), try ExportRecord.fetchCount(db), try IntentRecord.fetchCount(db))
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Hummingbird
+import TetherAPI
+import TetherCore
+
+/// The agent's HTTP API. Handlers only decode, call a service, and encode.
+struct Routes {
+    let attachments: AttachmentService
+    let exports: ExportService
+    let journal: Journal
+    let node: ConnectorProperties
+    let stats: OperationStats
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.middlewares.add(ErrorMiddleware())
+        let v1 = router.group("v1")
+        v1.get("health") { _, _ in try await self.health() }
+        v1.get("metrics") { _, _ in try await self.metrics() }
+        v1.get("connector") { _, _ in try JSONBody.response(self.node) }
+
+        v1.post("attachments") { request, _ in
+            let body = try await JSONBody.decode(CreateAttachmentRequest.self, from: request, what: "the attachment request")
+            let (record, created) = try await self.attachments.attach(body)
+            return try JSONBody.response(try Self.body(record), status: created ? .created : .ok)
+        }
+        v1.get("attachments") { _, _ in
+            try JSONBody.response(AttachmentList(attachments: try await self.attachments.list().map(Self.body)))
+        }
+        v1.get("attachments/:ref") { _, context in
+            try JSONBody.response(try Self.body(try await self.attachments.show(try context.parameters.require("ref"))))
+        }
+        v1.delete("attachments/:ref") { request, context in
+            let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
+            let detached = try await self.attachments.detach(try context.parameters.require("ref"), force: force)
+            return try JSONBody.response(DetachResponse(detached: detached))
+        }
+
+        v1.post("exports") { request, _ in
+            let body = try await JSONBody.decode(CreateExportRequest.self, from: request, what: "the export request")
+            let (response, created) = try await self.exports.create(body)
+            return try JSONBody.response(response, status: created ? .created : .ok)
+        }
+        v1.get("exports") { _, _ in
+            try JSONBody.response(ExportList(exports: try await self.exports.list()))
+        }
+        v1.delete("exports/:volume") { request, context in
+            let initiator = request.uri.queryParameters.get("initiator")
+            return try JSONBody.response(try await self.exports.delete(volumeID: try context.parameters.require("volume"), initiator: initiator))
+        }
+    }
+
+    func health() async throws -> Response {
+        let counts = try await journal.counts()
+        return try JSONBody.response(HealthBody(status: "ok", version: TetherVersion.current, attachments: counts.attachments, exports: counts.exports))
+    }
+
+    func metrics() async throws -> Response {
+        let counts = try await journal.counts()
+        let text = stats.prometheus(attachments: counts.attachments, exports: counts.exports)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func body(_ record: AttachmentRecord) throws -> AttachmentBody {
+        let attached = try record.result.map { try JSONDecoder().decode(AttachedVolume.self, from: Data($0.utf8)) }
+        return AttachmentBody(
+            id: record.id, volumeID: record.volumeID, protocolName: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network,
+            state: record.state, target: record.targetKey, createdAt: record.createdAt, paths: attached?.paths ?? [], wwid: attached?.wwid,
+            sizeBytes: attached?.sizeBytes, devicePath: attached?.devicePath, diskXML: attached?.diskXML,
+            qemu: attached.map { AttachmentBody.QEMUBody(blockdev: $0.qemuBlockdev, objects: $0.qemuObjects) })
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TetherAgent
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Tetherd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tetherd",
+        abstract: "Tether's node-local volume attach agent.",
+        discussion: "Serves the Tether API (HTTP+JSON) on a unix socket. Stops cleanly on SIGTERM.")
+
+    @Option(help: "Configuration file.")
+    var config: String?
+
+    @Option(help: "Unix socket to serve on (overrides the configuration file).")
+    var socket: String?
+
+    @Option(help: "State directory holding the journal (overrides the configuration file).")
+    var stateDir: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        // Everything the agent creates (journal, secret files) is private unless made wider on purpose.
+        umask(0o077)
+        var configuration: AgentConfiguration
+        do {
+            configuration = try AgentConfiguration.load(path: config)
+        } catch {
+            FileHandle.standardError.write(Data("tetherd: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        if let socket { configuration.socketPath = socket }
+        if let stateDir { configuration.stateDirectory = stateDir }
+        if let logLevel {
+            guard let level = Logger.Level(rawValue: logLevel) else {
+                throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
+            }
+            configuration.logLevel = level
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
+        let logger = Logger(label: "tetherd")
+        do {
+            try await Agent(configuration: configuration, logger: logger).run()
+        } catch {
+            logger.critical("tetherd failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
