@@ -1,0 +1,78 @@
+import Foundation
+import Synchronization
+import TetherCore
+
+/// A `Connector` for agent tests: attaches after `delay`, fails when told, and counts how many
+/// attaches ran at once.
+public final class ScriptedConnector: Connector, Sendable {
+    public let driverVolumeTypes: Set<String>
+    public let mode: AttachMode
+    private let state = Mutex(State())
+
+    private struct State {
+        var delay: Duration = .zero
+        var failure: TetherError?
+        var running = 0
+        var peak = 0
+        var attached: [String] = []
+        var detached: [String] = []
+    }
+
+    public init(driverVolumeTypes: Set<String> = ["iscsi"], mode: AttachMode = .network) {
+        self.driverVolumeTypes = driverVolumeTypes
+        self.mode = mode
+    }
+
+    public func setDelay(_ delay: Duration) { state.withLock { $0.delay = delay } }
+    public func fail(with error: TetherError?) { state.withLock { $0.failure = error } }
+    public var peakConcurrency: Int { state.withLock { $0.peak } }
+    public var attachedIDs: [String] { state.withLock { $0.attached } }
+    public var detachedIDs: [String] { state.withLock { $0.detached } }
+
+    public func attach(_ request: AttachRequest) async throws -> AttachedVolume {
+        let delay = state.withLock {
+            $0.running += 1
+            $0.peak = max($0.peak, $0.running)
+            return $0.delay
+        }
+        defer { state.withLock { $0.running -= 1 } }
+        try await Task.sleep(for: delay)
+        if let failure = state.withLock({ $0.failure }) { throw failure }
+        state.withLock { $0.attached.append(request.attachmentID) }
+        return AttachedVolume(
+            protocolName: "iscsi", mode: mode, paths: [.init(portal: "192.0.2.1:3260", target: "iqn.x:y", lun: 1, state: "ok")],
+            wwid: "naa.6fake", sizeBytes: 1 << 20, blockSize: 512, devicePath: nil, diskXML: "<disk/>", qemuBlockdev: ["driver": "raw"],
+            qemuObjects: [], secretFiles: [])
+    }
+
+    public func detach(_ volume: AttachedVolume, attachmentID: String, force: Bool) async throws {
+        state.withLock { $0.detached.append(attachmentID) }
+    }
+}
+
+/// An `Exporter` for agent tests: remembers the last spec per target, fails when told.
+public final class RecordingExporter: Exporter, Sendable {
+    public let portals: [Portal]
+    private let state = Mutex<(specs: [Int: ExportSpec], failure: TetherError?)>(([:], nil))
+
+    public init(portals: [Portal] = [Portal(host: "192.0.2.10", port: 3260), Portal(host: "198.51.100.10", port: 3260)]) {
+        self.portals = portals
+    }
+
+    public func fail(with error: TetherError?) { state.withLock { $0.failure = error } }
+    public var specs: [Int: ExportSpec] { state.withLock { $0.specs } }
+
+    public func apply(_ spec: ExportSpec) async throws {
+        try state.withLock {
+            if let failure = $0.failure { throw failure }
+            $0.specs[spec.targetNumber] = spec
+        }
+    }
+
+    public func remove(_ spec: ExportSpec) async throws {
+        try state.withLock {
+            if let failure = $0.failure { throw failure }
+            $0.specs[spec.targetNumber] = nil
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Logging
+import TetherAPI
+@testable import TetherAgent
+import TetherCore
+import TetherTesting
+import Testing
+
+@Suite struct AttachmentServiceTests {
+    let journal: Journal
+    let connector = ScriptedConnector()
+    let service: AttachmentService
+
+    init() throws {
+        journal = try Journal()
+        service = AttachmentService(
+            journal: journal, locks: VolumeLocks(), connectors: [connector], node: ConnectorProperties(initiator: "iqn.test:node"),
+            stats: OperationStats(), logger: Logger(label: "test"))
+    }
+
+    static func request(volume: String, iqn: String = "iqn.x:y") -> CreateAttachmentRequest {
+        CreateAttachmentRequest(connectionInfo: ConnectionInfo(driverVolumeType: "iscsi", data: [
+            "target_portal": "192.0.2.1:3260", "target_iqn": .string(iqn), "target_lun": 1, "volume_id": .string(volume),
+            "auth_method": "CHAP", "auth_username": "u", "auth_password": "topsecret",
+        ]))
+    }
+
+    @Test func attachIsIdempotentForTheSameTarget() async throws {
+        let (first, created) = try await service.attach(Self.request(volume: "v1"))
+        let (second, createdAgain) = try await service.attach(Self.request(volume: "v1"))
+        #expect(created && !createdAgain)
+        #expect(first.id == second.id)
+        #expect(connector.attachedIDs.count == 1)
+    }
+
+    @Test func journalNeverHoldsThePassword() async throws {
+        let (record, _) = try await service.attach(Self.request(volume: "v1"))
+        #expect(!record.connectionInfo.contains("topsecret"))
+        #expect(record.connectionInfo.contains("<redacted>"))
+    }
+
+    @Test func anotherTargetForAnAttachedVolumeIsAConflict() async throws {
+        _ = try await service.attach(Self.request(volume: "v1"))
+        let error = await #expect(throws: TetherError.self) { try await service.attach(Self.request(volume: "v1", iqn: "iqn.other:z")) }
+        #expect(error?.code == .conflict)
+    }
+
+    @Test func failedAttachLeavesTheJournalUnchanged() async throws {
+        _ = try await service.attach(Self.request(volume: "v0"))
+        let before = try await journal.attachments()
+        connector.fail(with: TetherError(.iscsiAuthFailed, "CHAP"))
+        let error = await #expect(throws: TetherError.self) { try await service.attach(Self.request(volume: "v1")) }
+        #expect(error?.code == .iscsiAuthFailed)
+        #expect(try await journal.attachments() == before)
+        #expect(try await journal.intents().isEmpty)
+    }
+
+    @Test(arguments: [
+        (ConnectionInfo(driverVolumeType: "nvmeof", data: ["volume_id": "v"]), TetherError.Code.unsupported),
+        (ConnectionInfo(driverVolumeType: "iscsi", data: ["target_portal": "a:1", "target_lun": 1]), .invalidInput),
+        (ConnectionInfo(driverVolumeType: "iscsi", data: ["target_lun": 1, "volume_id": "v"]), .invalidInput),
+    ])
+    func badRequestsChangeNothing(info: ConnectionInfo, code: TetherError.Code) async throws {
+        let error = await #expect(throws: TetherError.self) { try await service.attach(CreateAttachmentRequest(connectionInfo: info)) }
+        #expect(error?.code == code)
+        #expect(try await journal.counts() == (0, 0, 0))
+        #expect(connector.attachedIDs.isEmpty)
+    }
+
+    @Test func concurrentAttachesOfOneVolumeGiveOneAttachment() async throws {
+        connector.setDelay(.milliseconds(50))
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<2 { group.addTask { try await service.attach(Self.request(volume: "v1")).0.id } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 1)
+        #expect(connector.peakConcurrency == 1)
+    }
+
+    @Test func differentVolumesAttachInParallel() async throws {
+        connector.setDelay(.milliseconds(200))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<16 { group.addTask { _ = try await service.attach(Self.request(volume: "v\(index)")) } }
+            try await group.waitForAll()
+        }
+        #expect(try await journal.attachments().count == 16)
+        #expect(connector.peakConcurrency > 8)
+    }
+
+    @Test func detachByVolumeOrIDAndAgain() async throws {
+        let (record, _) = try await service.attach(Self.request(volume: "v1"))
+        #expect(try await service.detach("v1", force: false) == [record.id])
+        #expect(try await service.detach("v1", force: false).isEmpty)
+        #expect(try await service.detach(record.id, force: false).isEmpty)
+        #expect(connector.detachedIDs == [record.id])
+        #expect(try await journal.counts() == (0, 0, 0))
+    }
+
+    @Test func recoveryRollsBackInterruptedAttaches() async throws {
+        let record = AttachmentRecord(
+            id: "a1", volumeID: "v1", targetKey: "iscsi:iqn.x:y:1", protocolName: "iscsi", mode: "network", state: "attaching",
+            connectionInfo: "{}", result: nil, createdAt: Journal.now(), updatedAt: Journal.now())
+        try await journal.beginAttach(record)
+        try await service.recover()
+        #expect(try await journal.counts() == (0, 0, 0))
+        #expect(connector.detachedIDs == ["a1"])
+    }
+}
