@@ -1,0 +1,131 @@
+import Foundation
+import TetherCore
+
+/// A real `tetherd` for an integration test: the built binary, its own config, state dir and
+/// socket in a private temp dir, its log in a file the test can read.
+public final class AgentProcess: @unchecked Sendable {
+    public let directory: TemporaryDirectory
+    public let initiator: String
+    private var process: Process?
+
+    public var socketPath: String { directory.file("t.sock") }
+    public var stateDirectory: String { directory.file("state") }
+    public var logPath: String { directory.file("agent.log") }
+    public var configPath: String { directory.file("tether.toml") }
+    public var pid: Int32 { process?.processIdentifier ?? 0 }
+
+    /// Writes a config for `tgtd` and starts the agent; waits until its socket answers.
+    public init(tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraISCSI: String = "") throws {
+        directory = try TemporaryDirectory(prefix: "agt")
+        self.initiator = initiator
+        var config = """
+            socket = "\(directory.file("t.sock"))"
+            state_dir = "\(directory.file("state"))"
+            [iscsi]
+            initiator = "\(initiator)"
+            \(extraISCSI)
+
+            """
+        if let tgtd {
+            config += """
+                [target]
+                portals = [\(tgtd.portals.map { "\"\($0)\"" }.joined(separator: ", "))]
+                tgt_socket = "\(tgtd.socketBase)"
+                tgt_control_port = \(tgtd.controlPort)
+
+                """
+        }
+        try config.write(toFile: directory.file("tether.toml"), atomically: true, encoding: .utf8)
+        try start()
+    }
+
+    /// The built tetherd beside the test binary (swift build puts all products in one directory).
+    public static var binary: String {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("tetherd").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return "tetherd"
+    }
+
+    public func start() throws {
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        logFile.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["--config", configPath, "--log-level", "debug"]
+        process.standardOutput = logFile
+        process.standardError = logFile
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if FileManager.default.fileExists(atPath: socketPath), Self.answers(socketPath) { return }
+            guard process.isRunning else {
+                throw TetherError(.internalError, "tetherd exited with \(process.terminationStatus): \(self.log())")
+            }
+            usleep(20_000)
+        }
+        throw TetherError(.timedOut, "tetherd did not serve \(socketPath) within 20 s: \(self.log())")
+    }
+
+    /// SIGTERM, then waits; returns the exit status.
+    @discardableResult
+    public func stop() -> Int32 {
+        guard let process else { return 0 }
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    /// SIGKILL: a crash.
+    public func crash() {
+        guard let process else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    public func log() -> String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    }
+
+    public func remove() {
+        stop()
+        directory.remove()
+    }
+
+    /// Runs `body` with a started agent and removes it afterwards, on success and on error.
+    public static func with<Value>(tgtd: Tgtd?, extraISCSI: String = "", _ body: (AgentProcess) async throws -> Value) async throws -> Value {
+        let agent = try AgentProcess(tgtd: tgtd, extraISCSI: extraISCSI)
+        do {
+            let value = try await body(agent)
+            agent.remove()
+            return value
+        } catch {
+            agent.remove()
+            throw error
+        }
+    }
+
+    static func answers(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[index] = byte }
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
+    }
+}
