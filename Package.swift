@@ -90,6 +90,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "tether-bench",
+            dependencies: ["TetherAPI", "TetherClient", "TetherCore", "TetherTesting"],
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(name: "TetherCoreTests", dependencies: ["TetherCore", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherClientTests", dependencies: ["TetherClient", "TetherAPI", "TetherCore"], swiftSettings: swiftSettings),

@@ -1,0 +1,29 @@
+import TetherCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension TetherError {
+    /// tetherd's socket could not be connected to.
+    public static func agentUnavailable(socketPath: String, errno error: Int32) -> TetherError {
+        let hint =
+            switch error {
+            case EACCES, EPERM:
+                "run tether as root or as a member of the socket's group, or pass --socket / set TETHER_SOCKET"
+            default:
+                "start tetherd, or pass --socket / set TETHER_SOCKET"
+            }
+        return TetherError(
+            .agentUnavailable, "cannot reach tetherd at \(socketPath): \(UnixHTTPClient.errorText(error))",
+            hint: hint)
+    }
+
+    /// A non-2xx answer of tetherd whose body is not an error body.
+    static func unexpectedAnswer(_ response: HTTPResponse) -> TetherError {
+        let text = String(decoding: response.body.prefix(200), as: UTF8.self)
+            .map { $0.isNewline ? " " : $0 }
+        let body = text.isEmpty ? "(empty body)" : String(text)
+        return TetherError(.internalError, "agent answered HTTP \(response.status): \(body)")
+    }
+}

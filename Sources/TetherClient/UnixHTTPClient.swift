@@ -1,0 +1,138 @@
+import Dispatch
+import TetherCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A small blocking HTTP/1.1 client over a unix domain socket: one connection per request.
+///
+/// tetherd listens only on a unix socket, and the CLI makes one request per run, so this needs
+/// neither a connection pool nor an event loop.
+public struct UnixHTTPClient: Sendable {
+    /// Attaching a volume (logins, device settling, multipath) can take a minute or more.
+    public static let defaultTimeout: Duration = .seconds(120)
+    /// More than any answer of tetherd; guards against a runaway peer.
+    public static let maximumResponseSize = 64 << 20
+
+    public var socketPath: String
+    /// The limit for connecting, and for each write and read (`SO_SNDTIMEO`, `SO_RCVTIMEO`).
+    public var timeout: Duration
+
+    public init(socketPath: String, timeout: Duration = Self.defaultTimeout) {
+        self.socketPath = socketPath
+        self.timeout = timeout
+    }
+
+    /// Sends `request` and reads the whole response, blocking the calling thread.
+    ///
+    /// - Throws: `TetherError` with code `.agentUnavailable` when the socket cannot be reached or
+    ///   the peer closes it early, `.timedOut` when it does not answer in time, `.internalError`
+    ///   when the answer is not HTTP, `.invalidInput` when `socketPath` cannot be a socket address.
+    public func send(_ request: HTTPRequest) throws -> HTTPResponse {
+        let socket = try connect()
+        defer { close(socket) }
+        try writeAll(request.serialized(), to: socket)
+        return try readResponse(from: socket)
+    }
+
+    /// `send(_:)` on a thread of its own, so the blocking socket calls stay off the cooperative pool.
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try send(request) })
+            }
+        }
+    }
+
+    private func connect() throws -> Int32 {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let pathBytes = Array(socketPath.utf8)
+        guard !pathBytes.isEmpty, !pathBytes.contains(0) else {
+            throw TetherError.invalidInput("\"\(socketPath)\" is not a socket path", hint: "pass --socket PATH or set TETHER_SOCKET")
+        }
+        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw TetherError.invalidInput(
+                "socket path \(socketPath) is longer than a unix socket address allows (\(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes)",
+                hint: "use a shorter --socket path")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: pathBytes)
+            raw[pathBytes.count] = 0
+        }
+
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            throw TetherError(.internalError, "cannot create a unix socket: \(Self.errorText(errno))")
+        }
+        // On Linux a unix-socket connect waits under SO_SNDTIMEO when the listener's backlog is full.
+        var limit = timeval(
+            tv_sec: Int(timeout.components.seconds),
+            tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + 1)
+        var result: Int32
+        repeat {
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+            }
+        } while result != 0 && errno == EINTR
+        guard result == 0 else {
+            let error = errno
+            close(fd)
+            throw TetherError.agentUnavailable(socketPath: socketPath, errno: error)
+        }
+        return fd
+    }
+
+    private func writeAll(_ bytes: [UInt8], to fd: Int32) throws {
+        var offset = 0
+        while offset < bytes.count {
+            // MSG_NOSIGNAL: a peer that went away must fail this call, not kill the process with SIGPIPE.
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw ioFailure(errno, while: "sending the request")
+            }
+            offset += written
+        }
+    }
+
+    private func readResponse(from fd: Int32) throws -> HTTPResponse {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ioFailure(errno, while: "reading the response")
+            }
+            received += buffer[..<count]
+            guard received.count <= Self.maximumResponseSize else {
+                throw TetherError(.internalError, "tetherd at \(socketPath) sent more than \(Self.maximumResponseSize) bytes")
+            }
+            // Stop as soon as the response is complete, in case the server keeps the connection open.
+            if let response = try HTTPResponse.parse(received, atEnd: count == 0) {
+                return response
+            }
+        }
+    }
+
+    private func ioFailure(_ error: Int32, while doing: String) -> TetherError {
+        if error == EAGAIN || error == EWOULDBLOCK {
+            return TetherError(
+                .timedOut, "tetherd at \(socketPath) did not answer within \(timeout) while \(doing)",
+                hint: "the operation may still be running in tetherd; check with `tether list` before retrying")
+        }
+        return TetherError(
+            .agentUnavailable, "lost the connection to tetherd at \(socketPath) while \(doing): \(Self.errorText(error))",
+            hint: "check that tetherd is still running (its log says why it closed the connection)")
+    }
+
+    static func errorText(_ error: Int32) -> String {
+        String(cString: strerror(error))
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import TetherAPI
+import TetherClient
+import TetherCore
+
+extension GlobalOptions {
+    /// Calls `endpoint` and prints its answer: the agent's JSON with `--json`, else `human` of it.
+    func report<Value>(_ endpoint: AgentEndpoint<Value>, human: (Value) -> String) async throws {
+        try await run { client in
+            let reply = try await client.reply(endpoint)
+            try output(reply) { human(try $0.value()) }
+        }
+    }
+
+    /// Prints `reply` as the agent's JSON with `--json`, else as `human` renders it.
+    func output<Value>(_ reply: AgentReply<Value>, human: (AgentReply<Value>) throws -> String) throws {
+        print(json ? HumanOutput.prettyJSON(reply.body) : try human(reply))
+    }
+
+    /// Runs `body` with a client for the agent. A failure is printed to stderr (`error:` and
+    /// `hint:`, or the JSON error body with `--json`) and exits with its code's exit code.
+    func run(_ body: (TetherAgentClient) async throws -> Void) async throws {
+        do {
+            try await body(client)
+        } catch {
+            let failure = error as? TetherError ?? TetherError(.internalError, "\(error)", cause: error)
+            printError(failure)
+            throw ExitCode(failure.code.exitCode)
+        }
+    }
+
+    private func printError(_ error: TetherError) {
+        var text: String
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let data = (try? encoder.encode(ErrorBody(error))) ?? Data()
+            text = String(decoding: data, as: UTF8.self) + "\n"
+        } else {
+            text = "error: \(error.message)\n"
+            if let hint = error.hint {
+                text += "hint: \(hint)\n"
+            }
+        }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+import TetherAPI
+import TetherCore
+
+@testable import TetherClient
+
+@Suite struct UnixHTTPClientTests {
+    @Test func exchangesOneRequestAndResponse() async throws {
+        let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"detached\":[]}"
+        let (response, request) = try await CannedServer.with(answer: answer) { path in
+            try await UnixHTTPClient(socketPath: path).send(HTTPRequest(method: "DELETE", target: "/v1/attachments/v1?force=false"))
+        }
+        #expect(response.status == 200)
+        #expect(response.body == Data("{\"detached\":[]}".utf8))
+        #expect(request.hasPrefix("DELETE /v1/attachments/v1?force=false HTTP/1.1\r\n"))
+        #expect(request.contains("Connection: close\r\n"))
+    }
+
+    @Test func typedCallDecodesAChunkedAnswer() async throws {
+        let json = #"{"status":"ok","version":"0.1.0","attachments":2,"exports":1}"#
+        let chunks = json.utf8.count
+        let answer = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            + String(chunks, radix: 16) + "\r\n" + json + "\r\n0\r\n\r\n"
+        let (health, request) = try await CannedServer.with(answer: answer) { path in
+            try await TetherAgentClient(socketPath: path).health()
+        }
+        #expect(health.status == "ok")
+        #expect(health.attachments == 2)
+        #expect(request.hasPrefix("GET /v1/health HTTP/1.1\r\n"))
+    }
+
+    @Test func postsTheBodyAndReadsCreated() async throws {
+        let attachment = #"""
+            {"id":"a1","volume_id":"v1","protocol":"iscsi","mode":"network","state":"attached","target":"iqn.x lun 1",
+             "created_at":"2025-01-01T00:00:00Z","paths":[],"wwid":"36001405abc","size_bytes":16777216}
+            """#
+        let answer = "HTTP/1.1 201 Created\r\nContent-Length: \(attachment.utf8.count)\r\n\r\n" + attachment
+        let info = ConnectionInfo(driverVolumeType: "iscsi", data: ["volume_id": "v1", "target_lun": 1])
+        let (result, request) = try await CannedServer.with(answer: answer) { path in
+            try await TetherAgentClient(socketPath: path).attach(CreateAttachmentRequest(connectionInfo: info))
+        }
+        #expect(result.created)
+        #expect(result.attachment.id == "a1")
+        #expect(result.attachment.sizeBytes == 16 << 20)
+        let body = try #require(request.range(of: "\r\n\r\n").map { request[$0.upperBound...] })
+        let sent = try JSONDecoder().decode(CreateAttachmentRequest.self, from: Data(body.utf8))
+        #expect(sent.connectionInfo == info)
+    }
+
+    @Test func agentErrorIsThrown() async throws {
+        let body = #"{"error":{"code":"iscsi.auth_failed","message":"CHAP refused","hint":"check the credentials"}}"#
+        let answer = "HTTP/1.1 403 Forbidden\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        let (error, _) = try await CannedServer.with(answer: answer) { path in
+            await #expect(throws: TetherError.self) { try await TetherAgentClient(socketPath: path).attachments() }
+        }
+        #expect(error?.code == .iscsiAuthFailed)
+        #expect(error?.code.exitCode == 5)
+    }
+
+    @Test func silentAgentTimesOut() async throws {
+        let (error, _) = try await CannedServer.with(answer: nil) { path in
+            await #expect(throws: TetherError.self) {
+                try await TetherAgentClient(socketPath: path, timeout: .milliseconds(200)).health()
+            }
+        }
+        #expect(error?.code == .timedOut)
+    }
+
+    @Test func missingSocketIsAgentUnavailable() async throws {
+        let path = "/tmp/tcl-missing-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let error = await #expect(throws: TetherError.self) { try await TetherAgentClient(socketPath: path).health() }
+        #expect(error?.code == .agentUnavailable)
+        #expect(error?.code.exitCode == 7)
+        #expect(error?.message.contains(path) == true)
+        #expect(error?.hint?.contains("TETHER_SOCKET") == true)
+    }
+
+    @Test func overlongSocketPathIsInvalidInput() async throws {
+        let error = await #expect(throws: TetherError.self) {
+            try await TetherAgentClient(socketPath: "/tmp/" + String(repeating: "x", count: 200)).health()
+        }
+        #expect(error?.code == .invalidInput)
+    }
+}
