@@ -27,11 +27,11 @@ struct Routes {
             try JSONBody.response(AttachmentList(attachments: try await self.attachments.list().map(Self.body)))
         }
         v1.get("attachments/:ref") { _, context in
-            try JSONBody.response(try Self.body(try await self.attachments.show(try context.parameters.require("ref"))))
+            try JSONBody.response(try Self.body(try await self.attachments.show(try Self.parameter("ref", context))))
         }
         v1.delete("attachments/:ref") { request, context in
             let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
-            let detached = try await self.attachments.detach(try context.parameters.require("ref"), force: force)
+            let detached = try await self.attachments.detach(try Self.parameter("ref", context), force: force)
             return try JSONBody.response(DetachResponse(detached: detached))
         }
 
@@ -45,7 +45,7 @@ struct Routes {
         }
         v1.delete("exports/:volume") { request, context in
             let initiator = request.uri.queryParameters.get("initiator")
-            return try JSONBody.response(try await self.exports.delete(volumeID: try context.parameters.require("volume"), initiator: initiator))
+            return try JSONBody.response(try await self.exports.delete(volumeID: try Self.parameter("volume", context), initiator: initiator))
         }
     }
 
@@ -58,6 +58,13 @@ struct Routes {
         let counts = try await journal.counts()
         let text = stats.prometheus(attachments: counts.attachments, exports: counts.exports)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A path parameter, percent-decoded: Hummingbird decodes query values but not the path,
+    /// and volume ids may hold characters clients encode (":" among them).
+    static func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
+        let raw = try context.parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
     }
 
     static func body(_ record: AttachmentRecord) throws -> AttachmentBody {

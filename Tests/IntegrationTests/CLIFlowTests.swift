@@ -1,0 +1,79 @@
+import Foundation
+import TetherCore
+import TetherTesting
+import Testing
+
+/// The `tether` binary against a real tetherd and tgtd: the operator's flow, its exit codes,
+/// and its JSON.
+@Suite(.tags(.integration), .enabled(if: Lab.has("tgtd")), .timeLimit(.minutes(2)))
+struct CLIFlowTests {
+    static var binary: String {
+        (AgentProcess.binary as NSString).deletingLastPathComponent + "/tether"
+    }
+
+    static func tether(_ agent: AgentProcess, _ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
+        try Lab.run(binary, arguments, environment: ["TETHER_SOCKET": agent.socketPath], stdin: stdin)
+    }
+
+    @Test func exportAttachListDetachTerminate() async throws {
+        try await Tgtd.with { tgtd in
+            try await AgentProcess.with(tgtd: tgtd) { agent in
+                let info = agent.directory.file("ci.json")
+                let volume = "vol:cli"
+                let export = try Self.tether(agent, [
+                    "export", "create", "--volume-id", volume, "--path", tgtd.directory.file("cli.img"), "--size", "32M",
+                    "--initiator", agent.initiator, "--output", info,
+                ])
+                #expect(export.status == 0, "\(export.output)")
+                var mode = stat()
+                stat(info, &mode)
+                #expect(mode.st_mode & 0o777 == 0o600)
+                let password = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: info)))["data"]?["auth_password"]?.stringValue ?? ""
+                #expect(!password.isEmpty && !export.output.contains(password))
+
+                let attach = try Self.tether(agent, ["attach", "--connection-info", info, "--json"])
+                #expect(attach.status == 0, "\(attach.output)")
+                let body = try JSONDecoder().decode(JSONValue.self, from: Data(attach.output.utf8))
+                #expect(body["volume_id"] == .string(volume))
+                #expect(body["qemu"]?["blockdev"]?["file"]?["driver"] == "iscsi")
+
+                let list = try Self.tether(agent, ["list"])
+                #expect(list.status == 0 && list.output.contains(volume))
+                let show = try Self.tether(agent, ["show", volume])
+                #expect(show.status == 0 && show.output.contains("<disk type='network'"))
+
+                #expect(try Self.tether(agent, ["detach", volume]).status == 0)
+                let again = try Self.tether(agent, ["detach", volume])
+                #expect(again.status == 0 && again.output.contains("nothing attached"))
+                #expect(try Self.tether(agent, ["export", "delete", volume]).status == 0)
+                #expect(try tgtd.tgtadm(["--op", "show", "--mode", "target"]).isEmpty)
+            }
+        }
+    }
+
+    @Test func exitCodesScriptsCanRelyOn() async throws {
+        try await Tgtd.with { tgtd in
+            try await AgentProcess.with(tgtd: tgtd) { agent in
+                let bad = try Self.tether(agent, ["attach", "--connection-info", "-"], stdin: "{not json")
+                #expect(bad.status == 2)
+                #expect(bad.output.contains("error:"))
+                #expect(try Self.tether(agent, ["show", "no-such-volume"]).status == 3)
+
+                let info = agent.directory.file("ci.json")
+                _ = try Self.tether(agent, ["export", "create", "--volume-id", "v2", "--path", tgtd.directory.file("v2.img"), "--size", "16M", "--initiator", agent.initiator, "--output", info])
+                var wrong = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: info)))
+                if case .object(var top) = wrong, case .object(var data)? = top["data"] {
+                    data["auth_password"] = "wrong-password"
+                    top["data"] = .object(data)
+                    wrong = .object(top)
+                }
+                let denied = try Self.tether(agent, ["attach", "--connection-info", "-"], stdin: String(decoding: try JSONEncoder().encode(wrong), as: UTF8.self))
+                #expect(denied.status == 5, "\(denied.output)")
+                #expect(denied.output.contains("hint:"))
+
+                agent.stop()
+                #expect(try Self.tether(agent, ["list"]).status == 7)
+            }
+        }
+    }
+}
