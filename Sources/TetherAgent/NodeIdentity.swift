@@ -34,13 +34,17 @@ enum NodeIdentity {
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
-        return String(cString: buffer)
+        return Self.string(buffer)
     }
 
     static func machine() -> String {
         var name = utsname()
         uname(&name)
         return withUnsafeBytes(of: &name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    static func string(_ characters: [CChar]) -> String {
+        String(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The first non-loopback IPv4 address, else 127.0.0.1.
@@ -59,7 +63,7 @@ enum NodeIdentity {
                 var sin = inet.pointee.sin_addr
                 _ = inet_ntop(AF_INET, &sin, &text, socklen_t(text.count))
             }
-            return String(cString: text)
+            return Self.string(text)
         }
         return "127.0.0.1"
     }

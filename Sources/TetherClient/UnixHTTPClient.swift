@@ -46,46 +46,18 @@ public struct UnixHTTPClient: Sendable {
     }
 
     private func connect() throws -> Int32 {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(socketPath.utf8)
-        guard !pathBytes.isEmpty, !pathBytes.contains(0) else {
+        switch UnixSocket.connect(to: socketPath, timeout: timeout) {
+        case .success(let fd):
+            return fd
+        case .failure(.invalidPath):
             throw TetherError.invalidInput("\"\(socketPath)\" is not a socket path", hint: "pass --socket PATH or set TETHER_SOCKET")
-        }
-        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        case .failure(.pathTooLong(let limit)):
             throw TetherError.invalidInput(
-                "socket path \(socketPath) is longer than a unix socket address allows (\(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes)",
+                "socket path \(socketPath) is longer than a unix socket address allows (\(limit) bytes)",
                 hint: "use a shorter --socket path")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-            raw[pathBytes.count] = 0
-        }
-
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            throw TetherError(.internalError, "cannot create a unix socket: \(Self.errorText(errno))")
-        }
-        // On Linux a unix-socket connect waits under SO_SNDTIMEO when the listener's backlog is full.
-        var limit = timeval(
-            tv_sec: Int(timeout.components.seconds),
-            tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-
-        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + 1)
-        var result: Int32
-        repeat {
-            result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
-            }
-        } while result != 0 && errno == EINTR
-        guard result == 0 else {
-            let error = errno
-            close(fd)
+        case .failure(.system(let error)):
             throw TetherError.agentUnavailable(socketPath: socketPath, errno: error)
         }
-        return fd
     }
 
     private func writeAll(_ bytes: [UInt8], to fd: Int32) throws {

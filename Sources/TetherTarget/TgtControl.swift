@@ -35,28 +35,16 @@ public struct TgtSocketControl: TgtControl {
     }
 
     static func exchange(_ request: TgtRequest, path: String, timeout: Duration) throws -> TgtResponse {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw failure("socket", path: path) }
+        let fd: Int32
+        switch UnixSocket.connect(to: path, timeout: timeout) {
+        case .success(let connected):
+            fd = connected
+        case .failure(.system(let error)):
+            throw TetherError(.targetFailed, "cannot reach tgtd at \(path): \(String(cString: strerror(error)))", hint: "start tgtd, or set [target] tgt_socket and tgt_control_port in tether.toml")
+        case .failure:
+            throw TetherError.invalidInput("tgtd socket path \(path) is not a usable unix socket path")
+        }
         defer { Glibc.close(fd) }
-        var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(path.utf8)
-        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw TetherError.invalidInput("tgtd socket path \(path) is too long for a unix socket")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in pathBytes.enumerated() { raw[index] = byte }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else {
-            throw TetherError(.targetFailed, "cannot reach tgtd at \(path): \(String(cString: strerror(errno)))", hint: "start tgtd, or set [target] tgt_socket and tgt_control_port in tether.toml")
-        }
         try writeAll(fd, request.encoded, path: path)
         let header = try readExactly(fd, 8, path: path)
         let status = header[0..<4].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }

@@ -64,7 +64,7 @@ public final class AgentProcess: @unchecked Sendable {
         self.process = process
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if FileManager.default.fileExists(atPath: socketPath), Self.answers(socketPath) { return }
+            if FileManager.default.fileExists(atPath: socketPath), UnixSocket.answers(socketPath) { return }
             guard process.isRunning else {
                 throw TetherError(.internalError, "tetherd exited with \(process.terminationStatus): \(self.log())")
             }
@@ -114,18 +114,5 @@ public final class AgentProcess: @unchecked Sendable {
             agent.remove()
             throw error
         }
-    }
-
-    static func answers(_ path: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[index] = byte }
-        }
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        } == 0
     }
 }
