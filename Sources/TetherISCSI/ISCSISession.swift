@@ -63,8 +63,18 @@ public final class ISCSISession: @unchecked Sendable {
         portal: Portal, initiator: String, chap: CHAPCredentials?, timeouts: ISCSITimeouts = ISCSITimeouts()
     ) async throws -> [DiscoveredTarget] {
         let session = try makeSession(portal: portal, target: "", initiator: initiator, chap: chap, mutualCHAP: nil, discovery: true, timeouts: timeouts)
-        defer { Task { await session.close() } }
-        return try await session.perform { session in
+        do {
+            let found = try await session.discoverOnQueue()
+            await session.close()
+            return found
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
+    private func discoverOnQueue() async throws -> [DiscoveredTarget] {
+        try await perform { session in
             try session.connectAndLogin()
             var found: [DiscoveredTarget] = []
             try session.call("discovery", limit: session.timeouts.login, start: { context, callback, box in

@@ -54,7 +54,13 @@ public struct TgtExporter: Exporter, TargetNumbering {
         for grant in spec.grants {
             if !state.accounts.contains(grant.chap.username) {
                 let parameters = grant.chap.password.reveal { "user=\(grant.chap.username),password=\($0)" }
-                try await checked(TgtRequest(.account, .new, parameters: parameters), "create CHAP account \(grant.chap.username)", accept: [.userExists])
+                let created = try await checked(TgtRequest(.account, .new, parameters: parameters), "create CHAP account \(grant.chap.username)", accept: [.userExists])
+                if created.status == .userExists {
+                    // An account of that name that this target does not list may hold an old password:
+                    // replace it rather than trust it.
+                    try await checked(TgtRequest(.account, .delete, parameters: "user=\(grant.chap.username)"), "replace account \(grant.chap.username)", accept: [.noUser])
+                    try await checked(TgtRequest(.account, .new, parameters: parameters), "create CHAP account \(grant.chap.username)")
+                }
                 try await checked(TgtRequest(.account, .bind, tid: tid, parameters: "user=\(grant.chap.username)"), "bind account \(grant.chap.username)", accept: [.bindingExists, .userExists])
             }
             if !state.acl.contains(grant.initiator) {

@@ -1,0 +1,1 @@
+// Placeholder: the cluster registry arrives with issue #3.
