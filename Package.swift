@@ -46,6 +46,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "TetherRBD",
+            dependencies: ["TetherCore", "CRBD", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TetherCeph",
             dependencies: ["TetherCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
@@ -104,7 +109,7 @@ let package = Package(
         .testTarget(name: "TetherCoreTests", dependencies: ["TetherCore", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherClientTests", dependencies: ["TetherClient", "TetherAPI", "TetherCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherCephTests", dependencies: ["TetherCeph", "TetherTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherCephTests", dependencies: ["TetherCeph", "TetherTesting", "TetherLinux"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherTargetTests", dependencies: ["TetherTarget", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TetherAgentTests",
@@ -118,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["TetherAgent", "TetherAPI", "TetherClient", "TetherISCSI", "TetherTarget", "TetherTesting", "TetherLinux"],
+            dependencies: ["TetherAgent", "TetherAPI", "TetherClient", "TetherISCSI", "TetherRBD", "TetherTarget", "TetherTesting", "TetherLinux"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 SWIFT=/opt/swift/usr/bin/swift
 
 scripts/lab.sh install
+scripts/ceph-lab.sh install
 "$SWIFT" build --build-tests "$@"
 exec unshare --net -- bash -c 'ip link set lo up && exec "$0" test --skip-build "$@"' "$SWIFT" "$@"

@@ -1,1 +1,0 @@
-// Placeholder: the cluster registry arrives with issue #3.

@@ -1,0 +1,148 @@
+internal import CRBD
+import Dispatch
+import TetherCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One librados connection to one Ceph cluster as one user, made from explicit monitor addresses
+/// and a key held in memory: no ceph.conf, no keyring file, so several clusters live in one process.
+///
+/// librados handles are thread-safe; the calls block, so they run on this connection's own queue,
+/// never on the cooperative pool.
+public final class RADOSConnection: @unchecked Sendable {
+    private let cluster: rados_t
+    private let queue: DispatchQueue
+    public let clusterName: String
+    public let user: String
+    public let fsid: String
+
+    /// Connects to `monitors` (Ceph's `mon_host` syntax: "host:port", "v1:…", "[v2:…,v1:…]").
+    /// The corresponding C functions are `rados_create`, `rados_conf_set` and `rados_connect`.
+    /// - Throws: `ceph.unreachable` ("unreachable or wrong credentials") when it cannot connect in time.
+    public static func connect(
+        clusterName: String, monitors: String, user: String, key: Secret, timeouts: RADOSTimeouts = RADOSTimeouts()
+    ) async throws -> RADOSConnection {
+        let queue = DispatchQueue(label: "tether.rados.\(clusterName).\(user)")
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result {
+                    try connectOnQueue(clusterName: clusterName, monitors: monitors, user: user, key: key, timeouts: timeouts, queue: queue)
+                })
+            }
+        }
+    }
+
+    private static func connectOnQueue(
+        clusterName: String, monitors: String, user: String, key: Secret, timeouts: RADOSTimeouts, queue: DispatchQueue
+    ) throws -> RADOSConnection {
+        var handle: rados_t?
+        let created = rados_create(&handle, user)
+        guard created == 0, let handle else {
+            throw RADOSFailure.error(-created, "create a librados handle for client.\(user)", cluster: clusterName)
+        }
+        let seconds = { (duration: Duration) in String(max(1, duration.components.seconds)) }
+        var settings: [(String, String)] = [
+            ("mon_host", monitors),
+            ("client_mount_timeout", seconds(timeouts.connect)),
+            ("rados_mon_op_timeout", seconds(timeouts.operation)),
+            ("rados_osd_op_timeout", seconds(timeouts.operation)),
+            // Logs go nowhere: librados would otherwise log to stderr or /var/log/ceph.
+            ("log_to_stderr", "false"), ("err_to_stderr", "false"), ("log_file", ""),
+        ]
+        settings.append(("auth_supported", "cephx"))
+        for (option, value) in settings {
+            let result = rados_conf_set(handle, option, value)
+            guard result == 0 else {
+                rados_shutdown(handle)
+                throw TetherError.invalidInput("Ceph option \(option)=\(value) for cluster \(clusterName) is not valid (\(RADOSFailure.text(-result)))")
+            }
+        }
+        let keySet = key.reveal { rados_conf_set(handle, "key", $0) }
+        guard keySet == 0 else {
+            rados_shutdown(handle)
+            throw TetherError.invalidInput("the cephx key of client.\(user) for cluster \(clusterName) is malformed", hint: "a key is base64, as in the keyring's \"key = ...\" line")
+        }
+        let connected = rados_connect(handle)
+        guard connected == 0 else {
+            rados_shutdown(handle)
+            throw RADOSFailure.connect(-connected, cluster: clusterName, user: user, monitors: monitors, limit: timeouts.connect)
+        }
+        var buffer = [CChar](repeating: 0, count: 64)
+        let length = rados_cluster_fsid(handle, &buffer, buffer.count)
+        let fsid = length > 0 ? String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        return RADOSConnection(cluster: handle, queue: queue, clusterName: clusterName, user: user, fsid: fsid)
+    }
+
+    private init(cluster: rados_t, queue: DispatchQueue, clusterName: String, user: String, fsid: String) {
+        self.cluster = cluster
+        self.queue = queue
+        self.clusterName = clusterName
+        self.user = user
+        self.fsid = fsid
+    }
+
+    deinit {
+        rados_shutdown(cluster)
+    }
+
+    /// Opens `pool/image` (read-only opens take no lock and register no write watch), reads what an
+    /// attach needs to know, and closes it again.
+    public func inspect(pool: String, image: String) async throws -> RBDImageInfo {
+        try await perform { try self.withImage(pool: pool, image: image, readOnly: true) { try RBDImageInfo.read($0, cluster: self.clusterName, name: "\(pool)/\(image)") } }
+    }
+
+    /// Creates `pool/image` of `size` bytes with the default features. For tests and the lab.
+    public func createImage(pool: String, image: String, size: UInt64) async throws {
+        try await perform {
+            try self.withPool(pool) { io in
+                var order: Int32 = 0
+                let result = rbd_create(io, image, size, &order)
+                guard result == 0 else { throw RADOSFailure.error(-result, "create image \(pool)/\(image)", cluster: self.clusterName) }
+            }
+        }
+    }
+
+    /// Writes `data` at `offset` of `pool/image`. For tests: the bytes QEMU must read back.
+    public func write(pool: String, image: String, offset: UInt64, data: [UInt8]) async throws {
+        try await perform {
+            try self.withImage(pool: pool, image: image, readOnly: false) { handle in
+                let written = data.withUnsafeBytes { rbd_write(handle, offset, $0.count, $0.baseAddress?.assumingMemoryBound(to: CChar.self)) }
+                guard written == data.count else {
+                    throw RADOSFailure.error(written < 0 ? Int32(-written) : EIO, "write \(pool)/\(image)", cluster: self.clusterName)
+                }
+            }
+        }
+    }
+
+    // MARK: - On the queue
+
+    private func perform<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    private func withPool<Value>(_ pool: String, _ body: (rados_ioctx_t) throws -> Value) throws -> Value {
+        var io: rados_ioctx_t?
+        let result = rados_ioctx_create(cluster, pool, &io)
+        guard result == 0, let io else {
+            throw RADOSFailure.error(-result, "open pool \(pool)", cluster: clusterName, missing: "pool \(pool)")
+        }
+        defer { rados_ioctx_destroy(io) }
+        return try body(io)
+    }
+
+    private func withImage<Value>(pool: String, image: String, readOnly: Bool, _ body: (rbd_image_t) throws -> Value) throws -> Value {
+        try withPool(pool) { io in
+            var handle: rbd_image_t?
+            let result = readOnly ? rbd_open_read_only(io, image, &handle, nil) : rbd_open(io, image, &handle, nil)
+            guard result == 0, let handle else {
+                throw RADOSFailure.error(-result, "open image \(pool)/\(image)", cluster: clusterName, missing: "image \(pool)/\(image)")
+            }
+            defer { rbd_close(handle) }
+            return try body(handle)
+        }
+    }
+}

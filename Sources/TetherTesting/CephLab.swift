@@ -1,0 +1,82 @@
+import Foundation
+import TetherCore
+
+/// A real Ceph cluster (one mon, one memstore OSD) for a test, started by scripts/ceph-lab.sh.
+public final class CephLab: @unchecked Sendable {
+    public let directory: TemporaryDirectory
+    public let name: String
+    public let fsid: String
+    /// The monitor's msgr2 and msgr1 addresses.
+    public let monitorV2: Portal
+    public let monitorV1: Portal
+    public let configPath: String
+    /// client.cinder's cephx key (profile rbd on pool "rbd").
+    public let cinderKey: Secret
+
+    /// `mon_host` in Ceph's syntax, both protocols.
+    public var monitors: String { "[v2:\(monitorV2),v1:\(monitorV1)]" }
+
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/ceph-lab.sh").path
+    }
+
+    public static var isAvailable: Bool { Lab.has("ceph-mon") && Lab.has("ceph-osd") }
+
+    /// Starts cluster `name` with its mon on 127.0.0.1:`basePort` (v2) and `basePort`+1 (v1).
+    public init(name: String, basePort: Int) throws {
+        directory = try TemporaryDirectory(prefix: "ceph")
+        self.name = name
+        let result = try Lab.run("/bin/bash", [Self.script, "start", directory.path, name, "\(basePort)"])
+        guard result.status == 0 else {
+            _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])
+            throw TetherError(.internalError, "ceph-lab start \(name) failed: \(result.output.suffix(2000))")
+        }
+        let environment = try String(contentsOfFile: directory.file("cluster.env"), encoding: .utf8)
+        var values: [String: String] = [:]
+        for line in environment.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+        }
+        fsid = values["FSID"] ?? ""
+        configPath = values["CONF"] ?? ""
+        monitorV2 = try Portal(parsing: values["MON_V2"] ?? "")
+        monitorV1 = try Portal(parsing: values["MON_V1"] ?? "")
+        cinderKey = Secret(try String(contentsOfFile: directory.file("cinder.key"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    public var cinderKeyringPath: String { directory.file("cinder.keyring") }
+
+    public func stop() {
+        _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])
+        directory.remove()
+    }
+
+    /// Starts two clusters at once (about 5 s), runs `body`, stops both on success and on error.
+    public static func withTwo<Value>(_ body: (CephLab, CephLab) async throws -> Value) async throws -> Value {
+        let base = Int.random(in: 20...40) * 1000
+        async let first = Task.detached { try CephLab(name: "ceph-a", basePort: base) }.value
+        async let second = Task.detached { try CephLab(name: "ceph-b", basePort: base + 200) }.value
+        let a: CephLab, b: CephLab
+        do {
+            a = try await first
+        } catch {
+            (try? await second)?.stop()
+            throw error
+        }
+        do {
+            b = try await second
+        } catch {
+            a.stop()
+            throw error
+        }
+        do {
+            let value = try await body(a, b)
+            a.stop(); b.stop()
+            return value
+        } catch {
+            a.stop(); b.stop()
+            throw error
+        }
+    }
+}
