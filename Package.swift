@@ -47,7 +47,7 @@ let package = Package(
         ),
         .target(
             name: "TetherRBD",
-            dependencies: ["TetherCore", "CRBD", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TetherCore", "TetherCeph", "CRBD", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "TetherAgent",
             dependencies: [
-                "TetherCore", "TetherAPI", "TetherISCSI", "TetherTarget", "TetherLinux",
+                "TetherCore", "TetherAPI", "TetherCeph", "TetherISCSI", "TetherRBD", "TetherTarget", "TetherLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,9 +3,11 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import TetherAPI
+import TetherCeph
 import TetherCore
 import TetherISCSI
 import TetherLinux
+import TetherRBD
 import TetherTarget
 
 #if canImport(Glibc)
@@ -36,8 +38,19 @@ public struct Agent: Sendable {
             logger.warning("no iSCSI initiator name", metadata: ["hint": "set [iscsi] initiator in tether.toml or write \(configuration.initiatorFile)"])
         }
         let secrets = "\(configuration.stateDirectory)/secrets"
+        let registry = try await CephRegistry.load(directory: configuration.registryDirectory, host: host)
+        for problem in registry.problems {
+            // A bad registry file costs only its own cluster; the others work.
+            logger.error("skipped a Ceph cluster file", metadata: ["problem": "\(problem)"])
+        }
+        if !registry.clusters.isEmpty {
+            logger.info("Ceph clusters", metadata: ["clusters": "\(registry.names.joined(separator: ","))"])
+        }
         let connectors: [any Connector] = [
-            NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets)
+            NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets),
+            NetworkRBDConnector(
+                host: host, registry: { registry }, connections: RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout)),
+                cephDirectory: configuration.cephDirectory, secretDirectory: secrets),
         ]
         let exporter = TgtExporter(
             control: TgtSocketControl(socketBase: configuration.target.tgtSocket, controlPort: configuration.target.tgtControlPort),

@@ -19,6 +19,11 @@ public struct AgentConfiguration: Sendable {
     public var multipath = false
     public var iscsiTimeouts = ISCSITimeouts()
     public var target = Target()
+    /// Where `clusters.d/` (the Ceph cluster registry) lives.
+    public var registryDirectory = "/etc/tether"
+    /// Where Tether writes `<cluster>.conf` and `<cluster>.client.<user>.keyring`.
+    public var cephDirectory = "/etc/ceph"
+    public var cephConnectTimeout: Duration = .seconds(10)
 
     public struct Target: Sendable {
         /// The portals this node's tgtd serves; connection_info lists all of them.
@@ -71,6 +76,9 @@ public struct AgentConfiguration: Sendable {
         configuration.target.iqnPrefix = try reader.string("target", "iqn_prefix") ?? configuration.target.iqnPrefix
         configuration.target.tgtSocket = try reader.string("target", "tgt_socket") ?? configuration.target.tgtSocket
         configuration.target.tgtControlPort = try reader.integer("target", "tgt_control_port") ?? 0
+        configuration.registryDirectory = try reader.string("ceph", "registry_dir") ?? configuration.registryDirectory
+        configuration.cephDirectory = try reader.string("ceph", "ceph_dir") ?? configuration.cephDirectory
+        if let seconds = try reader.seconds("ceph", "connect_timeout") { configuration.cephConnectTimeout = seconds }
         try reader.rejectUnknown()
         return configuration
     }
@@ -87,6 +95,7 @@ public struct AgentConfiguration: Sendable {
             "iscsi": ["initiator", "initiator_file", "connect_timeout", "login_timeout", "command_timeout"],
             "multipath": ["enabled"],
             "target": ["portals", "iqn_prefix", "tgt_socket", "tgt_control_port"],
+            "ceph": ["registry_dir", "ceph_dir", "connect_timeout"],
         ]
 
         func name(_ table: String, _ key: String) -> String { table.isEmpty ? key : "[\(table)] \(key)" }

@@ -15,7 +15,7 @@ public final class AgentProcess: @unchecked Sendable {
     public var pid: Int32 { process?.processIdentifier ?? 0 }
 
     /// Writes a config for `tgtd` and starts the agent; waits until its socket answers.
-    public init(tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraISCSI: String = "") throws {
+    public init(tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraISCSI: String = "", extraConfig: String = "") throws {
         directory = try TemporaryDirectory(prefix: "agt")
         self.initiator = initiator
         var config = """
@@ -35,6 +35,7 @@ public final class AgentProcess: @unchecked Sendable {
 
                 """
         }
+        config += "\n" + extraConfig + "\n"
         try config.write(toFile: directory.file("tether.toml"), atomically: true, encoding: .utf8)
         try start()
     }
@@ -104,8 +105,10 @@ public final class AgentProcess: @unchecked Sendable {
     }
 
     /// Runs `body` with a started agent and removes it afterwards, on success and on error.
-    public static func with<Value>(tgtd: Tgtd?, extraISCSI: String = "", _ body: (AgentProcess) async throws -> Value) async throws -> Value {
-        let agent = try AgentProcess(tgtd: tgtd, extraISCSI: extraISCSI)
+    public static func with<Value>(
+        tgtd: Tgtd?, extraISCSI: String = "", extraConfig: String = "", _ body: (AgentProcess) async throws -> Value
+    ) async throws -> Value {
+        let agent = try AgentProcess(tgtd: tgtd, extraISCSI: extraISCSI, extraConfig: extraConfig)
         do {
             let value = try await body(agent)
             agent.remove()

@@ -1,0 +1,84 @@
+import Foundation
+import TetherCeph
+import TetherCore
+
+/// RBD in network mode: no host device. Tether finds the volume's cluster in the registry, opens
+/// the image as that cluster's user (explicit monitors and key, never a shared ceph.conf), checks
+/// it, and describes it for QEMU's own librbd with that cluster's conf and key, so disks from
+/// several clusters live side by side in one domain.
+public struct NetworkRBDConnector: Connector {
+    public let driverVolumeTypes: Set<String> = ["rbd"]
+    public let mode: AttachMode = .network
+
+    let host: any TetherCore.Host
+    let registry: @Sendable () async -> CephRegistry
+    let connections: RADOSConnections
+    let cephDirectory: String
+    let secretDirectory: String
+
+    public init(
+        host: any TetherCore.Host, registry: @escaping @Sendable () async -> CephRegistry, connections: RADOSConnections,
+        cephDirectory: String, secretDirectory: String
+    ) {
+        self.host = host
+        self.registry = registry
+        self.connections = connections
+        self.cephDirectory = cephDirectory
+        self.secretDirectory = secretDirectory
+    }
+
+    public func attach(_ request: AttachRequest) async throws -> AttachedVolume {
+        let data = try RBDConnectionData(request.connectionInfo)
+        let registry = await registry()
+        let resolution = try CephResolver.resolve(data, in: registry)
+        let (cluster, user) = (resolution.cluster, resolution.user)
+        let key = try registry.requireKey(for: user, in: cluster)
+        let connection = try await connections.connection(cluster: cluster, user: user, key: key)
+        let image = try await connection.inspect(pool: data.pool, image: data.image)
+
+        let multiattach = request.connectionInfo.data["multiattach"]?.boolValue ?? false
+        if let owner = image.lockOwners.first, !request.force, !multiattach {
+            throw TetherError(
+                .conflict, "\(data.pool)/\(data.image) in cluster \(cluster.name) is locked by \(owner) (watchers: \(image.watchers.map(\.address).joined(separator: ", ")))",
+                hint: "detach it there first, or attach with force if the volume is multiattach")
+        }
+
+        try await ensureConf(cluster, registry: registry)
+        let keyFile = secretFiles(forAttachment: request.attachmentID)[0]
+        try await host.writeFile(keyFile, contents: key.reveal { Array($0.utf8) }, mode: 0o600)
+        let readOnly = request.accessMode == .readOnly || data.accessMode == .readOnly
+        let description = RBDDiskDescription(
+            cluster: cluster, user: user, pool: data.pool, image: data.image,
+            confPath: CephFileSet.confPath(cluster: cluster.name, cephDirectory: cephDirectory), secretUUID: cluster.secretUUID(for: user),
+            keyFile: keyFile, attachmentID: request.attachmentID, volumeID: request.volumeID, readOnly: readOnly, discard: data.discard)
+        return AttachedVolume(
+            protocolName: "rbd", mode: .network,
+            paths: [AttachedVolume.Path(portal: cluster.monHost, target: "\(cluster.name):\(data.pool)/\(data.image)", lun: nil, state: "ok")],
+            wwid: nil, sizeBytes: image.sizeBytes, blockSize: nil, devicePath: nil,
+            diskXML: description.libvirtXML, qemuBlockdev: description.qemuBlockdev, qemuObjects: description.qemuObjects, secretFiles: [keyFile])
+    }
+
+    public func detach(_ volume: AttachedVolume, attachmentID: String, force: Bool) async throws {
+        for file in volume.secretFiles {
+            try await host.removeFile(file)
+        }
+    }
+
+    public func secretFiles(forAttachment attachmentID: String) -> [String] {
+        ["\(secretDirectory)/\(attachmentID).cephx"]
+    }
+
+    /// Writes the cluster's conf (and its users' keyrings) unless a conf Tether did not write is in
+    /// the way: that one is never replaced.
+    func ensureConf(_ cluster: CephCluster, registry: CephRegistry) async throws {
+        let files = CephFileSet(cluster, registry: registry, cephDirectory: cephDirectory)
+        if let existing = try? await host.read(files.conf.path), !existing.hasPrefix(CephFileSet.header) {
+            throw TetherError(
+                .conflict, "\(files.conf.path) exists and was not written by Tether",
+                hint: "move it away, or give the cluster another name; Tether writes <cluster>.conf for every registered cluster")
+        }
+        for file in files.files {
+            try await file.write(to: host)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import TetherAPI
+import TetherCeph
+import TetherClient
+import TetherCore
+import TetherLinux
+import TetherRBD
+import TetherTesting
+import Testing
+
+/// Network-mode RBD through tetherd against two real Ceph clusters holding the same pool and image
+/// names, with qemu-io reading what librbd wrote through Tether's QEMU JSON.
+@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)))
+struct AgentRBDTests {
+    static func register(_ lab: CephLab, in directory: String) async throws {
+        let user = try CephUser(name: "cinder", keyFile: CephRegistry.defaultKeyFile(cluster: lab.name, user: "cinder", directory: directory))
+        let cluster = try CephCluster(
+            name: lab.name, fsid: UUID(uuidString: lab.fsid)!, monitors: [try CephMonitor(v2: lab.monitorV2, v1: lab.monitorV1)], users: [user])
+        try await CephRegistry.write(cluster, keys: ["cinder": lab.cinderKey], directory: directory, host: LinuxHost())
+    }
+
+    /// The connection_info Cinder's RBD driver sends: v1 ports as strings, no key.
+    static func connectionInfo(_ lab: CephLab, volume: String, clusterName: String?) -> ConnectionInfo {
+        var data: [String: JSONValue] = [
+            "name": "rbd/volume-1", "hosts": .array([.string(lab.monitorV1.host)]), "ports": .array([.string(String(lab.monitorV1.port))]),
+            "auth_enabled": true, "auth_username": "cinder", "secret_type": "ceph", "volume_id": .string(volume), "discard": true,
+            "access_mode": "rw",
+        ]
+        if let clusterName { data["cluster_name"] = .string(clusterName) }
+        return ConnectionInfo(driverVolumeType: "rbd", data: data)
+    }
+
+    @Test func volumesFromTwoClustersWithTheSameNamesStayApart() async throws {
+        try await CephLab.withTwo { a, b in
+            try await TemporaryDirectory.with(prefix: "reg") { registry in
+                try await Self.register(a, in: registry.path)
+                try await Self.register(b, in: registry.path)
+                for (lab, byte) in [(a, UInt8(0xaa)), (b, UInt8(0xbb))] {
+                    let connection = try await RADOSConnection.connect(clusterName: lab.name, monitors: lab.monitors, user: "cinder", key: lab.cinderKey)
+                    try await connection.createImage(pool: "rbd", image: "volume-1", size: 8 << 20)
+                    try await connection.write(pool: "rbd", image: "volume-1", offset: 0, data: [UInt8](repeating: byte, count: 65536))
+                }
+                let cephDirectory = registry.file("ceph")
+                let config = "[ceph]\nregistry_dir = \"\(registry.path)\"\nceph_dir = \"\(cephDirectory)\"\nconnect_timeout = 5"
+                try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
+                    let client = TetherAgentClient(socketPath: agent.socketPath)
+                    // A by its cluster name; B by its monitors only.
+                    let (diskA, _) = try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "vol-a", clusterName: "ceph-a")))
+                    let (diskB, _) = try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(b, volume: "vol-b", clusterName: nil)))
+                    #expect(diskA.sizeBytes == 8 << 20)
+                    #expect(diskA.diskXML?.contains("\(cephDirectory)/ceph-a.conf") == true)
+                    #expect(diskB.diskXML?.contains("\(cephDirectory)/ceph-b.conf") == true)
+                    #expect(diskA.diskXML?.contains("port='\(a.monitorV1.port)'") == true)
+                    #expect(diskB.diskXML?.contains("port='\(b.monitorV1.port)'") == true)
+
+                    let readA = try QEMU.io(diskA, command: "read -P 0xaa 0 65536")
+                    #expect(readA.contains("read 65536/65536"), "\(readA)")
+                    let readB = try QEMU.io(diskB, command: "read -P 0xbb 0 65536")
+                    #expect(readB.contains("read 65536/65536"), "\(readB)")
+
+                    var mode = stat()
+                    stat("\(cephDirectory)/ceph-a.client.cinder.keyring", &mode)
+                    #expect(mode.st_mode & 0o777 == 0o600)
+                    let conf = try String(contentsOfFile: "\(cephDirectory)/ceph-b.conf", encoding: .utf8)
+                    #expect(conf.hasPrefix(CephFileSet.header) && conf.contains(b.fsid))
+                    #expect(!agent.log().contains(a.cinderKey.reveal { $0 }))
+
+                    _ = try await client.detach("vol-a")
+                    _ = try await client.detach("vol-b")
+                    #expect(try FileManager.default.contentsOfDirectory(atPath: agent.stateDirectory + "/secrets").isEmpty)
+                }
+            }
+        }
+    }
+
+    @Test func badRBDRequestsAreClearAndChangeNothing() async throws {
+        try await CephLab.withTwo { a, _ in
+            try await TemporaryDirectory.with(prefix: "reg") { registry in
+                try await Self.register(a, in: registry.path)
+                let config = "[ceph]\nregistry_dir = \"\(registry.path)\"\nceph_dir = \"\(registry.file("ceph"))\"\nconnect_timeout = 5"
+                try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
+                    let client = TetherAgentClient(socketPath: agent.socketPath)
+                    let unknown = await #expect(throws: TetherError.self) {
+                        try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v1", clusterName: "ceph-z")))
+                    }
+                    #expect(unknown?.code == .notFound)
+                    #expect(unknown?.message.contains("ceph-z") == true)
+                    let missing = await #expect(throws: TetherError.self) {
+                        try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v2", clusterName: "ceph-a")))
+                    }
+                    #expect(missing?.code == .notFound)
+                    var elsewhere = Self.connectionInfo(a, volume: "v3", clusterName: nil)
+                    elsewhere.data["hosts"] = ["192.0.2.99"]
+                    let noMatch = await #expect(throws: TetherError.self) { try await client.attach(CreateAttachmentRequest(connectionInfo: elsewhere)) }
+                    #expect(noMatch?.code == .notFound)
+                    #expect(noMatch?.message.contains("192.0.2.99") == true)
+                    let health = try await client.health()
+                    #expect(health.attachments == 0)
+                }
+            }
+        }
+    }
+}
