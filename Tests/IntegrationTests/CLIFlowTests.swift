@@ -41,6 +41,8 @@ struct CLIFlowTests {
                 #expect(list.status == 0 && list.output.contains(volume))
                 let show = try Self.tether(agent, ["show", volume])
                 #expect(show.status == 0 && show.output.contains("<disk type='network'"))
+                let xml = try Self.tether(agent, ["disk-xml", volume])
+                #expect(xml.status == 0 && xml.output.hasPrefix("<disk type='network' device='disk'>") && xml.output.hasSuffix("</disk>\n"))
 
                 #expect(try Self.tether(agent, ["detach", volume]).status == 0)
                 let again = try Self.tether(agent, ["detach", volume])
