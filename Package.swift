@@ -115,8 +115,6 @@ let package = Package(
             name: "TetherAgentTests",
             dependencies: [
                 "TetherAgent", "TetherAPI", "TetherTesting",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -13,14 +13,7 @@ set -euo pipefail
 PACKAGES=(ceph-mon ceph-osd ceph-common librbd-dev librados-dev uuid-runtime)
 
 install() {
-    local missing=()
-    for p in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    for _ in $(seq 1 120); do fuser /var/lib/dpkg/lock-frontend >/dev/null 2>&1 || break; sleep 1; done
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    "$(dirname "$0")/lab.sh" packages "${PACKAGES[@]}"
 }
 
 start() {

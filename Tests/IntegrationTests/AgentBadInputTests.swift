@@ -99,7 +99,9 @@ struct AgentBadInputTests {
             let error = await Self.attachError(client, info)
             let elapsed = ContinuousClock.now - started
             #expect(error?.code == .timedOut)
-            #expect(elapsed >= .seconds(2) && elapsed < .seconds(6), "\(elapsed)")
+            // Without Tether's deadline this login would wait forever. The upper bound leaves room
+            // for a loaded 2-core CI machine running the whole suite in parallel (seen: 8.7 s).
+            #expect(elapsed >= .seconds(2) && elapsed < .seconds(20), "\(elapsed)")
         }
     }
 
