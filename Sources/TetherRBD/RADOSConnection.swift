@@ -87,10 +87,12 @@ public final class RADOSConnection: @unchecked Sendable {
         rados_shutdown(cluster)
     }
 
-    /// Opens `pool/image` (read-only opens take no lock and register no write watch), reads what an
-    /// attach needs to know, and closes it again.
+    /// Opens `pool/image`, reads what an attach needs to know, and closes it again.
+    ///
+    /// The open is read-write because librbd answers "who holds the exclusive lock" only on such
+    /// handles (read-only ones mask the feature: EINVAL). Opening takes no lock; only a write would.
     public func inspect(pool: String, image: String) async throws -> RBDImageInfo {
-        try await perform { try self.withImage(pool: pool, image: image, readOnly: true) { try RBDImageInfo.read($0, cluster: self.clusterName, name: "\(pool)/\(image)") } }
+        try await perform { try self.withImage(pool: pool, image: image, readOnly: false) { try RBDImageInfo.read($0, cluster: self.clusterName, name: "\(pool)/\(image)") } }
     }
 
     /// Creates `pool/image` of `size` bytes with the default features. For tests and the lab.
@@ -112,6 +114,38 @@ public final class RADOSConnection: @unchecked Sendable {
                 guard written == data.count else {
                     throw RADOSFailure.error(written < 0 ? Int32(-written) : EIO, "write \(pool)/\(image)", cluster: self.clusterName)
                 }
+            }
+        }
+    }
+
+    /// Opens `pool/image` read-write and takes its exclusive lock, as a running VM's librbd does,
+    /// until `release` on the returned holder. For tests and the lab: another client's lock.
+    /// The corresponding C function is `rbd_lock_acquire`.
+    public func holdExclusiveLock(pool: String, image: String) async throws -> RBDLockHolder {
+        try await perform {
+            try self.withPool(pool) { io in
+                var handle: rbd_image_t?
+                var result = rbd_open(io, image, &handle, nil)
+                guard result == 0, let handle else {
+                    throw RADOSFailure.error(-result, "open image \(pool)/\(image)", cluster: self.clusterName, missing: "image \(pool)/\(image)")
+                }
+                result = rbd_lock_acquire(handle, RBD_LOCK_MODE_EXCLUSIVE)
+                guard result == 0 else {
+                    rbd_close(handle)
+                    throw RADOSFailure.error(-result, "lock \(pool)/\(image)", cluster: self.clusterName)
+                }
+                // librbd duplicates the I/O context at open, so the pool's may close now.
+                return RBDLockHolder(connection: self, image: UnsafeSendable(handle))
+            }
+        }
+    }
+
+    fileprivate func release(_ image: UnsafeSendable<rbd_image_t>) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                rbd_lock_release(image.value)
+                rbd_close(image.value)
+                continuation.resume()
             }
         }
     }
@@ -145,4 +179,25 @@ public final class RADOSConnection: @unchecked Sendable {
             return try body(handle)
         }
     }
+}
+
+/// An image held open with its exclusive lock (see `RADOSConnection.holdExclusiveLock`).
+public final class RBDLockHolder: Sendable {
+    private let connection: RADOSConnection
+    private let image: UnsafeSendable<rbd_image_t>
+
+    fileprivate init(connection: RADOSConnection, image: UnsafeSendable<rbd_image_t>) {
+        self.connection = connection
+        self.image = image
+    }
+
+    public func release() async {
+        await connection.release(image)
+    }
+}
+
+/// A librbd handle passed between the connection's queue and its owner; only the queue uses it.
+struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TetherCore
 
 /// A real Ceph cluster (one mon, one memstore OSD) for a test, started by scripts/ceph-lab.sh.
@@ -52,9 +53,22 @@ public final class CephLab: @unchecked Sendable {
         directory.remove()
     }
 
+    private static let portCounter = Mutex(Int.random(in: 0..<20))
+
+    /// A base port no other cluster of this process uses: clusters of parallel tests share the
+    /// test's network namespace, and a cluster that reaches another's monitor fails with EACCES.
+    /// 20000-43999; tgtd's ports (Lab.randomPort) lie above.
+    static func nextBasePort() -> Int {
+        let slot = portCounter.withLock { counter in
+            defer { counter += 1 }
+            return counter % 60
+        }
+        return 20000 + slot * 400
+    }
+
     /// Starts two clusters at once (about 5 s), runs `body`, stops both on success and on error.
     public static func withTwo<Value>(_ body: (CephLab, CephLab) async throws -> Value) async throws -> Value {
-        let base = Int.random(in: 20...40) * 1000
+        let base = nextBasePort()
         async let first = Task.detached { try CephLab(name: "ceph-a", basePort: base) }.value
         async let second = Task.detached { try CephLab(name: "ceph-b", basePort: base + 200) }.value
         let a: CephLab, b: CephLab

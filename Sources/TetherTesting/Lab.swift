@@ -14,9 +14,10 @@ public enum Lab {
         return directories.map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// A port in a range other services rarely use; tests also run in their own network namespace.
+    /// A port in a range other services rarely use, above the Ceph lab's (CephLab); tests also
+    /// run in their own network namespace.
     public static func randomPort() -> Int {
-        Int.random(in: 20000...45000)
+        Int.random(in: 45000...60000)
     }
 
     /// Runs a program to completion and returns its exit code and output. For lab set-up only:

@@ -82,7 +82,8 @@ struct AgentBadInputTests {
             let started = ContinuousClock.now
             let error = await Self.attachError(client, info)
             #expect(error?.code == .iscsiUnreachable)
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // Refused at once, not after connect_timeout retries; room for a loaded CI machine.
+            #expect(ContinuousClock.now - started < .seconds(20))
         }
     }
 

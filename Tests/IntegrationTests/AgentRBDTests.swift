@@ -10,7 +10,8 @@ import Testing
 
 /// Network-mode RBD through tetherd against two real Ceph clusters holding the same pool and image
 /// names, with qemu-io reading what librbd wrote through Tether's QEMU JSON.
-@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)))
+// Serialized: each test runs two Ceph clusters; more at once overload a 2-core machine.
+@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)), .serialized)
 struct AgentRBDTests {
     static func register(_ lab: CephLab, in directory: String) async throws {
         let user = try CephUser(name: "cinder", keyFile: CephRegistry.defaultKeyFile(cluster: lab.name, user: "cinder", directory: directory))
@@ -89,6 +90,20 @@ struct AgentRBDTests {
                         try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v2", clusterName: "ceph-a")))
                     }
                     #expect(missing?.code == .notFound)
+                    // Another client (a running VM, say) holds the image's exclusive lock.
+                    let other = try await RADOSConnection.connect(clusterName: a.name, monitors: a.monitors, user: "cinder", key: a.cinderKey)
+                    try await other.createImage(pool: "rbd", image: "volume-1", size: 4 << 20)
+                    let lock = try await other.holdExclusiveLock(pool: "rbd", image: "volume-1")
+                    let locked = await #expect(throws: TetherError.self) {
+                        try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v4", clusterName: "ceph-a")))
+                    }
+                    #expect(locked?.code == .conflict)
+                    #expect(locked?.message.contains("locked by") == true)
+                    let forced = try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v4", clusterName: "ceph-a"), force: true))
+                    #expect(forced.created)
+                    _ = try await client.detach("v4")
+                    await lock.release()
+
                     var elsewhere = Self.connectionInfo(a, volume: "v3", clusterName: nil)
                     elsewhere.data["hosts"] = ["192.0.2.99"]
                     let noMatch = await #expect(throws: TetherError.self) { try await client.attach(CreateAttachmentRequest(connectionInfo: elsewhere)) }

@@ -6,7 +6,8 @@ import Testing
 
 /// librados/librbd through Tether, against two real Ceph clusters at once: explicit monitors and
 /// keys only, never a ceph.conf.
-@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)))
+// Serialized: each test runs two Ceph clusters; more at once overload a 2-core machine.
+@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)), .serialized)
 struct RADOSTests {
     @Test func twoClustersSamePoolAndImageNameStayApart() async throws {
         try await CephLab.withTwo { a, b in
@@ -23,6 +24,16 @@ struct RADOSTests {
             #expect(infoB.sizeBytes == 16 << 20)
             #expect(infoA.featureNames.contains("layering"))
             #expect(infoA.lockOwners.isEmpty)
+
+            // Another client takes the exclusive lock, as a running VM's librbd does.
+            let other = try await RADOSConnection.connect(clusterName: a.name, monitors: a.monitors, user: "cinder", key: a.cinderKey)
+            let lock = try await other.holdExclusiveLock(pool: "rbd", image: "volume-1")
+            let lockedInfo = try await connectionA.inspect(pool: "rbd", image: "volume-1")
+            #expect(lockedInfo.hasExclusiveLock)
+            #expect(lockedInfo.lockOwners.count == 1, "\(lockedInfo)")
+            #expect(!lockedInfo.watchers.isEmpty)
+            await lock.release()
+            #expect(try await connectionA.inspect(pool: "rbd", image: "volume-1").lockOwners.isEmpty)
         }
     }
 
