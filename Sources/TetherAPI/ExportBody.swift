@@ -4,19 +4,39 @@ import TetherCore
 public struct CreateExportRequest: Codable, Sendable {
     public struct Volume: Codable, Sendable {
         public var id: String
-        /// A backing file or block device. A missing file is created sparse when `size_bytes` is given.
-        public var path: String
+        /// iSCSI: a backing file or block device. A missing file is created sparse when
+        /// `size_bytes` is given.
+        public var path: String?
         public var sizeBytes: UInt64?
+        /// RBD: the image in a registered Ceph cluster; the answer is Cinder's rbd connection_info.
+        public var rbd: RBDImage?
 
-        public init(id: String, path: String, sizeBytes: UInt64? = nil) {
+        public init(id: String, path: String? = nil, sizeBytes: UInt64? = nil, rbd: RBDImage? = nil) {
             self.id = id
             self.path = path
             self.sizeBytes = sizeBytes
+            self.rbd = rbd
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, path
+            case id, path, rbd
             case sizeBytes = "size_bytes"
+        }
+    }
+
+    /// An RBD image named by cluster (as registered), pool and image, and the user to give out
+    /// (the cluster's default user when absent).
+    public struct RBDImage: Codable, Sendable, Hashable {
+        public var cluster: String
+        public var pool: String
+        public var image: String
+        public var user: String?
+
+        public init(cluster: String, pool: String, image: String, user: String? = nil) {
+            self.cluster = cluster
+            self.pool = pool
+            self.image = image
+            self.user = user
         }
     }
 
@@ -48,6 +68,8 @@ public struct ExportResponse: Codable, Sendable {
 
 /// An export as the API shows it; never with a password.
 public struct ExportBody: Codable, Sendable, Hashable {
+    /// "iscsi" (tgt target) or "rbd" (an image of a registered cluster; nothing to revoke).
+    public var protocolName: String
     public var volumeID: String
     public var path: String
     public var targetIQN: String
@@ -56,7 +78,8 @@ public struct ExportBody: Codable, Sendable, Hashable {
     public var initiators: [String]
     public var wwid: String
 
-    public init(volumeID: String, path: String, targetIQN: String, lun: Int, portals: [String], initiators: [String], wwid: String) {
+    public init(protocolName: String = "iscsi", volumeID: String, path: String, targetIQN: String, lun: Int, portals: [String], initiators: [String], wwid: String) {
+        self.protocolName = protocolName
         self.volumeID = volumeID
         self.path = path
         self.targetIQN = targetIQN
@@ -66,7 +89,21 @@ public struct ExportBody: Codable, Sendable, Hashable {
         self.wwid = wwid
     }
 
+    /// Older agents sent no "protocol": their exports were all iSCSI.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        protocolName = try container.decodeIfPresent(String.self, forKey: .protocolName) ?? "iscsi"
+        volumeID = try container.decode(String.self, forKey: .volumeID)
+        path = try container.decode(String.self, forKey: .path)
+        targetIQN = try container.decode(String.self, forKey: .targetIQN)
+        lun = try container.decode(Int.self, forKey: .lun)
+        portals = try container.decode([String].self, forKey: .portals)
+        initiators = try container.decode([String].self, forKey: .initiators)
+        wwid = try container.decode(String.self, forKey: .wwid)
+    }
+
     enum CodingKeys: String, CodingKey {
+        case protocolName = "protocol"
         case volumeID = "volume_id"
         case path
         case targetIQN = "target_iqn"

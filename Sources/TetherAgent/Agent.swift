@@ -46,18 +46,20 @@ public struct Agent: Sendable {
         if !registry.clusters.isEmpty {
             logger.info("Ceph clusters", metadata: ["clusters": "\(registry.names.joined(separator: ","))"])
         }
+        let radosConnections = RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout))
         let connectors: [any Connector] = [
             NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets),
             NetworkRBDConnector(
-                host: host, registry: { registry }, connections: RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout)),
-                cephDirectory: configuration.cephDirectory, secretDirectory: secrets),
+                host: host, registry: { registry }, connections: radosConnections, cephDirectory: configuration.cephDirectory,
+                secretDirectory: secrets),
         ]
         let exporter = TgtExporter(
             control: TgtSocketControl(socketBase: configuration.target.tgtSocket, controlPort: configuration.target.tgtControlPort),
             portals: configuration.target.portals, logger: logger)
         let attachments = AttachmentService(journal: journal, locks: locks, connectors: connectors, node: node, stats: stats, logger: logger)
         let exports = ExportService(
-            journal: journal, locks: locks, exporter: exporter, host: host, iqnPrefix: configuration.target.iqnPrefix, stats: stats, logger: logger)
+            journal: journal, locks: locks, exporter: exporter, host: host, iqnPrefix: configuration.target.iqnPrefix,
+            rbd: RBDExporter(registry: { registry }, connections: radosConnections), stats: stats, logger: logger)
 
         try await attachments.recover()
         if !configuration.target.portals.isEmpty {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TetherAPI
 import TetherCore
+import TetherRBD
 
 /// Target-side initialize/terminate connection: one export per volume, one grant (ACL entry and
 /// CHAP account) per initiator. The journal holds the wanted state and is written first; the
@@ -12,10 +13,15 @@ public final class ExportService: Sendable {
     let exporter: any Exporter
     let host: any TetherCore.Host
     let iqnPrefix: String
+    let rbd: RBDExporter?
     let stats: OperationStats
     let logger: Logger
 
-    init(journal: Journal, locks: VolumeLocks, exporter: any Exporter, host: any TetherCore.Host, iqnPrefix: String, stats: OperationStats, logger: Logger) {
+    init(
+        journal: Journal, locks: VolumeLocks, exporter: any Exporter, host: any TetherCore.Host, iqnPrefix: String, rbd: RBDExporter? = nil,
+        stats: OperationStats, logger: Logger
+    ) {
+        self.rbd = rbd
         self.journal = journal
         self.locks = locks
         self.exporter = exporter
@@ -27,8 +33,12 @@ public final class ExportService: Sendable {
 
     /// initialize_connection: exports the volume to the connector's initiator. Idempotent.
     func create(_ request: CreateExportRequest) async throws -> (ExportResponse, created: Bool) {
+        if let image = request.volume.rbd {
+            return try await createRBD(volumeID: request.volume.id, image: image)
+        }
         let volume = request.volume
         try Self.validate(volume)
+        let path = volume.path ?? ""
         guard let initiator = request.connector.initiator, !initiator.isEmpty else {
             throw TetherError.missingField("initiator", in: "connector")
         }
@@ -38,9 +48,9 @@ public final class ExportService: Sendable {
         return try await locks.withLock("export:\(volume.id)") {
             try await self.stats.track("export") {
                 let previous = try await self.journal.export(volume: volume.id)
-                if let (record, _) = previous, record.path != volume.path {
+                if let (record, _) = previous, record.path != path {
                     throw TetherError(
-                        .conflict, "volume \(volume.id) is exported from \(record.path), not \(volume.path)",
+                        .conflict, "volume \(volume.id) is exported from \(record.path), not \(path)",
                         hint: "delete the export first, or pass the same path")
                 }
                 try await self.prepareBacking(volume, exists: previous != nil)
@@ -102,6 +112,21 @@ public final class ExportService: Sendable {
         }
     }
 
+    /// RBD needs no state on the target side: the answer is computed, the image checked.
+    private func createRBD(volumeID: String, image: CreateExportRequest.RBDImage) async throws -> (ExportResponse, created: Bool) {
+        guard let rbd else {
+            throw TetherError(.unsupported, "this agent exports no RBD volumes")
+        }
+        guard !volumeID.isEmpty else { throw TetherError.missingField("volume.id", in: "the export request") }
+        let export = try await stats.track("export") {
+            try await rbd.initializeConnection(volumeID: volumeID, cluster: image.cluster, pool: image.pool, image: image.image, user: image.user)
+        }
+        let body = ExportBody(
+            protocolName: "rbd", volumeID: volumeID, path: "\(image.pool)/\(image.image)", targetIQN: export.cluster.name, lun: 0,
+            portals: export.cluster.portals.map(\.description), initiators: [], wwid: "")
+        return (ExportResponse(connectionInfo: export.connectionInfo, export: body), false)
+    }
+
     func list() async throws -> [ExportBody] {
         try await journal.exports().map { body($0.0, $0.1) }
     }
@@ -148,22 +173,23 @@ public final class ExportService: Sendable {
         }
         let number = (1...).first { !taken.contains($0) }!
         return ExportRecord(
-            volumeID: volume.id, path: volume.path, sizeBytes: volume.sizeBytes.map(Int64.init), targetNumber: number,
+            volumeID: volume.id, path: volume.path ?? "", sizeBytes: volume.sizeBytes.map(Int64.init), targetNumber: number,
             targetIQN: Self.iqn(prefix: iqnPrefix, volume: volume.id), lun: 1, scsiID: ExportSpec.scsiID(forVolume: volume.id), createdAt: Journal.now())
     }
 
     /// Creates a missing backing file when a size is given; checks an existing one is big enough.
     private func prepareBacking(_ volume: CreateExportRequest.Volume, exists: Bool) async throws {
-        let size = try await host.fileSize(volume.path)
+        let path = volume.path ?? ""
+        let size = try await host.fileSize(path)
         guard let size else {
             guard let wanted = volume.sizeBytes, !exists else {
-                throw TetherError(.notFound, "the backing store \(volume.path) does not exist", hint: "give size_bytes to create a sparse file, or pass an existing file or block device")
+                throw TetherError(.notFound, "the backing store \(path) does not exist", hint: "give size_bytes to create a sparse file, or pass an existing file or block device")
             }
-            try await host.createSparseFile(volume.path, size: wanted, mode: 0o600)
+            try await host.createSparseFile(path, size: wanted, mode: 0o600)
             return
         }
         if let wanted = volume.sizeBytes, size < wanted {
-            throw TetherError.invalidInput("\(volume.path) has \(size) bytes, less than size_bytes \(wanted)", hint: "grow the backing store first")
+            throw TetherError.invalidInput("\(path) has \(size) bytes, less than size_bytes \(wanted)", hint: "grow the backing store first")
         }
     }
 
@@ -171,8 +197,11 @@ public final class ExportService: Sendable {
         guard !volume.id.isEmpty, volume.id.count <= 200, volume.id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) else {
             throw TetherError.invalidInput("volume id \"\(volume.id)\" must be 1-200 characters of A-Z a-z 0-9 - _ . :")
         }
-        guard volume.path.hasPrefix("/"), !volume.path.contains(","), !volume.path.contains("\0") else {
-            throw TetherError.invalidInput("backing path \"\(volume.path)\" must be absolute and contain no commas")
+        guard let path = volume.path else {
+            throw TetherError.missingField("volume.path", in: "the export request")
+        }
+        guard path.hasPrefix("/"), !path.contains(","), !path.contains("\0") else {
+            throw TetherError.invalidInput("backing path \"\(path)\" must be absolute and contain no commas")
         }
         if let size = volume.sizeBytes, size == 0 || size % 512 != 0 {
             throw TetherError.invalidInput("size_bytes \(size) must be a positive multiple of 512")

@@ -21,6 +21,17 @@ extension HumanOutput {
     public static func export(_ response: ExportResponse, created: Bool, savedTo: String?) -> String {
         let export = response.export
         let headline = created ? "exported volume \(export.volumeID)" : "volume \(export.volumeID) was already exported"
+        if export.protocolName == "rbd" {
+            let data = response.connectionInfo.data
+            return headline + "\n\n" + TextTable.fields([
+                ("Volume", export.volumeID),
+                ("Cluster", export.targetIQN),
+                ("Image", export.path),
+                ("Monitors", list(export.portals)),
+                ("User", data["auth_username"]?.stringValue ?? missing),
+                ("Secret UUID", data["secret_uuid"]?.stringValue ?? missing),
+            ] + (savedTo.map { [("Connection info", "\($0) (mode 0600)")] } ?? []))
+        }
         var fields: [(label: String, value: String)] = [
             ("Volume", export.volumeID),
             ("Path", export.path),

@@ -17,8 +17,14 @@ extension Tether.Export {
         @Option(help: ArgumentHelp("The volume id.", valueName: "id"))
         var volumeID: String
 
-        @Option(help: ArgumentHelp("The backing file or block device.", valueName: "path"))
-        var path: String
+        @Option(help: ArgumentHelp("iSCSI: the backing file or block device.", valueName: "path"))
+        var path: String?
+
+        @Option(help: ArgumentHelp("RBD: an image of a registered Ceph cluster, as CLUSTER/POOL/IMAGE.", valueName: "image"))
+        var rbd: String?
+
+        @Option(help: ArgumentHelp("RBD: the cluster user to give out (default: the cluster's default user).", valueName: "user"))
+        var rbdUser: String?
 
         @Option(
             help: ArgumentHelp(
@@ -42,7 +48,16 @@ extension Tether.Export {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
+            switch (path, rbd) {
+            case (nil, nil): throw ValidationError("Pass --path (iSCSI) or --rbd CLUSTER/POOL/IMAGE.")
+            case (.some, .some): throw ValidationError("Pass only one of --path and --rbd.")
+            default: break
+            }
+            if let rbd, rbd.split(separator: "/", omittingEmptySubsequences: false).count != 3 || rbd.contains("//") {
+                throw ValidationError("--rbd takes CLUSTER/POOL/IMAGE, got \"\(rbd)\".")
+            }
             switch (connector, initiator) {
+            case (nil, nil) where rbd != nil: break
             case (nil, nil): throw ValidationError("Pass --connector FILE or --initiator IQN.")
             case (.some, .some): throw ValidationError("Pass only one of --connector and --initiator.")
             default: break
@@ -54,8 +69,12 @@ extension Tether.Export {
 
         func run() async throws {
             try await global.run { client in
+                let image = rbd.map { text -> CreateExportRequest.RBDImage in
+                    let parts = text.split(separator: "/").map(String.init)
+                    return CreateExportRequest.RBDImage(cluster: parts[0], pool: parts[1], image: parts[2], user: rbdUser)
+                }
                 let request = CreateExportRequest(
-                    volume: .init(id: volumeID, path: path, sizeBytes: size), connector: try readConnector())
+                    volume: .init(id: volumeID, path: path, sizeBytes: size, rbd: image), connector: try readConnector())
                 if let output {
                     try LocalFile.checkWritable(output)
                 }

@@ -116,3 +116,51 @@ struct AgentRBDTests {
         }
     }
 }
+
+/// initialize_connection for RBD (target side), then attach from that answer alone.
+@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)), .serialized)
+struct AgentRBDExportTests {
+    @Test func exportOnAThenAttachWithNoOtherHintResolvesToA() async throws {
+        try await CephLab.withTwo { a, b in
+            try await TemporaryDirectory.with(prefix: "reg") { registry in
+                try await AgentRBDTests.register(a, in: registry.path)
+                try await AgentRBDTests.register(b, in: registry.path)
+                for (lab, byte) in [(a, UInt8(0xa1)), (b, UInt8(0xb2))] {
+                    let connection = try await RADOSConnection.connect(clusterName: lab.name, monitors: lab.monitors, user: "cinder", key: lab.cinderKey)
+                    try await connection.createImage(pool: "rbd", image: "volume-x", size: 4 << 20)
+                    try await connection.write(pool: "rbd", image: "volume-x", offset: 0, data: [UInt8](repeating: byte, count: 4096))
+                }
+                let config = "[ceph]\nregistry_dir = \"\(registry.path)\"\nceph_dir = \"\(registry.file("ceph"))\"\nconnect_timeout = 5"
+                try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
+                    let client = TetherAgentClient(socketPath: agent.socketPath)
+                    let request = CreateExportRequest(
+                        volume: .init(id: "vol-x", rbd: .init(cluster: "ceph-a", pool: "rbd", image: "volume-x")),
+                        connector: ConnectorProperties(initiator: agent.initiator))
+                    let export = try await client.createExport(request).export
+                    let data = try RBDConnectionData(export.connectionInfo)
+                    #expect(data.clusterName == "ceph-a")
+                    #expect(data.monitors == [a.monitorV1])
+                    #expect(export.connectionInfo.data["ports"] == .array([.string(String(a.monitorV1.port))]))
+                    #expect(data.secretUUID != nil && data.keyring == nil)
+                    #expect(export.export.protocolName == "rbd")
+
+                    // Strip the cluster name and secret UUID: only the monitors remain as a hint.
+                    var bare = export.connectionInfo
+                    bare.data["cluster_name"] = nil
+                    bare.data["secret_uuid"] = nil
+                    let (attachment, _) = try await client.attach(CreateAttachmentRequest(connectionInfo: bare))
+                    #expect(attachment.diskXML?.contains("ceph-a.conf") == true)
+                    let read = try QEMU.io(attachment, command: "read -P 0xa1 0 4096")
+                    #expect(read.contains("read 4096/4096"), "\(read)")
+
+                    let missing = CreateExportRequest(
+                        volume: .init(id: "vol-y", rbd: .init(cluster: "ceph-b", pool: "rbd", image: "nope")), connector: ConnectorProperties())
+                    let error = await #expect(throws: TetherError.self) { try await client.createExport(missing) }
+                    #expect(error?.code == .notFound)
+                    let deletion = try await client.deleteExport(volumeID: "vol-x")
+                    #expect(deletion.initiatorsRemoved.isEmpty && !deletion.targetRemoved)
+                }
+            }
+        }
+    }
+}
