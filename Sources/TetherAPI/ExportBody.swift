@@ -118,16 +118,20 @@ public struct ExportList: Codable, Sendable {
 
 /// `GET /v1/health`.
 public struct HealthBody: Codable, Sendable {
+    /// "ok", or "degraded" when some configuration could not be used (see `problems`).
     public var status: String
     public var version: String
     public var attachments: Int
     public var exports: Int
+    /// Configuration the agent skipped: each names the file, the line and what is wrong.
+    public var problems: [String]?
 
-    public init(status: String, version: String, attachments: Int, exports: Int) {
+    public init(status: String, version: String, attachments: Int, exports: Int, problems: [String]? = nil) {
         self.status = status
         self.version = version
         self.attachments = attachments
         self.exports = exports
+        self.problems = problems
     }
 }
 

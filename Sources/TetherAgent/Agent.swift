@@ -38,19 +38,14 @@ public struct Agent: Sendable {
             logger.warning("no iSCSI initiator name", metadata: ["hint": "set [iscsi] initiator in tether.toml or write \(configuration.initiatorFile)"])
         }
         let secrets = "\(configuration.stateDirectory)/secrets"
-        let registry = try await CephRegistry.load(directory: configuration.registryDirectory, host: host)
-        for problem in registry.problems {
-            // A bad registry file costs only its own cluster; the others work.
-            logger.error("skipped a Ceph cluster file", metadata: ["problem": "\(problem)"])
-        }
-        if !registry.clusters.isEmpty {
-            logger.info("Ceph clusters", metadata: ["clusters": "\(registry.names.joined(separator: ","))"])
-        }
+        let clusters = try await ClusterService(
+            directory: configuration.registryDirectory, cephDirectory: configuration.cephDirectory, host: host, logger: logger)
+        let registry: @Sendable () async -> CephRegistry = { await clusters.current }
         let radosConnections = RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout))
         let connectors: [any Connector] = [
             NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets),
             NetworkRBDConnector(
-                host: host, registry: { registry }, connections: radosConnections, cephDirectory: configuration.cephDirectory,
+                host: host, registry: registry, connections: radosConnections, cephDirectory: configuration.cephDirectory,
                 secretDirectory: secrets),
         ]
         let exporter = TgtExporter(
@@ -59,7 +54,7 @@ public struct Agent: Sendable {
         let attachments = AttachmentService(journal: journal, locks: locks, connectors: connectors, node: node, stats: stats, logger: logger)
         let exports = ExportService(
             journal: journal, locks: locks, exporter: exporter, host: host, iqnPrefix: configuration.target.iqnPrefix,
-            rbd: RBDExporter(registry: { registry }, connections: radosConnections), stats: stats, logger: logger)
+            rbd: RBDExporter(registry: registry, connections: radosConnections), stats: stats, logger: logger)
 
         try await attachments.recover()
         if !configuration.target.portals.isEmpty {
@@ -67,7 +62,7 @@ public struct Agent: Sendable {
         }
 
         let router = Router(context: BasicRequestContext.self)
-        Routes(attachments: attachments, exports: exports, journal: journal, node: node, stats: stats).register(on: router)
+        Routes(attachments: attachments, exports: exports, clusters: clusters, journal: journal, node: node, stats: stats).register(on: router)
         let socket = configuration.socketPath
         try Self.prepareSocket(socket)
         let logger = logger

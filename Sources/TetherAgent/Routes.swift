@@ -7,6 +7,7 @@ import TetherCore
 struct Routes {
     let attachments: AttachmentService
     let exports: ExportService
+    let clusters: ClusterService
     let journal: Journal
     let node: ConnectorProperties
     let stats: OperationStats
@@ -43,6 +44,20 @@ struct Routes {
         v1.get("exports") { _, _ in
             try JSONBody.response(ExportList(exports: try await self.exports.list()))
         }
+        v1.get("clusters") { _, _ in try JSONBody.response(await self.clusters.list()) }
+        v1.get("clusters/:name") { _, context in try JSONBody.response(try await self.clusters.show(try Self.parameter("name", context))) }
+        v1.post("clusters") { request, _ in
+            let body = try await JSONBody.decode(CreateClusterRequest.self, from: request, what: "the cluster")
+            let (cluster, _) = try await self.clusters.add(body)
+            return try JSONBody.response(cluster, status: .created)
+        }
+        v1.delete("clusters/:name") { _, context in
+            try JSONBody.response(try await self.clusters.remove(try Self.parameter("name", context)))
+        }
+        v1.post("clusters/sync") { _, _ in
+            try await self.clusters.reload()
+            return try JSONBody.response(try await self.clusters.sync())
+        }
         v1.delete("exports/:volume") { request, context in
             let initiator = request.uri.queryParameters.get("initiator")
             return try JSONBody.response(try await self.exports.delete(volumeID: try Self.parameter("volume", context), initiator: initiator))
@@ -51,7 +66,11 @@ struct Routes {
 
     func health() async throws -> Response {
         let counts = try await journal.counts()
-        return try JSONBody.response(HealthBody(status: "ok", version: TetherVersion.current, attachments: counts.attachments, exports: counts.exports))
+        let problems = await clusters.problems
+        return try JSONBody.response(
+            HealthBody(
+                status: problems.isEmpty ? "ok" : "degraded", version: TetherVersion.current, attachments: counts.attachments,
+                exports: counts.exports, problems: problems))
     }
 
     func metrics() async throws -> Response {

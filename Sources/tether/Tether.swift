@@ -23,6 +23,6 @@ struct Tether: AsyncParsableCommand {
             """,
         version: TetherVersion.current,
         subcommands: [
-            Connector.self, Attach.self, Detach.self, List.self, Show.self, DiskXML.self, Export.self, Health.self,
+            Connector.self, Attach.self, Detach.self, List.self, Show.self, DiskXML.self, Export.self, Cluster.self, Health.self,
         ])
 }

@@ -1,0 +1,121 @@
+import TetherCore
+
+/// `POST /v1/clusters`: register (or replace) a Ceph cluster. Keys travel only in this body,
+/// over the agent's 0660 socket, and land in 0600 files.
+public struct CreateClusterRequest: Codable, Sendable {
+    public struct User: Codable, Sendable {
+        public var name: String
+        public var key: Secret
+        public var secretUUID: String?
+
+        public init(name: String, key: Secret, secretUUID: String? = nil) {
+            self.name = name
+            self.key = key
+            self.secretUUID = secretUUID
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, key
+            case secretUUID = "secret_uuid"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            // The one place a key is encoded: the client sends it to the agent.
+            try key.reveal { try container.encode($0, forKey: .key) }
+            try container.encodeIfPresent(secretUUID, forKey: .secretUUID)
+        }
+    }
+
+    public var name: String
+    public var fsid: String
+    /// Ceph's `mon host` entries: "host:port", "v1:…", "[v2:…,v1:…]".
+    public var monHost: [String]
+    public var users: [User]
+
+    public init(name: String, fsid: String, monHost: [String], users: [User]) {
+        self.name = name
+        self.fsid = fsid
+        self.monHost = monHost
+        self.users = users
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, fsid
+        case monHost = "mon_host"
+        case users
+    }
+}
+
+/// A registered cluster as the API shows it: never a key.
+public struct ClusterBody: Codable, Sendable, Hashable {
+    public struct User: Codable, Sendable, Hashable {
+        public var name: String
+        public var hasKey: Bool
+        public var secretUUID: String
+        public var secretUsage: String
+        public var keyring: String
+
+        public init(name: String, hasKey: Bool, secretUUID: String, secretUsage: String, keyring: String) {
+            self.name = name
+            self.hasKey = hasKey
+            self.secretUUID = secretUUID
+            self.secretUsage = secretUsage
+            self.keyring = keyring
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name
+            case hasKey = "has_key"
+            case secretUUID = "secret_uuid"
+            case secretUsage = "secret_usage"
+            case keyring
+        }
+    }
+
+    public var name: String
+    public var fsid: String
+    public var monHost: String
+    public var conf: String
+    public var users: [User]
+
+    public init(name: String, fsid: String, monHost: String, conf: String, users: [User]) {
+        self.name = name
+        self.fsid = fsid
+        self.monHost = monHost
+        self.conf = conf
+        self.users = users
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, fsid
+        case monHost = "mon_host"
+        case conf, users
+    }
+}
+
+public struct ClusterList: Codable, Sendable {
+    public var clusters: [ClusterBody]
+    /// Registry files that could not be used, each with its file, line and reason.
+    public var problems: [String]
+
+    public init(clusters: [ClusterBody], problems: [String]) {
+        self.clusters = clusters
+        self.problems = problems
+    }
+}
+
+/// What `POST /v1/clusters/sync` (and add/remove) changed in the ceph directory.
+public struct ClusterSyncBody: Codable, Sendable, Hashable {
+    public var written: [String]
+    public var deleted: [String]
+    /// Files Tether would write but did not, because it did not write them first.
+    public var conflicts: [String]
+
+    public init(written: [String], deleted: [String], conflicts: [String]) {
+        self.written = written
+        self.deleted = deleted
+        self.conflicts = conflicts
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import TetherAPI
+import TetherCeph
+import TetherCore
+
+/// The Ceph cluster registry as the agent keeps it: loaded from clusters.d at start, edited through
+/// the API by writing the same files, and mirrored into the ceph directory (conf, keyrings).
+public actor ClusterService {
+    private var registry: CephRegistry
+    let directory: String
+    let cephDirectory: String
+    let host: any TetherCore.Host
+    let logger: Logger
+
+    init(directory: String, cephDirectory: String, host: any TetherCore.Host, logger: Logger) async throws {
+        self.directory = directory
+        self.cephDirectory = cephDirectory
+        self.host = host
+        self.logger = logger
+        registry = try await CephRegistry.load(directory: directory, host: host)
+        for problem in registry.problems {
+            // A bad registry file costs only its own cluster; the others work.
+            logger.error("skipped a Ceph cluster file", metadata: ["problem": "\(problem)"])
+        }
+        if !registry.clusters.isEmpty {
+            logger.info("Ceph clusters", metadata: ["clusters": "\(registry.names.joined(separator: ","))"])
+        }
+    }
+
+    /// The registry now; connectors read it per request.
+    var current: CephRegistry { registry }
+
+    var problems: [String] { registry.problems.map(\.description) }
+
+    func list() -> ClusterList {
+        ClusterList(clusters: registry.clusters.map(body), problems: problems)
+    }
+
+    func show(_ name: String) throws -> ClusterBody {
+        guard let cluster = registry.cluster(named: name) else {
+            throw TetherError(.notFound, "no Ceph cluster \(name) is registered (known: \(registry.names.joined(separator: ", ")))")
+        }
+        return body(cluster)
+    }
+
+    /// Registers (or replaces) a cluster: key files and the registry file, then the ceph directory.
+    func add(_ request: CreateClusterRequest) async throws -> (ClusterBody, ClusterSyncBody) {
+        let cluster = try makeCluster(request)
+        var keys: [String: Secret] = [:]
+        for user in request.users { keys[user.name] = user.key }
+        // Check it fits beside the others (no second name, fsid or secret UUID) before writing.
+        var candidate = registry
+        if registry.cluster(named: cluster.name) != nil {
+            candidate = try CephRegistry(clusters: registry.clusters.filter { $0.name != cluster.name })
+        }
+        try candidate.insert(cluster)
+        try await CephRegistry.write(cluster, keys: keys, directory: directory, host: host)
+        try await reload()
+        logger.info("registered Ceph cluster", metadata: ["cluster": "\(cluster.name)", "users": "\(request.users.map(\.name))"])
+        return (try show(cluster.name), try await sync())
+    }
+
+    /// Removes a cluster's registry and key files and everything Tether made for it.
+    func remove(_ name: String) async throws -> ClusterSyncBody {
+        let removed = try await CephRegistry.remove(name, directory: directory, host: host)
+        try await reload()
+        let synced = try await sync()
+        logger.info("removed Ceph cluster", metadata: ["cluster": "\(name)"])
+        return ClusterSyncBody(written: synced.written, deleted: removed + synced.deleted, conflicts: synced.conflicts)
+    }
+
+    /// Makes the ceph directory match the registry: writes what is missing or stale, deletes what
+    /// Tether wrote for clusters no longer registered, and never touches files it did not write.
+    func sync() async throws -> ClusterSyncBody {
+        let plan = try await CephSyncPlan.make(registry: registry, cephDirectory: cephDirectory, host: host)
+        try await plan.apply(to: host)
+        for conflict in plan.conflicts {
+            logger.warning("not replacing a file Tether did not write", metadata: ["file": "\(conflict)"])
+        }
+        return ClusterSyncBody(written: plan.write.map(\.path), deleted: plan.delete, conflicts: plan.conflicts)
+    }
+
+    func reload() async throws {
+        registry = try await CephRegistry.load(directory: directory, host: host)
+    }
+
+    private func makeCluster(_ request: CreateClusterRequest) throws -> CephCluster {
+        guard let fsid = UUID(uuidString: request.fsid) else {
+            throw TetherError.invalidInput("fsid \"\(request.fsid)\" is not a UUID", hint: "ceph fsid prints it")
+        }
+        guard !request.users.isEmpty else {
+            throw TetherError.invalidInput("cluster \(request.name) has no user", hint: "give at least one user with its key")
+        }
+        let users = try request.users.map { user in
+            let uuid = try user.secretUUID.map { text in
+                guard let uuid = UUID(uuidString: text) else { throw TetherError.invalidInput("secret_uuid \"\(text)\" of user \(user.name) is not a UUID") }
+                return uuid
+            }
+            return try CephUser(name: user.name, keyFile: CephRegistry.defaultKeyFile(cluster: request.name, user: user.name, directory: directory), secretUUID: uuid)
+        }
+        return try CephCluster(name: request.name, fsid: fsid, monitors: try CephMonitor.parse(request.monHost), users: users)
+    }
+
+    private func body(_ cluster: CephCluster) -> ClusterBody {
+        ClusterBody(
+            name: cluster.name, fsid: cluster.fsid.uuidString.lowercased(), monHost: cluster.monHost,
+            conf: CephFileSet.confPath(cluster: cluster.name, cephDirectory: cephDirectory),
+            users: cluster.users.map { user in
+                ClusterBody.User(
+                    name: user.name, hasKey: registry.key(for: user, in: cluster) != nil,
+                    secretUUID: cluster.secretUUID(for: user).uuidString.lowercased(), secretUsage: cluster.secretUsage(for: user),
+                    keyring: CephFileSet.keyringPath(cluster: cluster.name, user: user.name, cephDirectory: cephDirectory))
+            })
+    }
+}
