@@ -102,7 +102,7 @@ let package = Package(
 
         .executableTarget(
             name: "tether-bench",
-            dependencies: ["TetherAPI", "TetherClient", "TetherCore", "TetherTesting"],
+            dependencies: ["TetherAPI", "TetherCeph", "TetherClient", "TetherCore", "TetherLinux", "TetherRBD", "TetherTesting"],
             swiftSettings: swiftSettings
         ),
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Benchmark: network-mode iSCSI attach/detach latency (median, p99) through tetherd against a
-# private tgtd, and tetherd's idle RSS. Release build, private network namespace.
-#   scripts/bench.sh [RUNS]     (default 100)
+# Benchmarks, release build, private network namespace:
+#   scripts/bench.sh [RUNS]        network-mode iSCSI attach/detach latency (median, p99) through
+#                                  tetherd against a private tgtd, and tetherd's idle RSS
+#   scripts/bench.sh rbd [RUNS]    network-mode RBD against two Ceph clusters, 64 attaches at once,
+#                                  and os-brick's RBDConnector on the same volumes when installed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=/opt/swift/usr/bin/swift
 scripts/lab.sh install
+scripts/ceph-lab.sh install
 "$SWIFT" build -c release --product tetherd
 "$SWIFT" build -c release --product tether-bench
 BIN=$("$SWIFT" build -c release --show-bin-path)
-exec unshare --net -- bash -c 'ip link set lo up && exec "$0" "$@"' "$BIN/tether-bench" "${1:-100}"
+exec unshare --net -- bash -c 'ip link set lo up && exec "$0" "$@"' "$BIN/tether-bench" "$@"

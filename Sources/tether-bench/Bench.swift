@@ -10,7 +10,12 @@ import TetherTesting
 @main
 struct Bench {
     static func main() async throws {
-        let runs = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 100
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "rbd" {
+            try await RBDBench.run(runs: Int(arguments.dropFirst().first ?? "") ?? 100)
+            return
+        }
+        let runs = Int(arguments.first ?? "") ?? 100
         let tgtd = try Tgtd.start()
         defer { tgtd.stop() }
         let agent = try AgentProcess(tgtd: tgtd)
