@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CISCSI", pkgConfig: "libiscsi", providers: [.apt(["libiscsi-dev"])]),
         .systemLibrary(name: "CRBD", providers: [.apt(["librbd-dev", "librados-dev"])]),
         .systemLibrary(name: "CUDev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        .systemLibrary(name: "CVirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
 
         .target(
             name: "TetherCore",
@@ -51,6 +52,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "TetherLibvirt",
+            dependencies: ["TetherCore", "CVirt"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TetherCeph",
             dependencies: ["TetherCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
@@ -68,7 +74,7 @@ let package = Package(
         .target(
             name: "TetherAgent",
             dependencies: [
-                "TetherCore", "TetherAPI", "TetherCeph", "TetherISCSI", "TetherRBD", "TetherTarget", "TetherLinux",
+                "TetherCore", "TetherAPI", "TetherCeph", "TetherISCSI", "TetherLibvirt", "TetherRBD", "TetherTarget", "TetherLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

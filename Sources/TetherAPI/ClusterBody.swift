@@ -112,10 +112,38 @@ public struct ClusterSyncBody: Codable, Sendable, Hashable {
     public var deleted: [String]
     /// Files Tether would write but did not, because it did not write them first.
     public var conflicts: [String]
+    /// libvirt secrets defined (or confirmed) and undefined, by UUID.
+    public var secretsDefined: [String]
+    public var secretsRemoved: [String]
+    /// What could not be done (libvirt unreachable, a usage taken by another secret).
+    public var problems: [String]
 
-    public init(written: [String], deleted: [String], conflicts: [String]) {
+    public init(
+        written: [String], deleted: [String], conflicts: [String], secretsDefined: [String] = [], secretsRemoved: [String] = [],
+        problems: [String] = []
+    ) {
         self.written = written
         self.deleted = deleted
         self.conflicts = conflicts
+        self.secretsDefined = secretsDefined
+        self.secretsRemoved = secretsRemoved
+        self.problems = problems
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case written, deleted, conflicts
+        case secretsDefined = "secrets_defined"
+        case secretsRemoved = "secrets_removed"
+        case problems
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        written = try container.decode([String].self, forKey: .written)
+        deleted = try container.decode([String].self, forKey: .deleted)
+        conflicts = try container.decode([String].self, forKey: .conflicts)
+        secretsDefined = try container.decodeIfPresent([String].self, forKey: .secretsDefined) ?? []
+        secretsRemoved = try container.decodeIfPresent([String].self, forKey: .secretsRemoved) ?? []
+        problems = try container.decodeIfPresent([String].self, forKey: .problems) ?? []
     }
 }

@@ -39,7 +39,9 @@ public struct Agent: Sendable {
         }
         let secrets = "\(configuration.stateDirectory)/secrets"
         let clusters = try await ClusterService(
-            directory: configuration.registryDirectory, cephDirectory: configuration.cephDirectory, host: host, logger: logger)
+            directory: configuration.registryDirectory, cephDirectory: configuration.cephDirectory, libvirtURI: configuration.libvirtURI,
+            host: host, logger: logger)
+        await clusters.syncAtStart()
         let registry: @Sendable () async -> CephRegistry = { await clusters.current }
         let radosConnections = RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout))
         let connectors: [any Connector] = [

@@ -24,6 +24,8 @@ public struct AgentConfiguration: Sendable {
     /// Where Tether writes `<cluster>.conf` and `<cluster>.client.<user>.keyring`.
     public var cephDirectory = "/etc/ceph"
     public var cephConnectTimeout: Duration = .seconds(10)
+    /// Where Tether defines the per-cluster libvirt secrets; empty: none.
+    public var libvirtURI = "qemu:///system"
 
     public struct Target: Sendable {
         /// The portals this node's tgtd serves; connection_info lists all of them.
@@ -79,6 +81,7 @@ public struct AgentConfiguration: Sendable {
         configuration.registryDirectory = try reader.string("ceph", "registry_dir") ?? configuration.registryDirectory
         configuration.cephDirectory = try reader.string("ceph", "ceph_dir") ?? configuration.cephDirectory
         if let seconds = try reader.seconds("ceph", "connect_timeout") { configuration.cephConnectTimeout = seconds }
+        configuration.libvirtURI = try reader.string("libvirt", "uri") ?? configuration.libvirtURI
         try reader.rejectUnknown()
         return configuration
     }
@@ -96,6 +99,7 @@ public struct AgentConfiguration: Sendable {
             "multipath": ["enabled"],
             "target": ["portals", "iqn_prefix", "tgt_socket", "tgt_control_port"],
             "ceph": ["registry_dir", "ceph_dir", "connect_timeout"],
+            "libvirt": ["uri"],
         ]
 
         func name(_ table: String, _ key: String) -> String { table.isEmpty ? key : "[\(table)] \(key)" }

@@ -11,13 +11,15 @@ public actor ClusterService {
     let directory: String
     let cephDirectory: String
     let host: any TetherCore.Host
+    let secrets: SecretSync
     let logger: Logger
 
-    init(directory: String, cephDirectory: String, host: any TetherCore.Host, logger: Logger) async throws {
+    init(directory: String, cephDirectory: String, libvirtURI: String, host: any TetherCore.Host, logger: Logger) async throws {
         self.directory = directory
         self.cephDirectory = cephDirectory
         self.host = host
         self.logger = logger
+        self.secrets = SecretSync(uri: libvirtURI, logger: logger)
         registry = try await CephRegistry.load(directory: directory, host: host)
         for problem in registry.problems {
             // A bad registry file costs only its own cluster; the others work.
@@ -45,6 +47,16 @@ public actor ClusterService {
     }
 
     /// Registers (or replaces) a cluster: key files and the registry file, then the ceph directory.
+    /// At start: files and secrets to match the registry; failures are logged, not fatal.
+    func syncAtStart() async {
+        guard !registry.clusters.isEmpty else { return }
+        do {
+            _ = try await sync()
+        } catch {
+            logger.error("cannot sync the ceph directory", metadata: ["error": "\(error)"])
+        }
+    }
+
     func add(_ request: CreateClusterRequest) async throws -> (ClusterBody, ClusterSyncBody) {
         let cluster = try makeCluster(request)
         var keys: [String: Secret] = [:]
@@ -67,7 +79,9 @@ public actor ClusterService {
         try await reload()
         let synced = try await sync()
         logger.info("removed Ceph cluster", metadata: ["cluster": "\(name)"])
-        return ClusterSyncBody(written: synced.written, deleted: removed + synced.deleted, conflicts: synced.conflicts)
+        var result = synced
+        result.deleted = removed + synced.deleted
+        return result
     }
 
     /// Makes the ceph directory match the registry: writes what is missing or stale, deletes what
@@ -78,7 +92,10 @@ public actor ClusterService {
         for conflict in plan.conflicts {
             logger.warning("not replacing a file Tether did not write", metadata: ["file": "\(conflict)"])
         }
-        return ClusterSyncBody(written: plan.write.map(\.path), deleted: plan.delete, conflicts: plan.conflicts)
+        let outcome = await secrets.sync(registry)
+        return ClusterSyncBody(
+            written: plan.write.map(\.path), deleted: plan.delete, conflicts: plan.conflicts, secretsDefined: outcome.defined,
+            secretsRemoved: outcome.removed, problems: outcome.problems)
     }
 
     func reload() async throws {

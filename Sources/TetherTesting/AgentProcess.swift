@@ -15,7 +15,10 @@ public final class AgentProcess: @unchecked Sendable {
     public var pid: Int32 { process?.processIdentifier ?? 0 }
 
     /// Writes a config for `tgtd` and starts the agent; waits until its socket answers.
-    public init(tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraISCSI: String = "", extraConfig: String = "") throws {
+    /// - Parameter libvirtURI: where the agent defines secrets; empty keeps it off this machine's libvirt.
+    public init(
+        tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraISCSI: String = "", extraConfig: String = "", libvirtURI: String = ""
+    ) throws {
         directory = try TemporaryDirectory(prefix: "agt")
         self.initiator = initiator
         var config = """
@@ -35,7 +38,7 @@ public final class AgentProcess: @unchecked Sendable {
 
                 """
         }
-        config += "\n" + extraConfig + "\n"
+        config += "\n" + extraConfig + "\n[libvirt]\nuri = \"\(libvirtURI)\"\n"
         try config.write(toFile: directory.file("tether.toml"), atomically: true, encoding: .utf8)
         try start()
     }
@@ -106,9 +109,9 @@ public final class AgentProcess: @unchecked Sendable {
 
     /// Runs `body` with a started agent and removes it afterwards, on success and on error.
     public static func with<Value>(
-        tgtd: Tgtd?, extraISCSI: String = "", extraConfig: String = "", _ body: (AgentProcess) async throws -> Value
+        tgtd: Tgtd?, extraISCSI: String = "", extraConfig: String = "", libvirtURI: String = "", _ body: (AgentProcess) async throws -> Value
     ) async throws -> Value {
-        let agent = try AgentProcess(tgtd: tgtd, extraISCSI: extraISCSI, extraConfig: extraConfig)
+        let agent = try AgentProcess(tgtd: tgtd, extraISCSI: extraISCSI, extraConfig: extraConfig, libvirtURI: libvirtURI)
         do {
             let value = try await body(agent)
             agent.remove()

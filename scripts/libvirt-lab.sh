@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# A private libvirtd for tests: its own /etc/libvirt, /run, /var/lib/libvirt and socket, in a
+# private mount namespace, as root. Recipe and pitfalls: ../shared/LAB.md, "libvirt".
+#
+#   scripts/libvirt-lab.sh install        apt packages (idempotent)
+#   scripts/libvirt-lab.sh start DIR      starts libvirtd; writes DIR/libvirt.env (URI, LIBVIRTD_PID)
+#   scripts/libvirt-lab.sh stop DIR       stops it by PID and removes DIR
+set -euo pipefail
+
+PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev libxml2-utils qemu-system-x86 qemu-utils qemu-block-extra)
+
+install() {
+    "$(dirname "$0")/lab.sh" packages "${PACKAGES[@]}"
+}
+
+start() {
+    local dir=$1
+    mkdir -p "$dir"/{etc,lib,cache,sock,log,run}
+    chmod 700 "$dir"
+    cp -r /etc/libvirt/. "$dir/etc/"
+    cat >"$dir/etc/libvirtd.conf" <<CONF
+unix_sock_dir = "$dir/sock"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+log_outputs = "3:file:$dir/log/libvirtd.log"
+CONF
+    cat >"$dir/etc/qemu.conf" <<CONF
+user = "root"
+group = "root"
+security_driver = "none"
+stdio_handler = "file"
+namespaces = [ ]
+CONF
+    # The Debian daemon exits unless user libvirt-qemu exists: a private passwd/group has it.
+    cp /etc/passwd "$dir/passwd"
+    cp /etc/group "$dir/group"
+    grep -q '^libvirt-qemu:' "$dir/passwd" || echo 'libvirt-qemu:x:64055:64055:Libvirt Qemu:/var/lib/libvirt:/usr/sbin/nologin' >>"$dir/passwd"
+    grep -q '^libvirt-qemu:' "$dir/group" || echo 'libvirt-qemu:x:64055:' >>"$dir/group"
+    grep -q '^kvm:' "$dir/group" || echo 'kvm:x:64056:' >>"$dir/group"
+    unshare --mount --propagation private -- bash -c '
+        set -e
+        dir=$1
+        mount --bind "$dir/etc" /etc/libvirt
+        mount --bind "$dir/passwd" /etc/passwd
+        mount --bind "$dir/group" /etc/group
+        mount -t tmpfs tmpfs /run
+        mkdir -p /var/lib/libvirt /var/cache/libvirt
+        mount --bind "$dir/lib" /var/lib/libvirt
+        mount --bind "$dir/cache" /var/cache/libvirt
+        exec libvirtd
+    ' libvirtd "$dir" >"$dir/log/libvirtd.out" 2>&1 &
+    local pid=$!
+    for _ in $(seq 1 200); do
+        [ -S "$dir/sock/libvirt-sock" ] && break
+        kill -0 "$pid" 2>/dev/null || { cat "$dir/log/libvirtd.out" >&2; exit 1; }
+        sleep 0.05
+    done
+    [ -S "$dir/sock/libvirt-sock" ] || { echo "libvirt-lab: libvirtd did not start (see $dir/log)" >&2; kill -9 "$pid"; exit 1; }
+    cat >"$dir/libvirt.env" <<ENV
+URI=qemu:///system?socket=$dir/sock/libvirt-sock
+LIBVIRTD_PID=$pid
+ENV
+}
+
+stop() {
+    local dir=$1
+    if [ -f "$dir/libvirt.env" ]; then
+        # shellcheck disable=SC1091
+        . "$dir/libvirt.env"
+        kill -TERM "$LIBVIRTD_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$LIBVIRTD_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$LIBVIRTD_PID" 2>/dev/null || true
+        wait "$LIBVIRTD_PID" 2>/dev/null || true
+    fi
+    rm -rf "$dir"
+}
+
+case "${1:-}" in
+    install) install ;;
+    start) start "${2:?DIR}" ;;
+    stop) stop "${2:?DIR}" ;;
+    *) echo "usage: scripts/libvirt-lab.sh install | start DIR | stop DIR" >&2; exit 64 ;;
+esac
