@@ -44,6 +44,8 @@ public struct AttachmentBody: Codable, Sendable, Hashable {
     public var devicePath: String?
     public var diskXML: String?
     public var qemu: QEMUBody?
+    /// Protocol-specific facts (RBD: cluster, user, features, watchers, lock owners).
+    public var details: JSONValue?
 
     public struct QEMUBody: Codable, Sendable, Hashable {
         public var blockdev: JSONValue
@@ -57,8 +59,10 @@ public struct AttachmentBody: Codable, Sendable, Hashable {
 
     public init(
         id: String, volumeID: String, protocolName: String, mode: AttachMode, state: String, target: String, createdAt: String,
-        paths: [AttachedVolume.Path], wwid: String?, sizeBytes: UInt64?, devicePath: String?, diskXML: String?, qemu: QEMUBody?
+        paths: [AttachedVolume.Path], wwid: String?, sizeBytes: UInt64?, devicePath: String?, diskXML: String?, qemu: QEMUBody?,
+        details: JSONValue? = nil
     ) {
+        self.details = details
         self.id = id
         self.volumeID = volumeID
         self.protocolName = protocolName
@@ -84,7 +88,7 @@ public struct AttachmentBody: Codable, Sendable, Hashable {
         case sizeBytes = "size_bytes"
         case devicePath = "device_path"
         case diskXML = "disk_xml"
-        case qemu
+        case qemu, details
     }
 }
 

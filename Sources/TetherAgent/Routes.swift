@@ -92,6 +92,6 @@ struct Routes {
             id: record.id, volumeID: record.volumeID, protocolName: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network,
             state: record.state, target: record.targetKey, createdAt: record.createdAt, paths: attached?.paths ?? [], wwid: attached?.wwid,
             sizeBytes: attached?.sizeBytes, devicePath: attached?.devicePath, diskXML: attached?.diskXML,
-            qemu: attached.map { AttachmentBody.QEMUBody(blockdev: $0.qemuBlockdev, objects: $0.qemuObjects) })
+            qemu: attached.map { AttachmentBody.QEMUBody(blockdev: $0.qemuBlockdev, objects: $0.qemuObjects) }, details: attached?.details)
     }
 }

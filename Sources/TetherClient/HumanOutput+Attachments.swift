@@ -37,6 +37,12 @@ extension HumanOutput {
     /// One attachment with what a hypervisor needs: the libvirt disk XML and the QEMU blockdev.
     public static func attachmentDetails(_ attachment: AttachmentBody) -> String {
         var blocks = [HumanOutput.attachment(attachment)]
+        if case .object(let details)? = attachment.details, !details.isEmpty {
+            blocks.append("Details:\n" + TextTable.fields(details.sorted { $0.key < $1.key }.map { key, value in
+                let text = value.arrayValue.map { $0.compactMap(\.stringValue).joined(separator: ", ") } ?? value.stringValue ?? json(value, pretty: false)
+                return (key, text.isEmpty ? "none" : text)
+            }))
+        }
         if let xml = attachment.diskXML {
             blocks.append("libvirt disk XML:\n" + xml.trimmingTrailingNewlines())
         }

@@ -58,8 +58,13 @@ public struct AttachedVolume: Sendable, Codable, Hashable {
     /// `-object` definitions the blockdev refers to (secrets), in order.
     public var qemuObjects: [JSONValue]
     public var secretFiles: [String]
+    /// What the connector found that has no field of its own (RBD: features, watchers, lock owners).
+    public var details: JSONValue?
 
-    public init(protocolName: String, mode: AttachMode, paths: [Path], wwid: String?, sizeBytes: UInt64, blockSize: UInt32?, devicePath: String?, diskXML: String, qemuBlockdev: JSONValue, qemuObjects: [JSONValue], secretFiles: [String]) {
+    public init(
+        protocolName: String, mode: AttachMode, paths: [Path], wwid: String?, sizeBytes: UInt64, blockSize: UInt32?, devicePath: String?,
+        diskXML: String, qemuBlockdev: JSONValue, qemuObjects: [JSONValue], secretFiles: [String], details: JSONValue? = nil
+    ) {
         self.protocolName = protocolName
         self.mode = mode
         self.paths = paths
@@ -71,6 +76,7 @@ public struct AttachedVolume: Sendable, Codable, Hashable {
         self.qemuBlockdev = qemuBlockdev
         self.qemuObjects = qemuObjects
         self.secretFiles = secretFiles
+        self.details = details
     }
 }
 

@@ -101,6 +101,10 @@ struct AgentRBDTests {
                     #expect(locked?.message.contains("locked by") == true)
                     let forced = try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v4", clusterName: "ceph-a"), force: true))
                     #expect(forced.created)
+                    // The attachment reports who holds the lock and who watches the image.
+                    #expect(forced.attachment.details?["lock_owners"]?.arrayValue?.count == 1)
+                    #expect(forced.attachment.details?["watchers"]?.arrayValue?.isEmpty == false)
+                    #expect(forced.attachment.details?["features"]?.arrayValue?.contains("exclusive-lock") == true)
                     _ = try await client.detach("v4")
                     await lock.release()
 

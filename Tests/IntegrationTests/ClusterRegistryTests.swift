@@ -58,6 +58,11 @@ struct ClusterRegistryTests {
                     #expect(try CLIFlowTests.tether(agent, ["cluster", "show", "ceph-a"]).status == 3)
 
                     #expect(!agent.log().contains(a.cinderKey.reveal { $0 }))
+                    let key = a.cinderKey.reveal { $0 }
+                    for pid in try FileManager.default.contentsOfDirectory(atPath: "/proc") where Int(pid) != nil {
+                        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+                        #expect(!String(decoding: cmdline, as: UTF8.self).contains(key), "pid \(pid)")
+                    }
                     #expect(!agent.log().contains(b.cinderKey.reveal { $0 }))
                 }
             }

@@ -65,6 +65,11 @@ struct LibvirtSecretTests {
                         #expect(forA?.contains("\(b.monitorV1.port)") == false && forB?.contains("\(a.monitorV1.port)") == false)
                         #expect(forA?.contains("\"user\":\"cinder\"") == true && forA?.contains("key-secret") == true)
                         #expect(forA?.contains("ceph-a.conf") == true && forB?.contains("ceph-b.conf") == true)
+                        // Each disk's key secret is its own cluster's: libvirt resolved the two UUIDs.
+                        func keySecret(_ blockdev: String?) -> String? {
+                            blockdev?.components(separatedBy: "\"key-secret\":\"").dropFirst().first?.components(separatedBy: "\"").first
+                        }
+                        #expect(keySecret(forA) != nil && keySecret(forA) != keySecret(forB))
 
                         _ = try await client.detach("va")
                         _ = try await client.detach("vb")
