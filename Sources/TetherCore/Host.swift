@@ -56,6 +56,13 @@ public struct CommandResult: Sendable, Hashable {
 }
 
 extension Host {
+    /// Removes an attachment's secret files; those already gone are fine.
+    public func removeSecretFiles(of volume: AttachedVolume) async throws {
+        for file in volume.secretFiles {
+            try await removeFile(file)
+        }
+    }
+
     /// Runs `command` and throws `host.command_failed` on a non-zero exit.
     @discardableResult
     public func check(_ command: Command) async throws -> CommandResult {

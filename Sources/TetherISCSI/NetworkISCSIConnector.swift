@@ -44,9 +44,7 @@ public struct NetworkISCSIConnector: Connector {
     }
 
     public func detach(_ volume: AttachedVolume, attachmentID: String, force: Bool) async throws {
-        for file in volume.secretFiles {
-            try await host.removeFile(file)
-        }
+        try await host.removeSecretFiles(of: volume)
     }
 
     // MARK: - Steps

@@ -68,9 +68,7 @@ public struct NetworkRBDConnector: Connector {
     }
 
     public func detach(_ volume: AttachedVolume, attachmentID: String, force: Bool) async throws {
-        for file in volume.secretFiles {
-            try await host.removeFile(file)
-        }
+        try await host.removeSecretFiles(of: volume)
     }
 
     public func secretFiles(forAttachment attachmentID: String) -> [String] {

@@ -42,7 +42,7 @@ struct AgentRBDTests {
                     try await connection.write(pool: "rbd", image: "volume-1", offset: 0, data: [UInt8](repeating: byte, count: 65536))
                 }
                 let cephDirectory = registry.file("ceph")
-                let config = "[ceph]\nregistry_dir = \"\(registry.path)\"\nceph_dir = \"\(cephDirectory)\"\nconnect_timeout = 5"
+                let config = Lab.cephConfig(registry: registry, cephDirectory: cephDirectory)
                 try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
                     let client = TetherAgentClient(socketPath: agent.socketPath)
                     // A by its cluster name; B by its monitors only.
@@ -78,7 +78,7 @@ struct AgentRBDTests {
         try await CephLab.withTwo { a, _ in
             try await TemporaryDirectory.with(prefix: "reg") { registry in
                 try await Self.register(a, in: registry.path)
-                let config = "[ceph]\nregistry_dir = \"\(registry.path)\"\nceph_dir = \"\(registry.file("ceph"))\"\nconnect_timeout = 5"
+                let config = Lab.cephConfig(registry: registry)
                 try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
                     let client = TetherAgentClient(socketPath: agent.socketPath)
                     let unknown = await #expect(throws: TetherError.self) {
@@ -134,7 +134,7 @@ struct AgentRBDExportTests {
                     try await connection.createImage(pool: "rbd", image: "volume-x", size: 4 << 20)
                     try await connection.write(pool: "rbd", image: "volume-x", offset: 0, data: [UInt8](repeating: byte, count: 4096))
                 }
-                let config = "[ceph]\nregistry_dir = \"\(registry.path)\"\nceph_dir = \"\(registry.file("ceph"))\"\nconnect_timeout = 5"
+                let config = Lab.cephConfig(registry: registry)
                 try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
                     let client = TetherAgentClient(socketPath: agent.socketPath)
                     let request = CreateExportRequest(

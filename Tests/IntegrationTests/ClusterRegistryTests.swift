@@ -18,7 +18,7 @@ struct ClusterRegistryTests {
                 try await AgentRBDTests.register(b, in: registry.path)
                 try "name = \"broken\"\nfsid = not-a-uuid\n".write(toFile: CephRegistry.clusterFile(name: "broken", directory: registry.path), atomically: true, encoding: .utf8)
                 let cephDirectory = registry.file("ceph")
-                let config = "[ceph]\nregistry_dir = \"\(registry.path)\"\nceph_dir = \"\(cephDirectory)\"\nconnect_timeout = 5"
+                let config = Lab.cephConfig(registry: registry, cephDirectory: cephDirectory)
                 try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
                     let client = TetherAgentClient(socketPath: agent.socketPath)
                     let health = try await client.health()
@@ -58,11 +58,7 @@ struct ClusterRegistryTests {
                     #expect(try CLIFlowTests.tether(agent, ["cluster", "show", "ceph-a"]).status == 3)
 
                     #expect(!agent.log().contains(a.cinderKey.reveal { $0 }))
-                    let key = a.cinderKey.reveal { $0 }
-                    for pid in try FileManager.default.contentsOfDirectory(atPath: "/proc") where Int(pid) != nil {
-                        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
-                        #expect(!String(decoding: cmdline, as: UTF8.self).contains(key), "pid \(pid)")
-                    }
+                    #expect(try Lab.processesWithCommandLine(containing: a.cinderKey.reveal { $0 }).isEmpty)
                     #expect(!agent.log().contains(b.cinderKey.reveal { $0 }))
                 }
             }

@@ -22,7 +22,7 @@ struct LibvirtSecretTests {
                         let connection = try await RADOSConnection.connect(clusterName: lab.name, monitors: lab.monitors, user: "cinder", key: lab.cinderKey)
                         try await connection.createImage(pool: "rbd", image: "volume-1", size: 4 << 20)
                     }
-                    let config = "[ceph]\nregistry_dir = \"\(registry.path)\"\nceph_dir = \"\(registry.file("ceph"))\"\nconnect_timeout = 5"
+                    let config = Lab.cephConfig(registry: registry)
                     try await AgentProcess.with(tgtd: nil, extraConfig: config, libvirtURI: libvirt.uri) { agent in
                         let client = TetherAgentClient(socketPath: agent.socketPath)
                         // A was registered before start; B through the API.
