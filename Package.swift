@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // System libraries: shims only, no logic. One Swift module imports each.
@@ -59,6 +61,18 @@ let package = Package(
         .target(
             name: "TetherCeph",
             dependencies: ["TetherCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TetherCinder",
+            dependencies: [
+                "TetherCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -116,6 +130,7 @@ let package = Package(
         .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherClientTests", dependencies: ["TetherClient", "TetherAPI", "TetherCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherCephTests", dependencies: ["TetherCeph", "TetherTesting", "TetherLinux"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherCinderTests", dependencies: ["TetherCinder", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherTargetTests", dependencies: ["TetherTarget", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TetherAgentTests",

@@ -1,0 +1,231 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import TetherCore
+
+/// Cinder's v3 API, as Tether drives it: Keystone (or noauth) auth, microversion negotiation,
+/// the attachments API at 3.44+ and the legacy volume actions below it.
+public actor CinderClient {
+    public struct Configuration: Sendable {
+        /// The volume endpoint with the project, e.g. http://cinder:8776/v3/<project>; from the
+        /// Keystone catalog when nil.
+        public var endpoint: String?
+        public var auth: CinderAuth
+        public var interface: String
+        public var region: String?
+        public var timeout: Duration
+
+        public init(endpoint: String?, auth: CinderAuth, interface: String = "public", region: String? = nil, timeout: Duration = .seconds(30)) {
+            self.endpoint = endpoint
+            self.auth = auth
+            self.interface = interface
+            self.region = region
+            self.timeout = timeout
+        }
+    }
+
+    let configuration: Configuration
+    private var token: Secret?
+    private var endpoint: String?
+    private var negotiated: Microversion?
+    /// Seconds spent waiting for Cinder and Keystone, for the benchmark's breakdown.
+    public private(set) var timeInAPI: Duration = .zero
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
+        self.endpoint = configuration.endpoint
+    }
+
+    // MARK: - Microversions
+
+    /// The microversion Tether speaks with this server: the newest both know.
+    public func microversion() async throws -> Microversion {
+        if let negotiated { return negotiated }
+        let base = try await resolvedEndpoint()
+        guard let url = URL(string: base), let scheme = url.scheme, let host = url.host else {
+            throw TetherError.invalidInput("Cinder endpoint \(base) is not a URL")
+        }
+        let root = "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")/"
+        let (status, body) = try await send("GET", root, body: nil, microversion: nil, what: "list its API versions", authenticated: false)
+        guard status < 300 || status == 300, let document = try? JSONDecoder().decode(JSONValue.self, from: body),
+            let range = CinderDocuments.versions(document)
+        else {
+            throw TetherError(.cinderFailed, "Cinder at \(root) answered no v3 version document (HTTP \(status))")
+        }
+        let chosen = min(range.max, .newestKnown)
+        negotiated = chosen
+        return chosen
+    }
+
+    /// Pins the microversion (tests of old servers, or an operator's choice).
+    public func useMicroversion(_ version: Microversion) {
+        negotiated = version
+    }
+
+    // MARK: - Volumes
+
+    public func volume(_ id: String) async throws -> CinderVolume {
+        let body = try await json("GET", "/volumes/\(id)", what: "show volume \(id)")
+        guard let volume = body["volume"], let parsed = CinderVolume(volume) else {
+            throw TetherError(.cinderFailed, "Cinder's answer for volume \(id) has no volume")
+        }
+        return parsed
+    }
+
+    // MARK: - Attachments API (3.44+)
+
+    /// Creates an attachment for this host (no instance) and returns its id and connection_info.
+    public func createAttachment(volumeID: String, connector: ConnectorProperties, mode: AccessMode) async throws -> (id: String, connectionInfo: ConnectionInfo?, attachMode: String?) {
+        var attachment: [String: JSONValue] = ["volume_uuid": .string(volumeID), "connector": connector.json]
+        if try await microversion() >= Microversion(3, 54) {
+            attachment["mode"] = .string(mode.rawValue)
+        }
+        let body = try await json("POST", "/attachments", ["attachment": .object(attachment)], what: "create an attachment of volume \(volumeID)")
+        guard let created = body["attachment"], let id = created["id"]?.stringValue else {
+            throw TetherError(.cinderFailed, "Cinder created an attachment of \(volumeID) but answered no id")
+        }
+        let info = try created["connection_info"].flatMap { $0.isNull ? nil : try ConnectionInfo(json: $0) }
+        return (id, info, CinderDocuments.attachMode(created))
+    }
+
+    public func completeAttachment(_ id: String) async throws {
+        _ = try await json("POST", "/attachments/\(id)/action", ["os-complete": nil], what: "complete attachment \(id)")
+    }
+
+    /// Deletes an attachment; one Cinder no longer has is fine.
+    public func deleteAttachment(_ id: String) async throws {
+        do {
+            _ = try await json("DELETE", "/attachments/\(id)", what: "delete attachment \(id)")
+        } catch let error as TetherError where error.code == .notFound {
+            return
+        }
+    }
+
+    // MARK: - Legacy actions (below 3.44)
+
+    public func reserve(_ volumeID: String) async throws {
+        _ = try await action(volumeID, "os-reserve", nil)
+    }
+
+    public func unreserve(_ volumeID: String) async throws {
+        _ = try await action(volumeID, "os-unreserve", nil)
+    }
+
+    public func initializeConnection(_ volumeID: String, connector: ConnectorProperties) async throws -> ConnectionInfo {
+        let body = try await action(volumeID, "os-initialize_connection", ["connector": connector.json])
+        guard let info = body["connection_info"] else {
+            throw TetherError(.cinderFailed, "Cinder's initialize_connection of \(volumeID) answered no connection_info")
+        }
+        return try ConnectionInfo(json: info)
+    }
+
+    public func attach(_ volumeID: String, hostName: String, mountpoint: String, mode: AccessMode) async throws {
+        _ = try await action(volumeID, "os-attach", ["host_name": .string(hostName), "mountpoint": .string(mountpoint), "mode": .string(mode.rawValue)])
+    }
+
+    public func beginDetaching(_ volumeID: String) async throws {
+        _ = try await action(volumeID, "os-begin_detaching", nil)
+    }
+
+    public func terminateConnection(_ volumeID: String, connector: ConnectorProperties) async throws {
+        _ = try await action(volumeID, "os-terminate_connection", ["connector": connector.json])
+    }
+
+    public func detach(_ volumeID: String, attachmentID: String?) async throws {
+        _ = try await action(volumeID, "os-detach", attachmentID.map { ["attachment_id": .string($0)] } ?? [:])
+    }
+
+    private func action(_ volumeID: String, _ name: String, _ argument: JSONValue?) async throws -> JSONValue {
+        try await json("POST", "/volumes/\(volumeID)/action", .object([name: argument ?? .null]), what: "\(name) volume \(volumeID)")
+    }
+
+    // MARK: - HTTP
+
+    func json(_ method: String, _ path: String, _ body: JSONValue? = nil, what: String) async throws -> JSONValue {
+        let base = try await resolvedEndpoint()
+        let version = try await microversion()
+        let (status, data) = try await send(method, base + path, body: body, microversion: version, what: what, authenticated: true)
+        guard (200..<300).contains(status) else {
+            throw CinderDocuments.error(status: status, body: data, what: what)
+        }
+        if data.isEmpty { return .null }
+        return (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .null
+    }
+
+    private func resolvedEndpoint() async throws -> String {
+        if let endpoint { return endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint }
+        _ = try await authToken()
+        guard let endpoint else {
+            throw TetherError.invalidInput("no Cinder endpoint: none configured and none in the Keystone catalog", hint: "set [cinder] endpoint")
+        }
+        return endpoint
+    }
+
+    private func authToken() async throws -> String {
+        if let token { return token.reveal { $0 } }
+        switch configuration.auth {
+        case .noauth(let user, let project):
+            let value = "\(user):\(project)"
+            token = Secret(value)
+            return value
+        case .token(nil, let given):
+            token = given
+            return given.reveal { $0 }
+        default:
+            guard let authURL = configuration.auth.authURL, let request = configuration.auth.keystoneRequest() else {
+                throw TetherError.invalidInput("Keystone auth needs an auth URL", hint: "set [cinder] auth_url or OS_AUTH_URL")
+            }
+            let url = authURL.hasSuffix("/v3") ? authURL + "/auth/tokens" : authURL + (authURL.hasSuffix("/") ? "" : "/") + "v3/auth/tokens"
+            var http = HTTPClientRequest(url: url)
+            http.method = .POST
+            http.headers.add(name: "Content-Type", value: "application/json")
+            http.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(request)))
+            let started = ContinuousClock.now
+            let response: HTTPClientResponse
+            do {
+                response = try await HTTPClient.shared.execute(http, timeout: .seconds(configuration.timeout.components.seconds))
+            } catch {
+                throw TetherError(.cinderUnreachable, "cannot reach Keystone at \(authURL): \(error)", hint: "check [cinder] auth_url")
+            }
+            let data = Data(buffer: try await response.body.collect(upTo: 8 << 20))
+            timeInAPI += ContinuousClock.now - started
+            guard response.status.code == 201, let subject = response.headers.first(name: "X-Subject-Token") else {
+                throw CinderDocuments.error(status: Int(response.status.code), body: data, what: "issue a Keystone token")
+            }
+            token = Secret(subject)
+            if endpoint == nil, let document = try? JSONDecoder().decode(JSONValue.self, from: data) {
+                endpoint = CinderDocuments.endpoint(catalog: document, interface: configuration.interface, region: configuration.region)
+            }
+            return subject
+        }
+    }
+
+    private func send(_ method: String, _ url: String, body: JSONValue?, microversion: Microversion?, what: String, authenticated: Bool) async throws -> (Int, Data) {
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.add(name: "Accept", value: "application/json")
+        if authenticated {
+            request.headers.add(name: "X-Auth-Token", value: try await authToken())
+        }
+        if let microversion {
+            request.headers.add(name: "OpenStack-API-Version", value: "volume \(microversion)")
+        }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        }
+        let started = ContinuousClock.now
+        defer { timeInAPI += ContinuousClock.now - started }
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(configuration.timeout.components.seconds))
+            let data = Data(buffer: try await response.body.collect(upTo: 8 << 20))
+            return (Int(response.status.code), data)
+        } catch let error as TetherError {
+            throw error
+        } catch {
+            throw TetherError(.cinderUnreachable, "cannot reach Cinder to \(what) at \(url): \(error)", hint: "check that cinder-api is up and [cinder] endpoint")
+        }
+    }
+}
