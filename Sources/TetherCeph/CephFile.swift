@@ -45,5 +45,14 @@ public struct CephFile: Sendable, Hashable, CustomStringConvertible {
         try await host.writeFile(path, contents: bytes, mode: mode)
     }
 
+    /// Writes the file unless it already holds exactly this, so a hot path (every attach) does
+    /// not rewrite and fsync unchanged files. Returns whether it wrote.
+    @discardableResult
+    public func writeIfChanged(to host: any Host) async throws -> Bool {
+        if let existing = try? await host.read(path), hasContents(Secret(existing)) { return false }
+        try await write(to: host)
+        return true
+    }
+
     public var description: String { "\(path) (\(CephRegistry.octal(mode)))" }
 }

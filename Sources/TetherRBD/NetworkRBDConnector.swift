@@ -75,8 +75,8 @@ public struct NetworkRBDConnector: Connector {
         ["\(secretDirectory)/\(attachmentID).cephx"]
     }
 
-    /// Writes the cluster's conf (and its users' keyrings) unless a conf Tether did not write is in
-    /// the way: that one is never replaced.
+    /// Writes the cluster's conf (and its users' keyrings) where they are missing or stale, unless a
+    /// conf Tether did not write is in the way: that one is never replaced.
     func ensureConf(_ cluster: CephCluster, registry: CephRegistry) async throws {
         let files = CephFileSet(cluster, registry: registry, cephDirectory: cephDirectory)
         if let existing = try? await host.read(files.conf.path), !existing.hasPrefix(CephFileSet.header) {
@@ -85,7 +85,7 @@ public struct NetworkRBDConnector: Connector {
                 hint: "move it away, or give the cluster another name; Tether writes <cluster>.conf for every registered cluster")
         }
         for file in files.files {
-            try await file.write(to: host)
+            try await file.writeIfChanged(to: host)
         }
     }
 }

@@ -103,3 +103,15 @@ import Testing
         #expect(Set(usages).count == usages.count)
     }
 }
+
+@Suite struct CephFileWriteTests {
+    @Test func writeIfChangedSkipsIdenticalFiles() async throws {
+        let host = FakeHost()
+        let file = CephFile(path: "/etc/ceph/x.conf", kind: .conf, mode: 0o644, contents: .text("[global]\n"))
+        #expect(try await file.writeIfChanged(to: host))
+        #expect(try await !file.writeIfChanged(to: host))
+        try await host.writeFile("/etc/ceph/x.conf", contents: Array("stale\n".utf8), mode: 0o644)
+        #expect(try await file.writeIfChanged(to: host))
+        #expect(try await host.read("/etc/ceph/x.conf") == "[global]\n")
+    }
+}
