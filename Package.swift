@@ -35,7 +35,7 @@ let package = Package(
         ),
         .target(
             name: "TetherLinux",
-            dependencies: ["TetherCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TetherCore", "CUDev", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -127,6 +127,7 @@ let package = Package(
         ),
 
         .testTarget(name: "TetherCoreTests", dependencies: ["TetherCore", "TetherTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherLinuxTests", dependencies: ["TetherLinux", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherClientTests", dependencies: ["TetherClient", "TetherAPI", "TetherCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherCephTests", dependencies: ["TetherCeph", "TetherTesting", "TetherLinux"], swiftSettings: swiftSettings),

@@ -16,8 +16,37 @@ public protocol Host: Sendable {
     func fileSize(_ path: String) async throws -> UInt64?
     /// Creates a sparse file of `size` bytes with `mode`; fails if it exists.
     func createSparseFile(_ path: String, size: UInt64, mode: UInt32) async throws
+    /// Writes `value` to an existing kernel attribute (sysfs) in one write(2), in place: sysfs
+    /// files act on each write and cannot be replaced by a rename.
+    func writeAttribute(_ path: String, _ value: String) async throws
+    /// The names in a directory, sorted; empty when it does not exist.
+    func listDirectory(_ path: String) async throws -> [String]
+    /// The canonical path `path` resolves to (symlinks followed), nil when it does not exist.
+    func resolvePath(_ path: String) async -> String?
+    /// Starts listening for processed udev events of `subsystems` at once; events that happen
+    /// after this returns are delivered. The stream ends when the caller stops iterating.
+    func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent>
     /// The clock every wait and timeout uses.
     var clock: any Clock<Duration> { get }
+}
+
+/// One udev event, after udevd ran its rules (so stable names exist when it arrives).
+public struct DeviceEvent: Sendable, Hashable {
+    public var action: String
+    public var subsystem: String
+    /// The sysfs path, e.g. /sys/devices/platform/host2/session1/target2:0:0/2:0:0:1/block/sdb.
+    public var sysPath: String
+    /// The /dev node, when the device has one.
+    public var deviceNode: String?
+    public var properties: [String: String]
+
+    public init(action: String, subsystem: String, sysPath: String, deviceNode: String? = nil, properties: [String: String] = [:]) {
+        self.action = action
+        self.subsystem = subsystem
+        self.sysPath = sysPath
+        self.deviceNode = deviceNode
+        self.properties = properties
+    }
 }
 
 /// A program to run, with a deadline.

@@ -12,53 +12,8 @@ public struct LinuxHost: TetherCore.Host {
     public var clock: any Clock<Duration> { ContinuousClock() }
 
     public func run(_ command: Command) async throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command.executable)
-        process.arguments = command.arguments
-        if !command.environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(command.environment) { _, new in new }
-        }
-        let stdout = Pipe()
-        let stderr = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = stdin
-        let finished = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { finished.continuation.yield($0.terminationStatus); finished.continuation.finish() }
-        do {
-            try process.run()
-        } catch {
-            throw TetherError(.hostCommandFailed, "cannot start \(command.executable): \(error)", hint: "install the package that provides it", cause: error)
-        }
-        // Secrets reach programs this way only; nothing secret is ever in `arguments`.
-        if let input = command.stdin {
-            stdin.fileHandleForWriting.write(Data(input))
-        }
-        try? stdin.fileHandleForWriting.close()
-        async let out = Self.drain(stdout.fileHandleForReading)
-        async let err = Self.drain(stderr.fileHandleForReading)
-        let exitCode: Int32
-        do {
-            exitCode = try await withTimeout(command.timeout, clock: clock, "\(command.executable)") {
-                var iterator = finished.stream.makeAsyncIterator()
-                return await iterator.next() ?? -1
-            }
-        } catch {
-            process.terminate()
-            kill(process.processIdentifier, SIGKILL)
-            throw error
-        }
-        return CommandResult(exitCode: exitCode, stdout: await out, stderr: await err)
-    }
-
-    private static func drain(_ handle: FileHandle) async -> String {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let data = handle.readDataToEndOfFile()
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
-            }
-        }
+        let exit = try await ChildProcess.run(command)
+        return CommandResult(exitCode: exit.status, stdout: exit.stdout, stderr: exit.stderr)
     }
 
     public func read(_ path: String) async throws -> String {
@@ -138,5 +93,48 @@ public struct LinuxHost: TetherCore.Host {
             unlink(path)
             throw TetherError(.hostCommandFailed, "cannot size \(path) to \(size) bytes: \(reason)")
         }
+    }
+
+    public func writeAttribute(_ path: String, _ value: String) async throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw TetherError(.hostCommandFailed, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        var written: Int
+        repeat {
+            written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        } while written < 0 && errno == EINTR
+        guard written == bytes.count else {
+            // The kernel's answer is in errno (EINVAL for a bad rbd option string, EEXIST ...).
+            throw TetherError(.hostCommandFailed, "the kernel refused the write to \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func listDirectory(_ path: String) async throws -> [String] {
+        guard let directory = opendir(path) else {
+            if errno == ENOENT || errno == ENOTDIR { return [] }
+            throw TetherError(.hostCommandFailed, "cannot list \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public func resolvePath(_ path: String) async -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    public func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent> {
+        try UDevMonitor(subsystems: subsystems).stream()
     }
 }

@@ -8,6 +8,11 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
     private var files: [String: (contents: [UInt8], mode: UInt32)] = [:]
     private var scripts: [String: CommandResult] = [:]
     private var commands: [Command] = []
+    private var links: [String: String] = [:]
+    private var directories: Set<String> = []
+    private var attributeWrites: [(path: String, value: String)] = []
+    private var attributeHandlers: [String: @Sendable (String) throws -> Void] = [:]
+    private var listeners: [UUID: (subsystems: [String], continuation: AsyncStream<DeviceEvent>.Continuation)] = [:]
     public let clock: any Clock<Duration>
 
     public init(clock: any Clock<Duration> = ContinuousClock()) {
@@ -39,7 +44,7 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
 
     public func read(_ path: String) async throws -> String {
         try lock.withLock {
-            guard let file = files[path] else { throw TetherError(.notFound, "cannot read \(path)") }
+            guard let file = files[path] ?? files[follow(path)] else { throw TetherError(.notFound, "cannot read \(path)") }
             return String(decoding: file.contents, as: UTF8.self)
         }
     }
@@ -53,7 +58,7 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
     }
 
     public func fileExists(_ path: String) async -> Bool {
-        lock.withLock { files[path] != nil }
+        lock.withLock { files[path] != nil || files[follow(path)] != nil || directories.contains(follow(path)) }
     }
 
     public func fileSize(_ path: String) async throws -> UInt64? {
@@ -65,5 +70,99 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
             guard files[path] == nil else { throw TetherError(.conflict, "\(path) exists") }
             files[path] = ([UInt8](repeating: 0, count: Int(size)), mode)
         }
+    }
+
+    // MARK: A simulated sysfs and udev
+
+    /// Puts a file at `path` (a sysfs attribute, say) and makes its parent directories exist.
+    public func setFile(_ path: String, _ contents: String, mode: UInt32 = 0o644) {
+        lock.withLock { files[path] = (Array(contents.utf8), mode) }
+    }
+
+    public func makeDirectory(_ path: String) {
+        _ = lock.withLock { directories.insert(path) }
+    }
+
+    /// Makes `path` resolve to `target` (sysfs symlinks such as /sys/block/sdb).
+    public func link(_ path: String, to target: String) {
+        lock.withLock { links[path] = target }
+    }
+
+    /// Removes everything at or below `path`: files, directories and links.
+    public func removeTree(_ path: String) {
+        lock.withLock {
+            let prefix = path.hasSuffix("/") ? path : path + "/"
+            files = files.filter { $0.key != path && !$0.key.hasPrefix(prefix) }
+            directories = directories.filter { $0 != path && !$0.hasPrefix(prefix) }
+            links = links.filter { $0.key != path && !$0.key.hasPrefix(prefix) }
+        }
+    }
+
+    /// Runs `handler` with the value whenever code writes to the attribute at `path`, as the
+    /// kernel would act; a thrown error is what the write fails with.
+    public func onAttributeWrite(_ path: String, _ handler: @escaping @Sendable (String) throws -> Void) {
+        lock.withLock { attributeHandlers[path] = handler }
+    }
+
+    public var attributeWriteLog: [(path: String, value: String)] { lock.withLock { attributeWrites } }
+
+    /// Delivers `event` to every current listener of its subsystem.
+    public func emit(_ event: DeviceEvent) {
+        let targets = lock.withLock { listeners.values.filter { $0.subsystems.isEmpty || $0.subsystems.contains(event.subsystem) } }
+        for target in targets { target.continuation.yield(event) }
+    }
+
+    public func writeAttribute(_ path: String, _ value: String) async throws {
+        let handler = try lock.withLock {
+            attributeWrites.append((path, value))
+            guard let handler = attributeHandlers[path] else {
+                guard files[path] != nil else { throw TetherError(.hostCommandFailed, "cannot open \(path): No such file or directory") }
+                files[path] = (Array(value.utf8), files[path]?.mode ?? 0o644)
+                return nil as (@Sendable (String) throws -> Void)?
+            }
+            return handler
+        }
+        try handler?(value)
+    }
+
+    public func listDirectory(_ path: String) async throws -> [String] {
+        lock.withLock {
+            let prefix = path.hasSuffix("/") ? path : path + "/"
+            var names = Set<String>()
+            for candidate in Array(files.keys) + Array(directories) + Array(links.keys) where candidate.hasPrefix(prefix) {
+                if let first = candidate.dropFirst(prefix.count).split(separator: "/").first { names.insert(String(first)) }
+            }
+            return names.sorted()
+        }
+    }
+
+    public func resolvePath(_ path: String) async -> String? {
+        lock.withLock {
+            let resolved = follow(path)
+            let prefix = resolved + "/"
+            let exists = files[resolved] != nil || directories.contains(resolved) || links[resolved] != nil
+                || files.keys.contains { $0.hasPrefix(prefix) } || directories.contains { $0.hasPrefix(prefix) }
+            return exists ? resolved : nil
+        }
+    }
+
+    /// `path` with a linked prefix replaced by the link's target, as the kernel resolves
+    /// /sys/block/sdb/device/...; the caller holds the lock.
+    private func follow(_ path: String) -> String {
+        for (link, target) in links.sorted(by: { $0.key.count > $1.key.count }) where path == link || path.hasPrefix(link + "/") {
+            return target + path.dropFirst(link.count)
+        }
+        return path
+    }
+
+    public func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent> {
+        let (stream, continuation) = AsyncStream<DeviceEvent>.makeStream()
+        let id = UUID()
+        lock.withLock { listeners[id] = (subsystems, continuation) }
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            _ = self.lock.withLock { self.listeners.removeValue(forKey: id) }
+        }
+        return stream
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TetherCore
+import TetherLinux
 
 /// Facts about the machine that decide which integration tests can run.
 public enum Lab {
@@ -28,37 +29,8 @@ public enum Lab {
     /// exit and EOF detection would then wait for the daemon instead of the program.
     @discardableResult
     public static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> (status: Int32, output: String) {
-        let scratch = try TemporaryDirectory(prefix: "run")
-        defer { scratch.remove() }
-        let outputPath = scratch.file("output")
-        let inputPath = scratch.file("input")
-        try (stdin ?? "").write(toFile: inputPath, atomically: false, encoding: .utf8)
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, inputPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-
-        let executable = find(program) ?? program
-        let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard spawned == 0 else {
-            throw TetherError(.hostCommandFailed, "cannot start \(executable): errno \(spawned)")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        let exitCode = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        return (exitCode, text)
+        let exit = try ChildProcess.run(find(program) ?? program, arguments, environment: environment, stdin: stdin.map { Array($0.utf8) })
+        return (exit.status, exit.stdout + exit.stderr)
     }
 
     /// PIDs of the processes whose command line contains `text` (a secret must never be there).
