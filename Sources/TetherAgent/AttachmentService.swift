@@ -75,8 +75,7 @@ public final class AttachmentService: Sendable {
             return (record, true)
         } catch {
             // Undo whatever the connector may have done, then forget the intent: the journal is as before.
-            let partial = AttachedVolume.partial(protocolName: record.protocolName, mode: mode, secretFiles: connector.secretFiles(forAttachment: record.id))
-            try? await connector.detach(partial, attachmentID: record.id, force: true)
+            try? await connector.detach(connector.interruptedAttach(request), attachmentID: record.id, force: true)
             try await journal.abandonAttach(id: record.id)
             logger.warning("attach failed", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "error": "\(error)"])
             throw error
@@ -182,21 +181,14 @@ public final class AttachmentService: Sendable {
             return try JSONDecoder().decode(AttachedVolume.self, from: Data(result.utf8))
         }
         let mode = AttachMode(rawValue: record.mode) ?? .network
-        return .partial(protocolName: record.protocolName, mode: mode, secretFiles: connector.secretFiles(forAttachment: record.id))
+        let info = try ConnectionInfo(json: JSONDecoder().decode(JSONValue.self, from: Data(record.connectionInfo.utf8)))
+        return connector.interruptedAttach(
+            AttachRequest(attachmentID: record.id, volumeID: record.volumeID, connectionInfo: info, mode: mode, accessMode: .readWrite, connector: ConnectorProperties()))
     }
 
     static func json<Value: Encodable>(_ value: Value) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-}
-
-extension AttachedVolume {
-    /// What an interrupted attach may have left: only files at known names.
-    static func partial(protocolName: String, mode: AttachMode, secretFiles: [String]) -> AttachedVolume {
-        AttachedVolume(
-            protocolName: protocolName, mode: mode, paths: [], wwid: nil, sizeBytes: 0, blockSize: nil, devicePath: nil, diskXML: "",
-            qemuBlockdev: .null, qemuObjects: [], secretFiles: secretFiles)
     }
 }

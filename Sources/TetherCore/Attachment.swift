@@ -94,8 +94,27 @@ public protocol Connector: Sendable {
     /// Secret files an attach of `attachmentID` may have written, so an attach cut off before
     /// its result was journaled can still be rolled back.
     func secretFiles(forAttachment attachmentID: String) -> [String]
+    /// What an attach of `request` cut off before its result was known may have left, for
+    /// `detach` to undo: kernel connectors name the paths (portal, target, LUN) or the mapping
+    /// from the request, so a crash between login and device discovery leaves no session behind.
+    /// The request's connection info may have its secrets redacted.
+    func interruptedAttach(_ request: AttachRequest) -> AttachedVolume
 }
 
 extension Connector {
     public func secretFiles(forAttachment attachmentID: String) -> [String] { [] }
+
+    public func interruptedAttach(_ request: AttachRequest) -> AttachedVolume {
+        .partial(protocolName: request.connectionInfo.driverVolumeType.lowercased(), mode: mode, secretFiles: secretFiles(forAttachment: request.attachmentID))
+    }
+}
+
+extension AttachedVolume {
+    /// A volume known only by what an attach may have left: its secret files and, for kernel
+    /// connectors, the paths it may have logged in to.
+    public static func partial(protocolName: String, mode: AttachMode, paths: [Path] = [], secretFiles: [String], details: JSONValue? = nil) -> AttachedVolume {
+        AttachedVolume(
+            protocolName: protocolName, mode: mode, paths: paths, wwid: nil, sizeBytes: 0, blockSize: nil, devicePath: nil, diskXML: "",
+            qemuBlockdev: .null, qemuObjects: [], secretFiles: secretFiles, details: details)
+    }
 }
