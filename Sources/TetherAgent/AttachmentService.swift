@@ -181,7 +181,10 @@ public final class AttachmentService: Sendable {
             return try JSONDecoder().decode(AttachedVolume.self, from: Data(result.utf8))
         }
         let mode = AttachMode(rawValue: record.mode) ?? .network
-        let info = try ConnectionInfo(json: JSONDecoder().decode(JSONValue.self, from: Data(record.connectionInfo.utf8)))
+        guard let info = try? ConnectionInfo(json: JSONDecoder().decode(JSONValue.self, from: Data(record.connectionInfo.utf8))) else {
+            // Unreadable: still remove the secret files the attach may have written.
+            return .partial(protocolName: record.protocolName, mode: mode, secretFiles: connector.secretFiles(forAttachment: record.id))
+        }
         return connector.interruptedAttach(
             AttachRequest(attachmentID: record.id, volumeID: record.volumeID, connectionInfo: info, mode: mode, accessMode: .readWrite, connector: ConnectorProperties()))
     }
