@@ -106,6 +106,9 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
 
     public var attributeWriteLog: [(path: String, value: String)] { lock.withLock { attributeWrites } }
 
+    /// How many udev listeners are open: tests wait for a waiter to subscribe before acting.
+    public var listenerCount: Int { lock.withLock { listeners.count } }
+
     /// Delivers `event` to every current listener of its subsystem.
     public func emit(_ event: DeviceEvent) {
         let targets = lock.withLock { listeners.values.filter { $0.subsystems.isEmpty || $0.subsystems.contains(event.subsystem) } }
