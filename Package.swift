@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "TetherAgent",
             dependencies: [
-                "TetherCore", "TetherAPI", "TetherCeph", "TetherISCSI", "TetherLibvirt", "TetherRBD", "TetherTarget", "TetherLinux",
+                "TetherCore", "TetherAPI", "TetherCeph", "TetherCinder", "TetherISCSI", "TetherLibvirt", "TetherRBD", "TetherTarget", "TetherLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "TetherAgentTests",
             dependencies: [
-                "TetherAgent", "TetherAPI", "TetherTesting",
+                "TetherAgent", "TetherAPI", "TetherCinder", "TetherTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

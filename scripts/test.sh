@@ -8,5 +8,6 @@ SWIFT=/opt/swift/usr/bin/swift
 scripts/lab.sh install
 scripts/ceph-lab.sh install
 scripts/libvirt-lab.sh install
+scripts/cinder-lab.sh install
 "$SWIFT" build --build-tests "$@"
 exec unshare --net -- bash -c 'ip link set lo up && exec "$0" test --skip-build "$@"' "$SWIFT" "$@"

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import TetherAPI
 import TetherCeph
+import TetherCinder
 import TetherCore
 import TetherISCSI
 import TetherLinux
@@ -58,13 +59,25 @@ public struct Agent: Sendable {
             journal: journal, locks: locks, exporter: exporter, host: host, iqnPrefix: configuration.target.iqnPrefix,
             rbd: RBDExporter(registry: registry, connections: radosConnections), stats: stats, logger: logger)
 
+        let cinder = configuration.cinder.map { settings in
+            let client = CinderClient(settings.client)
+            return client
+        }
+        if let pinned = configuration.cinder?.microversion, let cinder {
+            await cinder.useMicroversion(pinned)
+        }
+        let localAttachments = LocalAttachService(
+            journal: journal, locks: locks, attachments: attachments, cinder: cinder, node: node, stats: stats, logger: logger)
+
         try await attachments.recover()
         if !configuration.target.portals.isEmpty {
             await exports.restore()
         }
 
         let router = Router(context: BasicRequestContext.self)
-        Routes(attachments: attachments, exports: exports, clusters: clusters, journal: journal, node: node, stats: stats).register(on: router)
+        Routes(
+            attachments: attachments, exports: exports, clusters: clusters, localAttachments: localAttachments, journal: journal, node: node, stats: stats
+        ).register(on: router)
         let socket = configuration.socketPath
         try Self.prepareSocket(socket)
         let logger = logger
@@ -77,6 +90,14 @@ public struct Agent: Sendable {
             }, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Cinder may be down now: what it must still be told is finished in the background,
+        // under each volume's lock, while the agent serves.
+        let retryInterval = configuration.cinder?.retryInterval ?? .seconds(30)
+        let finisher = Task {
+            await localAttachments.recover()
+            await localAttachments.retryPending(every: retryInterval)
+        }
+        defer { finisher.cancel() }
         try await group.run()
         unlink(socket)
         logger.info("stopped")

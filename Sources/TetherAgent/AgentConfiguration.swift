@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TetherCinder
 import TetherCore
 import TetherISCSI
 
@@ -26,6 +27,8 @@ public struct AgentConfiguration: Sendable {
     public var cephConnectTimeout: Duration = .seconds(10)
     /// Where Tether defines the per-cluster libvirt secrets; empty: none.
     public var libvirtURI = "qemu:///system"
+    /// How to reach Cinder for local-attach; nil: not configured.
+    public var cinder: CinderSettings?
 
     public struct Target: Sendable {
         /// The portals this node's tgtd serves; connection_info lists all of them.
@@ -39,16 +42,16 @@ public struct AgentConfiguration: Sendable {
 
     /// Reads `path`; a missing file at the default path means all defaults.
     /// - Throws: `ConfigurationError` naming the file, line and key.
-    public static func load(path: String?) throws -> AgentConfiguration {
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AgentConfiguration {
         let file = path ?? defaultPath
         guard let data = FileManager.default.contents(atPath: file) else {
-            if path == nil { return AgentConfiguration() }
+            if path == nil { return try parse("", file: file, environment: environment) }
             throw ConfigurationError(file: file, message: "cannot read the file")
         }
-        return try parse(String(decoding: data, as: UTF8.self), file: file)
+        return try parse(String(decoding: data, as: UTF8.self), file: file, environment: environment)
     }
 
-    public static func parse(_ text: String, file: String) throws -> AgentConfiguration {
+    public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> AgentConfiguration {
         let document = try TOML.parse(text, file: file)
         var configuration = AgentConfiguration()
         var reader = Reader(document: document, file: file)
@@ -82,7 +85,9 @@ public struct AgentConfiguration: Sendable {
         configuration.cephDirectory = try reader.string("ceph", "ceph_dir") ?? configuration.cephDirectory
         if let seconds = try reader.seconds("ceph", "connect_timeout") { configuration.cephConnectTimeout = seconds }
         configuration.libvirtURI = try reader.string("libvirt", "uri") ?? configuration.libvirtURI
+        // Typos first: a misspelt [cinder] key would otherwise surface as a missing one.
         try reader.rejectUnknown()
+        configuration.cinder = try CinderSettings.read(&reader, environment: environment)
         return configuration
     }
 
@@ -100,6 +105,7 @@ public struct AgentConfiguration: Sendable {
             "target": ["portals", "iqn_prefix", "tgt_socket", "tgt_control_port"],
             "ceph": ["registry_dir", "ceph_dir", "connect_timeout"],
             "libvirt": ["uri"],
+            "cinder": CinderSettings.keys,
         ]
 
         func name(_ table: String, _ key: String) -> String { table.isEmpty ? key : "[\(table)] \(key)" }

@@ -5,7 +5,7 @@ import TetherCore
 /// The agent's memory of what it did: attachments, exports, and intents of operations in flight.
 /// SQLite through GRDB; every intent is committed before its side effects start.
 final class Journal: Sendable {
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
 
     /// Opens (and migrates) the journal at `directory/journal.sqlite`, private to root.
     init(directory: String) throws {
@@ -66,6 +66,22 @@ final class Journal: Sendable {
                 t.column("volumeID", .text).notNull()
                 t.column("attachmentID", .text)
                 t.column("createdAt", .text).notNull()
+            }
+        }
+        migrator.registerMigration("v2-cinder") { db in
+            try db.create(table: "cinderAttachment") { t in
+                t.primaryKey("volumeID", .text)
+                t.column("flow", .text).notNull()
+                t.column("microversion", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("cinderAttachmentID", .text)
+                t.column("localAttachmentID", .text)
+                t.column("mode", .text).notNull()
+                t.column("readOnly", .boolean).notNull()
+                t.column("connector", .text).notNull()
+                t.column("pendingError", .text)
+                t.column("createdAt", .text).notNull()
+                t.column("updatedAt", .text).notNull()
             }
         }
         return migrator

@@ -96,3 +96,43 @@ struct IntentRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Hash
         static let unexport = "unexport"
     }
 }
+
+/// A Cinder volume attached here through local-attach: what Cinder was told, step by step, so a
+/// crash or an unreachable Cinder at any point can be finished or rolled back.
+struct CinderAttachmentRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Hashable {
+    static let databaseTableName = "cinderAttachment"
+
+    var volumeID: String
+    /// "attachments" or "legacy".
+    var flow: String
+    var microversion: String
+    var state: String
+    /// Cinder's attachment id (attachments flow), once Cinder has answered it.
+    var cinderAttachmentID: String?
+    /// The local attachment (AttachmentService) once made.
+    var localAttachmentID: String?
+    var mode: String
+    var readOnly: Bool
+    /// The connector sent to Cinder, JSON: terminate_connection must send the same.
+    var connector: String
+    /// Why the agent could not finish yet (Cinder unreachable ...).
+    var pendingError: String?
+    var createdAt: String
+    var updatedAt: String
+
+    enum Flow {
+        static let attachments = "attachments"
+        static let legacy = "legacy"
+    }
+
+    /// Attach: creating -> created (Cinder attachment or reservation exists) -> connected (local
+    /// attach done) -> attached. Detach: detaching -> (row gone). A failed attach: rolling_back.
+    enum State {
+        static let creating = "creating"
+        static let created = "created"
+        static let connected = "connected"
+        static let attached = "attached"
+        static let detaching = "detaching"
+        static let rollingBack = "rolling_back"
+    }
+}

@@ -8,6 +8,7 @@ struct Routes {
     let attachments: AttachmentService
     let exports: ExportService
     let clusters: ClusterService
+    let localAttachments: LocalAttachService
     let journal: Journal
     let node: ConnectorProperties
     let stats: OperationStats
@@ -34,6 +35,32 @@ struct Routes {
             let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
             let detached = try await self.attachments.detach(try Self.parameter("ref", context), force: force)
             return try JSONBody.response(DetachResponse(detached: detached))
+        }
+
+        v1.post("local-attachments") { request, _ in
+            let body = try await JSONBody.decode(LocalAttachRequest.self, from: request, what: "the local-attach request")
+            let (attached, created) = try await self.localAttachments.attach(body)
+            return try JSONBody.response(attached, status: created ? .created : .ok)
+        }
+        v1.get("local-attachments") { _, _ in
+            try JSONBody.response(LocalAttachmentList(localAttachments: try await self.localAttachments.list()))
+        }
+        v1.get("local-attachments/:volume") { _, context in
+            try JSONBody.response(try await self.localAttachments.show(try Self.parameter("volume", context)))
+        }
+        v1.delete("local-attachments/:volume") { request, context in
+            let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
+            return try JSONBody.response(try await self.localAttachments.detach(volumeID: try Self.parameter("volume", context), force: force))
+        }
+        v1.post("cinder/connections/:volume") { request, context in
+            let multipath = request.uri.queryParameters.get("multipath").map { $0 == "true" || $0 == "1" }
+            return try JSONBody.response(
+                try await self.localAttachments.initializeConnection(volumeID: try Self.parameter("volume", context), multipath: multipath))
+        }
+        v1.delete("cinder/connections/:volume") { request, context in
+            let multipath = request.uri.queryParameters.get("multipath").map { $0 == "true" || $0 == "1" }
+            return try JSONBody.response(
+                try await self.localAttachments.terminateConnection(volumeID: try Self.parameter("volume", context), multipath: multipath))
         }
 
         v1.post("exports") { request, _ in

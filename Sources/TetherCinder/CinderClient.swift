@@ -103,6 +103,18 @@ public actor CinderClient {
         }
     }
 
+    /// Attachments of `volumeID` that belong to no instance and are not complete: what a host
+    /// attach cut off before Cinder's answer arrived may have left (Cinder's views name no host).
+    public func unfinishedHostAttachments(volumeID: String) async throws -> [String] {
+        let body = try await json("GET", "/attachments/detail?volume_id=\(volumeID)", what: "list the attachments of volume \(volumeID)")
+        return (body["attachments"]?.arrayValue ?? []).compactMap { attachment in
+            guard attachment["volume_id"]?.stringValue == volumeID, let id = attachment["id"]?.stringValue else { return nil }
+            let instance = attachment["instance"]?.stringValue ?? ""
+            let status = attachment["status"]?.stringValue ?? ""
+            return instance.isEmpty && status != "attached" ? id : nil
+        }
+    }
+
     // MARK: - Legacy actions (below 3.44)
 
     public func reserve(_ volumeID: String) async throws {

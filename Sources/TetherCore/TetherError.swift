@@ -40,6 +40,8 @@ extension TetherError.Code {
     public static let internalError = Self(rawValue: "internal")
     public static let agentUnavailable = Self(rawValue: "agent_unavailable")
     public static let hostCommandFailed = Self(rawValue: "host.command_failed")
+    /// A feature this node has no configuration for (Cinder, say).
+    public static let notConfigured = Self(rawValue: "not_configured")
 
     public static let iscsiUnreachable = Self(rawValue: "iscsi.unreachable")
     public static let iscsiAuthFailed = Self(rawValue: "iscsi.auth_failed")
@@ -64,8 +66,10 @@ extension TetherError.Code {
         case .conflict, .iscsiWWIDMismatch: .conflict
         case .iscsiAuthFailed, .iscsiNotAuthorized: .denied
         case .iscsiUnreachable, .timedOut: .unreachable
-        case .agentUnavailable, .shuttingDown: .unavailable
-        default: .failed
+        case .agentUnavailable, .shuttingDown, .notConfigured: .unavailable
+        // Modules' own codes say their kind in their last word: "cinder.unreachable".
+        default:
+            rawValue.hasSuffix(".unreachable") ? .unreachable : rawValue.hasSuffix(".denied") ? .denied : .failed
         }
     }
 

@@ -23,6 +23,7 @@ struct Tether: AsyncParsableCommand {
             """,
         version: TetherVersion.current,
         subcommands: [
-            Connector.self, Attach.self, Detach.self, List.self, Show.self, DiskXML.self, Export.self, Cluster.self, Health.self,
+            Connector.self, Attach.self, Detach.self, List.self, Show.self, DiskXML.self, LocalAttach.self, LocalDetach.self, LocalList.self,
+            Cinder.self, Export.self, Cluster.self, Health.self,
         ])
 }

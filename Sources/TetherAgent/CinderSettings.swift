@@ -1,0 +1,118 @@
+import Foundation
+import TetherCinder
+import TetherCore
+
+/// `[cinder]` in tether.toml, completed from the usual OS_* variables of tetherd's environment.
+///
+/// Secrets come from files (`password_file`, `application_credential_secret_file`, `token_file`),
+/// or from OS_PASSWORD / OS_APPLICATION_CREDENTIAL_SECRET / OS_TOKEN in the environment; never
+/// from a command line.
+public struct CinderSettings: Sendable {
+    public var client: CinderClient.Configuration
+    /// A fixed microversion instead of negotiating ("3.0" forces the legacy flow).
+    public var microversion: Microversion?
+    /// How often the agent retries finishing what Cinder could not be told (Cinder down).
+    public var retryInterval: Duration
+
+    static let keys: Set<String> = [
+        "endpoint", "auth_type", "auth_url", "username", "user_domain_name", "password_file", "project_name", "project_id",
+        "project_domain_name", "application_credential_id", "application_credential_secret_file", "token_file", "noauth_user",
+        "interface", "region", "timeout", "microversion", "retry_interval",
+    ]
+
+    /// nil when neither tether.toml nor the environment mention Cinder.
+    static func read(_ reader: inout AgentConfiguration.Reader, environment: [String: String]) throws -> CinderSettings? {
+        let file = reader.file
+        let hasTable = reader.document["cinder"] != nil
+        func value(_ key: String, _ variables: [String]) throws -> String? {
+            if let configured = try reader.string("cinder", key) { return configured }
+            return variables.lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
+        }
+        func secret(_ fileKey: String, _ variable: String, _ what: String) throws -> Secret? {
+            if let path = try reader.string("cinder", fileKey) {
+                return try Self.secretFile(path, what: what, file: file)
+            }
+            return environment[variable].flatMap { $0.isEmpty ? nil : Secret($0) }
+        }
+        let authType = try value("auth_type", ["OS_AUTH_TYPE"])
+        let endpoint = try value("endpoint", ["OS_VOLUME_ENDPOINT", "CINDERCLIENT_BYPASS_URL", "OS_ENDPOINT"])
+        let authURL = try value("auth_url", ["OS_AUTH_URL"])
+        guard hasTable || authType != nil || authURL != nil || endpoint != nil else { return nil }
+
+        let projectID = try value("project_id", ["OS_PROJECT_ID", "OS_TENANT_ID"])
+        let projectName = try value("project_name", ["OS_PROJECT_NAME", "OS_TENANT_NAME"])
+        let auth: CinderAuth
+        switch authType ?? (authURL == nil ? "noauth" : "password") {
+        case "noauth":
+            guard let project = projectID else {
+                throw ConfigurationError(file: file, message: "[cinder] noauth needs project_id (or OS_PROJECT_ID): Cinder takes it from the token")
+            }
+            guard endpoint != nil else {
+                throw ConfigurationError(file: file, message: "[cinder] noauth needs endpoint (http://HOST:8776/v3/<project>): there is no catalog without Keystone")
+            }
+            auth = .noauth(user: try value("noauth_user", []) ?? "admin", project: project)
+        case "password", "v3password":
+            guard let authURL, let user = try value("username", ["OS_USERNAME"]) else {
+                throw ConfigurationError(file: file, message: "[cinder] password auth needs auth_url and username (or OS_AUTH_URL and OS_USERNAME)")
+            }
+            guard let password = try secret("password_file", "OS_PASSWORD", "the Keystone password") else {
+                throw ConfigurationError(file: file, message: "[cinder] password auth needs password_file (a 0600 file) or OS_PASSWORD in tetherd's environment")
+            }
+            guard let project = projectName ?? projectID else {
+                throw ConfigurationError(file: file, message: "[cinder] password auth needs project_name (or OS_PROJECT_NAME)")
+            }
+            auth = .password(
+                authURL: authURL, user: user, userDomain: try value("user_domain_name", ["OS_USER_DOMAIN_NAME"]) ?? "Default", password: password,
+                project: project, projectDomain: try value("project_domain_name", ["OS_PROJECT_DOMAIN_NAME"]) ?? "Default")
+        case "v3applicationcredential", "application_credential":
+            guard let authURL, let id = try value("application_credential_id", ["OS_APPLICATION_CREDENTIAL_ID"]),
+                let credential = try secret("application_credential_secret_file", "OS_APPLICATION_CREDENTIAL_SECRET", "the application credential secret")
+            else {
+                throw ConfigurationError(
+                    file: file,
+                    message: "[cinder] application credential auth needs auth_url, application_credential_id and application_credential_secret_file (or the OS_* variables)")
+            }
+            auth = .applicationCredential(authURL: authURL, id: id, secret: credential)
+        case "token", "v3token":
+            guard let token = try secret("token_file", "OS_TOKEN", "the Keystone token") else {
+                throw ConfigurationError(file: file, message: "[cinder] token auth needs token_file or OS_TOKEN")
+            }
+            guard authURL != nil || endpoint != nil else {
+                throw ConfigurationError(file: file, message: "[cinder] token auth needs endpoint (or auth_url to exchange the token for a catalog)")
+            }
+            auth = .token(authURL: endpoint == nil ? authURL : nil, token: token)
+        case let other:
+            throw ConfigurationError(file: file, message: "[cinder] auth_type \(other) is not one of noauth, password, v3applicationcredential, token")
+        }
+
+        var microversion: Microversion?
+        if let text = try value("microversion", ["OS_VOLUME_API_VERSION"]), text != "auto", text != "3" {
+            guard let parsed = Microversion(text), parsed.major == 3 else {
+                throw ConfigurationError(file: file, message: "[cinder] microversion \(text) is not \"auto\" or 3.N")
+            }
+            microversion = parsed
+        }
+        let timeout = try reader.seconds("cinder", "timeout") ?? .seconds(30)
+        return CinderSettings(
+            client: .init(
+                endpoint: endpoint, auth: auth, interface: try value("interface", ["OS_INTERFACE", "OS_ENDPOINT_TYPE"]) ?? "public",
+                region: try value("region", ["OS_REGION_NAME"]), timeout: timeout),
+            microversion: microversion, retryInterval: try reader.seconds("cinder", "retry_interval") ?? .seconds(30))
+    }
+
+    /// A secret from a file that nobody but its owner (and group) may read.
+    static func secretFile(_ path: String, what: String, file: String) throws -> Secret {
+        var status = stat()
+        guard stat(path, &status) == 0, let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(file: file, message: "[cinder] cannot read \(what) from \(path)")
+        }
+        guard status.st_mode & 0o007 == 0 else {
+            throw ConfigurationError(file: file, message: "[cinder] \(path) holds \(what) and is readable by everyone; chmod 600 it")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else {
+            throw ConfigurationError(file: file, message: "[cinder] \(path) is empty; it should hold \(what)")
+        }
+        return Secret(text)
+    }
+}

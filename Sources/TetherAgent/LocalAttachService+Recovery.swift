@@ -1,0 +1,116 @@
+import Foundation
+import TetherCinder
+import TetherCore
+
+extension LocalAttachService {
+    /// Finishes every unfinished local attach or detach: at start, and then every retry interval
+    /// while Cinder could not be told. What still fails keeps its record and its error.
+    func recover() async {
+        guard let client = cinder else {
+            if let pending = try? await journal.cinderAttachments(), pending.contains(where: { $0.state != CinderAttachmentRecord.State.attached }) {
+                logger.warning("unfinished local attaches in the journal but Cinder is not configured", metadata: ["hint": "configure [cinder] in tether.toml"])
+            }
+            return
+        }
+        let pending = ((try? await journal.cinderAttachments()) ?? []).filter { $0.state != CinderAttachmentRecord.State.attached }
+        for stale in pending {
+            do {
+                try await locks.withLock(Self.lockKey(stale.volumeID)) {
+                    // Re-read under the lock: a request may have finished it meanwhile.
+                    guard let record = try await self.journal.cinderAttachment(volume: stale.volumeID),
+                        record.state != CinderAttachmentRecord.State.attached
+                    else { return }
+                    try await self.settle(record, client: client)
+                }
+                logger.notice("finished an interrupted local attach or detach", metadata: ["volume": "\(stale.volumeID)", "was": "\(stale.state)"])
+            } catch {
+                logger.warning("cannot finish an interrupted local attach or detach yet", metadata: ["volume": "\(stale.volumeID)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Retries `recover` every `interval` until the task is cancelled.
+    func retryPending(every interval: Duration) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            guard let records = try? await journal.cinderAttachments(),
+                records.contains(where: { $0.state != CinderAttachmentRecord.State.attached })
+            else { continue }
+            await recover()
+        }
+    }
+
+    /// Takes an unfinished record to its end: a detach is completed, anything else rolled back.
+    func settle(_ record: CinderAttachmentRecord, client: CinderClient) async throws {
+        var record = record
+        do {
+            if record.state == CinderAttachmentRecord.State.detaching {
+                try await finishDetach(&record, client: client, force: true)
+            } else {
+                try await rollBack(&record, client: client)
+            }
+        } catch {
+            record.pendingError = "\(error)"
+            try? await journal.saveCinderAttachment(record)
+            throw error
+        }
+    }
+
+    /// Undoes an attach at whatever step it stopped: the local attachment, then Cinder's side.
+    func rollBack(_ record: inout CinderAttachmentRecord, client: CinderClient, watch: StopWatch = StopWatch()) async throws {
+        let createdInCinder = record.state != CinderAttachmentRecord.State.creating || record.cinderAttachmentID != nil
+        record.state = CinderAttachmentRecord.State.rollingBack
+        try await journal.saveCinderAttachment(record)
+        if let local = record.localAttachmentID {
+            _ = try await attachments.detach(local, force: true)
+            record.localAttachmentID = nil
+            try await journal.saveCinderAttachment(record)
+        }
+        if record.flow == CinderAttachmentRecord.Flow.attachments, record.cinderAttachmentID == nil, !createdInCinder {
+            // Cut off while Cinder created it: its id never arrived. Find it by what it is.
+            for id in try await watch.time({ try await client.unfinishedHostAttachments(volumeID: record.volumeID) }) {
+                try await watch.time { try await client.deleteAttachment(id) }
+            }
+        } else {
+            try await releaseInCinder(record, client: client, watch: watch)
+        }
+        try await journal.deleteCinderAttachment(volume: record.volumeID)
+        logger.info("local attach rolled back", metadata: ["volume": "\(record.volumeID)"])
+    }
+
+    /// Tells Cinder this node is done with the volume; what Cinder already forgot is fine.
+    func releaseInCinder(_ record: CinderAttachmentRecord, client: CinderClient, watch: StopWatch) async throws {
+        if record.flow == CinderAttachmentRecord.Flow.attachments {
+            if let id = record.cinderAttachmentID {
+                try await watch.time { try await client.deleteAttachment(id) }
+            }
+            return
+        }
+        let connector = (try? ConnectorProperties(json: JSONDecoder().decode(JSONValue.self, from: Data(record.connector.utf8)))) ?? node
+        do {
+            try await watch.time { try await client.terminateConnection(record.volumeID, connector: connector) }
+        } catch let error as TetherError where error.code != .cinderUnreachable {
+            // A volume never initialized for this connector: nothing to terminate.
+            logger.info("terminate_connection refused; going on", metadata: ["volume": "\(record.volumeID)", "error": "\(error)"])
+        }
+        let volume: CinderVolume
+        do {
+            volume = try await watch.time { try await client.volume(record.volumeID) }
+        } catch let error as TetherError where error.code == .notFound {
+            return
+        }
+        switch volume.status {
+        case "attaching", "reserved":
+            try await watch.time { try await client.unreserve(record.volumeID) }
+        case "in-use", "detaching":
+            let host = connector.host ?? "tether"
+            guard let mine = volume.attachments.first(where: { $0.host == host }) else { return }
+            if volume.status == "in-use" {
+                try await watch.time { try await client.beginDetaching(record.volumeID) }
+            }
+            try await watch.time { try await client.detach(record.volumeID, attachmentID: mine.id) }
+        default:
+            return
+        }
+    }
+}
