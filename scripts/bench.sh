@@ -4,11 +4,14 @@
 #                                  tetherd against a private tgtd, and tetherd's idle RSS
 #   scripts/bench.sh rbd [RUNS]    network-mode RBD against two Ceph clusters, 64 attaches at once,
 #                                  and os-brick's RBDConnector on the same volumes when installed
+#   scripts/bench.sh cinder [RUNS] local-attach / local-detach against the lab Cinder (scripts/cinder-lab.sh),
+#                                  with the time spent in Cinder's API shown apart
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=/opt/swift/usr/bin/swift
 scripts/lab.sh install
 scripts/ceph-lab.sh install
+[ "${1:-}" = cinder ] && scripts/cinder-lab.sh install
 "$SWIFT" build -c release --product tetherd
 "$SWIFT" build -c release --product tether-bench
 BIN=$("$SWIFT" build -c release --show-bin-path)

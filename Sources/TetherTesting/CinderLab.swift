@@ -77,7 +77,11 @@ public final class CinderLab: @unchecked Sendable {
         }
     }
 
+    private let stopped = Mutex(false)
+
+    /// Stops everything; again is a no-op.
     public func stop() {
+        guard stopped.withLock({ done in defer { done = true }; return !done }) else { return }
         _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])
         directory.remove()
         cephA.stop()

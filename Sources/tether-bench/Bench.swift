@@ -11,6 +11,10 @@ import TetherTesting
 struct Bench {
     static func main() async throws {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "cinder" {
+            try await CinderBench.run(runs: Int(arguments.dropFirst().first ?? "") ?? 30)
+            return
+        }
         if arguments.first == "rbd" {
             try await RBDBench.run(runs: Int(arguments.dropFirst().first ?? "") ?? 100)
             return
