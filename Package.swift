@@ -40,7 +40,12 @@ let package = Package(
         ),
         .target(
             name: "TetherISCSI",
-            dependencies: ["TetherCore", "CISCSI", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TetherCore", "TetherMultipath", "CISCSI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TetherMultipath",
+            dependencies: ["TetherCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -128,8 +133,10 @@ let package = Package(
 
         .testTarget(name: "TetherCoreTests", dependencies: ["TetherCore", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherLinuxTests", dependencies: ["TetherLinux", "TetherTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherMultipath", "TetherTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherMultipathTests", dependencies: ["TetherMultipath", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherClientTests", dependencies: ["TetherClient", "TetherAPI", "TetherCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherRBDTests", dependencies: ["TetherRBD", "TetherCeph", "TetherTesting", "tether"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherCephTests", dependencies: ["TetherCeph", "TetherTesting", "TetherLinux"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherCinderTests", dependencies: ["TetherCinder", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherTargetTests", dependencies: ["TetherTarget", "TetherTesting"], swiftSettings: swiftSettings),

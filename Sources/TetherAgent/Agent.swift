@@ -50,6 +50,10 @@ public struct Agent: Sendable {
             NetworkRBDConnector(
                 host: host, registry: registry, connections: radosConnections, cephDirectory: configuration.cephDirectory,
                 secretDirectory: secrets),
+            // Kernel mode: open-iscsi (+ dm-multipath) and krbd; a host without their kernel
+            // modules answers each attach with what is missing.
+            KernelISCSIConnector(host: host, configuration: KernelISCSIConfiguration(root: configuration.systemRoot), logger: logger),
+            KernelRBDConnector(host: host, registry: registry, connections: radosConnections),
         ]
         let exporter = TgtExporter(
             control: TgtSocketControl(socketBase: configuration.target.tgtSocket, controlPort: configuration.target.tgtControlPort),

@@ -27,6 +27,8 @@ public struct AgentConfiguration: Sendable {
     public var cephConnectTimeout: Duration = .seconds(10)
     /// Where Tether defines the per-cluster libvirt secrets; empty: none.
     public var libvirtURI = "qemu:///system"
+    /// Where /sys, /dev, /etc/iscsi and /run are found; "/" but in tests.
+    public var systemRoot = "/"
     /// How to reach Cinder for local-attach; nil: not configured.
     public var cinder: CinderSettings?
 
@@ -68,6 +70,7 @@ public struct AgentConfiguration: Sendable {
         configuration.initiator = try reader.string("iscsi", "initiator")
         configuration.initiatorFile = try reader.string("iscsi", "initiator_file") ?? configuration.initiatorFile
         configuration.multipath = try reader.bool("multipath", "enabled") ?? false
+        configuration.systemRoot = try reader.string("", "system_root") ?? configuration.systemRoot
         if let seconds = try reader.seconds("iscsi", "connect_timeout") { configuration.iscsiTimeouts.connect = seconds }
         if let seconds = try reader.seconds("iscsi", "login_timeout") { configuration.iscsiTimeouts.login = seconds }
         if let seconds = try reader.seconds("iscsi", "command_timeout") { configuration.iscsiTimeouts.command = seconds }
@@ -98,7 +101,7 @@ public struct AgentConfiguration: Sendable {
         var used: Set<String> = []
 
         static let known: [String: Set<String>] = [
-            "": ["socket", "state_dir", "log_level"],
+            "": ["socket", "state_dir", "log_level", "system_root"],
             "node": ["host", "ip"],
             "iscsi": ["initiator", "initiator_file", "connect_timeout", "login_timeout", "command_timeout"],
             "multipath": ["enabled"],

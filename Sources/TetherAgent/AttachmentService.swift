@@ -115,6 +115,24 @@ public final class AttachmentService: Sendable {
         logger.info("detach finished", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)"])
     }
 
+    /// Makes the host see the volume's new size (rescan, map resize) and records it.
+    func extend(_ reference: String) async throws -> AttachmentRecord {
+        let volumeID = try await show(reference).volumeID
+        return try await locks.withLock(volumeID) {
+            let record = try await self.show(reference)
+            guard record.state == AttachmentRecord.State.attached, let result = record.result else {
+                throw TetherError(.conflict, "attachment \(record.id) is \(record.state), not attached")
+            }
+            let connector = try self.connector(for: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network)
+            var attached = try JSONDecoder().decode(AttachedVolume.self, from: Data(result.utf8))
+            attached.sizeBytes = try await connector.extend(attached, attachmentID: record.id)
+            let updated = try Self.json(attached)
+            try await self.journal.finishAttach(id: record.id, result: updated)
+            self.logger.info("extended", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "size": "\(attached.sizeBytes)"])
+            return try await self.show(record.id)
+        }
+    }
+
     func list() async throws -> [AttachmentRecord] {
         try await journal.attachments()
     }

@@ -31,6 +31,9 @@ struct Routes {
         v1.get("attachments/:ref") { _, context in
             try JSONBody.response(try Self.body(try await self.attachments.show(try Self.parameter("ref", context))))
         }
+        v1.post("attachments/:ref/extend") { _, context in
+            try JSONBody.response(try Self.body(try await self.attachments.extend(try Self.parameter("ref", context))))
+        }
         v1.delete("attachments/:ref") { request, context in
             let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
             let detached = try await self.attachments.detach(try Self.parameter("ref", context), force: force)

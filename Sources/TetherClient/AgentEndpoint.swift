@@ -39,6 +39,11 @@ extension AgentEndpoint where Response == AttachmentBody {
         try Self(method: "POST", target: "/v1/attachments", json: request)
     }
 
+    /// Rescans the attachment's device(s) and answers it with its new size.
+    public static func extend(_ ref: String) -> Self {
+        Self(method: "POST", target: "/v1/attachments/\(percentEncoded(ref))/extend")
+    }
+
     /// `ref` is an attachment id or a volume id.
     public static func attachment(_ ref: String) -> Self {
         Self(method: "GET", target: "/v1/attachments/\(percentEncoded(ref))")

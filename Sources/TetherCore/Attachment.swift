@@ -99,6 +99,9 @@ public protocol Connector: Sendable {
     /// from the request, so a crash between login and device discovery leaves no session behind.
     /// The request's connection info may have its secrets redacted.
     func interruptedAttach(_ request: AttachRequest) -> AttachedVolume
+    /// Makes the host see a volume the storage grew, and answers its new size in bytes.
+    /// - Throws: `unsupported` for connectors that hold no host device.
+    func extend(_ volume: AttachedVolume, attachmentID: String) async throws -> UInt64
 }
 
 extension Connector {
@@ -106,6 +109,12 @@ extension Connector {
 
     public func interruptedAttach(_ request: AttachRequest) -> AttachedVolume {
         .partial(protocolName: request.connectionInfo.driverVolumeType.lowercased(), mode: mode, secretFiles: secretFiles(forAttachment: request.attachmentID))
+    }
+
+    public func extend(_ volume: AttachedVolume, attachmentID: String) async throws -> UInt64 {
+        throw TetherError(
+            .unsupported, "\(volume.protocolName) attachments in \(mode.rawValue) mode cannot be extended here",
+            hint: "in network mode QEMU sees the new size itself (block_resize)")
     }
 }
 

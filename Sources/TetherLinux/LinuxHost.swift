@@ -96,9 +96,23 @@ public struct LinuxHost: TetherCore.Host {
     }
 
     public func writeAttribute(_ path: String, _ value: String) async throws {
+        // A sysfs write can block for as long as the kernel works on it (an rbd map waits for the
+        // monitors): on its own thread, never on a Swift concurrency thread.
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let thread = Thread {
+                continuation.resume(with: Result { try Self.writeAttributeNow(path, value) })
+            }
+            thread.name = "tether-sysfs"
+            thread.start()
+        }
+    }
+
+    static func writeAttributeNow(_ path: String, _ value: String) throws {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw TetherError(.hostCommandFailed, "cannot open \(path): \(String(cString: strerror(errno)))")
+            let code = errno
+            throw TetherError(
+                .hostCommandFailed, "cannot open \(path): \(String(cString: strerror(code)))", cause: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO))
         }
         defer { close(fd) }
         let bytes = Array(value.utf8)
@@ -108,7 +122,10 @@ public struct LinuxHost: TetherCore.Host {
         } while written < 0 && errno == EINTR
         guard written == bytes.count else {
             // The kernel's answer is in errno (EINVAL for a bad rbd option string, EEXIST ...).
-            throw TetherError(.hostCommandFailed, "the kernel refused the write to \(path): \(String(cString: strerror(errno)))")
+            let code = written < 0 ? errno : EIO
+            throw TetherError(
+                .hostCommandFailed, "the kernel refused the write to \(path): \(String(cString: strerror(code)))",
+                cause: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO))
         }
     }
 

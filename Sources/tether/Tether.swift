@@ -24,6 +24,6 @@ struct Tether: AsyncParsableCommand {
         version: TetherVersion.current,
         subcommands: [
             Connector.self, Attach.self, Detach.self, List.self, Show.self, DiskXML.self, LocalAttach.self, LocalDetach.self, LocalList.self,
-            Cinder.self, Export.self, Cluster.self, Health.self,
+            Extend.self, Cinder.self, Export.self, Cluster.self, Health.self, Udev.self,
         ])
 }

@@ -1,0 +1,110 @@
+import Logging
+import TetherCore
+
+/// open-iscsi's `iscsiadm`: node records, logins and logouts.
+///
+/// iscsiadm is never given a secret: CHAP passwords go straight into the node record file
+/// (`writeSecrets`), written 0600 by Tether.
+struct OpenISCSI: Sendable {
+    let host: any Host
+    let configuration: KernelISCSIConfiguration
+    let logger: Logger
+
+    enum LoginOutcome: Sendable {
+        case loggedIn
+        /// Another caller logged in to this portal and target first (exit 15).
+        case alreadyLoggedIn
+    }
+
+    private func node(_ path: ISCSIPath) -> [String] {
+        ["-m", "node", "-T", path.iqn, "-p", path.portal.description, "--interface", configuration.iface]
+    }
+
+    private func run(_ arguments: [String], timeout: Duration? = nil) async throws -> CommandResult {
+        try await host.run(Command("iscsiadm", arguments, timeout: timeout ?? configuration.timeouts.command))
+    }
+
+    func nodeExists(_ path: ISCSIPath) async throws -> Bool {
+        let result = try await run(node(path))
+        switch ISCSIAdmStatus(rawValue: result.exitCode) {
+        case .success?: return true
+        case .noObjectsFound?: return false
+        default: throw ISCSIAdmStatus.error("node show", path: path, result: result)
+        }
+    }
+
+    func createNode(_ path: ISCSIPath) async throws {
+        let result = try await run(node(path) + ["--op", "new"])
+        guard result.succeeded else { throw ISCSIAdmStatus.error("--op new", path: path, result: result) }
+    }
+
+    /// Sets one node setting; false when iscsiadm refused it (an older open-iscsi without it).
+    @discardableResult
+    func update(_ path: ISCSIPath, _ name: String, _ value: String) async throws -> Bool {
+        let result = try await run(node(path) + ["--op", "update", "-n", name, "-v", value])
+        if !result.succeeded {
+            logger.debug("iscsiadm update refused", metadata: ["setting": "\(name)", "exit": "\(result.exitCode)", "portal": "\(path.portal)"])
+        }
+        return result.succeeded
+    }
+
+    func login(_ path: ISCSIPath) async throws -> LoginOutcome {
+        let result = try await run(node(path) + ["--login"], timeout: configuration.timeouts.login)
+        switch ISCSIAdmStatus(rawValue: result.exitCode) {
+        case .success?: return .loggedIn
+        case .sessionExists?: return .alreadyLoggedIn
+        default: throw ISCSIAdmStatus.error("login", path: path, result: result)
+        }
+    }
+
+    /// Logs out of the portal and target; no session is fine.
+    func logout(_ path: ISCSIPath) async throws {
+        let result = try await run(node(path) + ["--logout"])
+        switch ISCSIAdmStatus(rawValue: result.exitCode) {
+        case .success?, .noObjectsFound?, .sessionNotFound?: return
+        default: throw ISCSIAdmStatus.error("logout", path: path, result: result)
+        }
+    }
+
+    /// Deletes the node record; no record is fine.
+    func deleteNode(_ path: ISCSIPath) async throws {
+        let result = try await run(node(path) + ["--op", "delete"])
+        switch ISCSIAdmStatus(rawValue: result.exitCode) {
+        case .success?, .noObjectsFound?: return
+        default: throw ISCSIAdmStatus.error("--op delete", path: path, result: result)
+        }
+    }
+
+    // MARK: - Secrets in the record file
+
+    /// The record file iscsiadm keeps for `path`, when there is one.
+    func recordFile(_ path: ISCSIPath) async throws -> String? {
+        for directory in configuration.nodeDirectories {
+            let target = "\(directory)/\(path.iqn)"
+            let entries = try await host.listDirectory(target)
+            for candidate in ISCSINodeRecord.candidates(for: path.portal, iface: configuration.iface, in: entries) {
+                let file = "\(target)/\(candidate)"
+                if (try? await host.read(file)) != nil { return file }
+            }
+        }
+        return nil
+    }
+
+    /// Puts the CHAP passwords (and, with mutual CHAP, the target's) into the node record and
+    /// leaves the file readable by root only. Names and the method go through iscsiadm first,
+    /// which checks them; the passwords are written last, as iscsiadm keeps them on rewrites.
+    func writeSecrets(_ path: ISCSIPath, chap: CHAPCredentials, mutual: CHAPCredentials?) async throws {
+        guard let file = try await recordFile(path) else {
+            throw TetherError(
+                .iscsiCommandFailed, "iscsiadm wrote no node record for \(path.portal) \(path.iqn) in \(configuration.nodeDirectories.joined(separator: " or "))",
+                hint: "set the node record directory to open-iscsi's (its dbroot + /nodes)")
+        }
+        let text = try await host.read(file)
+        var settings = [(name: "node.session.auth.password", value: chap.password.reveal { $0 })]
+        if let mutual {
+            settings.append((name: "node.session.auth.password_in", value: mutual.password.reveal { $0 }))
+        }
+        let edited = ISCSINodeRecord.setting(settings, in: text)
+        try await host.writeFile(file, contents: Array(edited.utf8), mode: 0o600)
+    }
+}
