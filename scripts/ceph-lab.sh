@@ -5,6 +5,9 @@
 #   scripts/ceph-lab.sh install             apt packages (idempotent)
 #   scripts/ceph-lab.sh start DIR NAME BASE mon on 127.0.0.1:BASE (v2) and BASE+1 (v1), OSD ports
 #                                           BASE+10..BASE+99; writes DIR/cluster.env
+#                                           CEPH_LAB_ADDR=IP binds mon and OSD to IP instead of
+#                                           127.0.0.1 (an address that must exist already, e.g. the
+#                                           bridge of scripts/guest-lab.sh net-up, for a guest's krbd)
 #   scripts/ceph-lab.sh stop DIR            kills the daemons by PID (OSD first) and removes DIR
 #
 # Run inside a private network namespace. Recipe and pitfalls: ../shared/LAB.md, "Ceph".
@@ -18,16 +21,18 @@ install() {
 
 start() {
     local dir=$1 name=$2 base=$3
-    local v2=$base v1=$((base + 1))
+    local v2=$base v1=$((base + 1)) addr=${CEPH_LAB_ADDR:-127.0.0.1}
     mkdir -p "$dir"/{mon,osd,run,log}
     chmod 700 "$dir"
-    local conf=$dir/$name.conf fsid
+    local conf=$dir/$name.conf fsid public=""
     fsid=$(uuidgen)
+    # Without an explicit address the OSD binds to what it learns from the mon (127.0.0.1).
+    [ "$addr" = 127.0.0.1 ] || public="public addr = $addr"$'\n'
     cat >"$conf" <<CONF
 [global]
 fsid = $fsid
-mon host = [v2:127.0.0.1:$v2,v1:127.0.0.1:$v1]
-auth cluster required = cephx
+mon host = [v2:$addr:$v2,v1:$addr:$v1]
+${public}auth cluster required = cephx
 auth service required = cephx
 auth client required = cephx
 osd pool default size = 1
@@ -61,7 +66,7 @@ CONF
     ceph-authtool --create-keyring "$dir/admin.keyring" --gen-key -n client.admin \
         --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
     ceph-authtool "$dir/mon.keyring" --import-keyring "$dir/admin.keyring" >/dev/null
-    monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$v2,v1:127.0.0.1:$v1]" "$dir/monmap" >/dev/null
+    monmaptool --create --fsid "$fsid" --addv a "[v2:$addr:$v2,v1:$addr:$v1]" "$dir/monmap" >/dev/null
     ceph-mon --cluster "$name" -c "$conf" --mkfs -i a --monmap "$dir/monmap" >/dev/null
     ceph-mon --cluster "$name" -c "$conf" -i a -f >"$dir/log/mon.out" 2>&1 &
     echo "MON_PID=$!" >"$dir/pids"
@@ -93,8 +98,8 @@ CONF
 NAME=$name
 FSID=$fsid
 CONF=$conf
-MON_V2=127.0.0.1:$v2
-MON_V1=127.0.0.1:$v1
+MON_V2=$addr:$v2
+MON_V1=$addr:$v1
 ADMIN_KEYRING=$dir/admin.keyring
 CINDER_KEYRING=$dir/cinder.keyring
 CINDER_KEY_FILE=$dir/cinder.key

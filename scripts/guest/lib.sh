@@ -1,0 +1,195 @@
+# Shell library of the Tether test guest (scripts/guest-lab.sh). Busybox ash; sourced by the guest's
+# boot script and by every scenario (`. /tether/lib.sh`). Nothing here runs on the host.
+#
+# The guest's iSCSI target is LIO, configured through configfs: one target $TARGET_IQN with two
+# portal groups, TPG 1 on $PORTAL1 and TPG 2 on $PORTAL2, each with the same LUNs, an ACL for
+# $INITIATOR_IQN and CHAP ($CHAP_USER/$CHAP_PASS; mutual: $CHAP_USER_IN/$CHAP_PASS_IN). A portal
+# "goes away" by disabling its TPG: its sessions are closed and logins to it fail, while the
+# session on the other portal keeps serving the same LUNs.
+#
+# Results (the scenario contract):
+#   result_ok NAME / result_fail NAME WHY...   print `TETHER-RESULT ok|fail NAME [WHY]`
+#   check NAME CMD...                          runs CMD; ok if it exits 0, else fail with its output's
+#                                              last line
+#   wait_until SECONDS CMD...                  polls CMD every 0.1 s until it exits 0; 1 on timeout
+# The boot script prints `TETHER-DONE RC` after the scenario: RC is the scenario's exit status if
+# not 0, else 1 if any result_fail was printed, else 0.
+#
+# Target:
+#   target_lun_add LUN SIZE_MIB [SERIAL]   fileio LUN on tmpfs (/run/target), unit serial SERIAL
+#                                          (default: 32 random hex digits), exported on both TPGs
+#   target_lun_wwid LUN                    the WWID the initiator sees (scsi_id, 36001405 + serial hex)
+#   target_lun_resize LUN SIZE_MIB         grows (or shrinks) the LUN; the initiator needs a rescan
+#   target_lun_remove LUN                  unexports and deletes it
+#   portal_down 1|2 / portal_up 1|2        disables / enables that portal's TPG
+# Ceph (facts packed by `guest-lab.sh run --ceph DIR`, readable by root only):
+#   ceph_clusters                          names of the clusters passed in
+#   ceph_load NAME                         sets FSID MON_V1 MON_V2 USER KEY_FILE KEYRING_FILE
+# Misc: cmdline_arg NAME [DEFAULT]         value of tether.NAME= on the kernel command line
+#                                          (scenario; net = this guest's ADDR/24 and host = the
+#                                          host's address on the bridge, with --net or --ceph; and
+#                                          whatever `run --append` added)
+#       log MSG                            timestamped line on the scenario's output
+# Paths: /tether/bin (on PATH) holds tetherd and tether with `run --tether`; /tether/share what the
+# scenario's host hook left in GUEST_SHARE; /run/tether the daemons' logs (udevd, iscsid,
+# multipathd). Scenarios run as root in /tmp with the output on the guest's second serial port.
+
+TARGET_IQN=iqn.2003-01.org.tether.guest:target
+INITIATOR_IQN=iqn.2004-10.org.tether:guest
+PORTAL1=127.0.0.1:3260
+PORTAL2=127.0.0.2:3260
+CHAP_USER=tether-guest
+CHAP_PASS=guest-chap-pass1
+CHAP_USER_IN=tether-target
+CHAP_PASS_IN=target-chap-pass
+TETHER_RUN=/run/tether
+LIO=/sys/kernel/config/target
+TARGET_DIR=/run/target
+export TARGET_IQN INITIATOR_IQN PORTAL1 PORTAL2 CHAP_USER CHAP_PASS CHAP_USER_IN CHAP_PASS_IN
+
+log() {
+    echo "[$(cut -d' ' -f1 /proc/uptime)] $*"
+}
+
+result_ok() {
+    echo "TETHER-RESULT ok $1"
+}
+
+result_fail() {
+    local name=$1
+    shift
+    echo "TETHER-RESULT fail $name $*"
+    mkdir -p "$TETHER_RUN"
+    echo "$name" >>"$TETHER_RUN/failures"
+}
+
+check() {
+    local name=$1 out rc
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        result_ok "$name"
+    else
+        result_fail "$name" "rc=$rc: $(echo "$out" | tail -n 1)"
+    fi
+    return $rc
+}
+
+wait_until() {
+    local limit=$1 start now
+    shift
+    start=$(cut -d. -f1 /proc/uptime)
+    while ! "$@" >/dev/null 2>&1; do
+        now=$(cut -d. -f1 /proc/uptime)
+        [ $((now - start)) -ge "$limit" ] && return 1
+        sleep 0.1
+    done
+    return 0
+}
+
+cmdline_arg() {
+    local word
+    for word in $(cat /proc/cmdline); do
+        case $word in
+            tether.$1=*) echo "${word#*=}"; return 0 ;;
+        esac
+    done
+    [ $# -ge 2 ] && echo "$2"
+    return 0
+}
+
+# --- LIO target -------------------------------------------------------------------------------
+
+_tpg() { echo "$LIO/iscsi/$TARGET_IQN/tpgt_$1"; }
+_acl() { echo "$(_tpg "$1")/acls/$INITIATOR_IQN"; }
+_backstore() { echo "$LIO/core/fileio_$1/lun$1"; }
+
+# Creates the target, both TPGs with one portal each, the ACL and CHAP. Called once by the boot script.
+target_setup() {
+    local t portal
+    mkdir -p "$TARGET_DIR" "$LIO/iscsi/$TARGET_IQN" || return 1
+    for t in 1 2; do
+        if [ $t = 1 ]; then portal=$PORTAL1; else portal=$PORTAL2; fi
+        mkdir "$(_tpg $t)" "$(_tpg $t)/np/$portal" "$(_acl $t)" || return 1
+        echo 1 >"$(_tpg $t)/attrib/authentication"
+        echo 0 >"$(_tpg $t)/attrib/generate_node_acls"
+        echo 0 >"$(_tpg $t)/attrib/demo_mode_write_protect"
+        # printf %s: a trailing newline would become part of the secret.
+        printf %s "$CHAP_USER" >"$(_acl $t)/auth/userid"
+        printf %s "$CHAP_PASS" >"$(_acl $t)/auth/password"
+        printf %s "$CHAP_USER_IN" >"$(_acl $t)/auth/userid_mutual"
+        printf %s "$CHAP_PASS_IN" >"$(_acl $t)/auth/password_mutual"
+        echo 1 >"$(_tpg $t)/enable"
+    done
+}
+
+target_lun_add() {
+    local lun=$1 mib=$2 serial=${3:-} b t
+    [ -n "$serial" ] || serial=$(tr -d '-' </proc/sys/kernel/random/uuid)
+    b=$(_backstore "$lun")
+    truncate -s "${mib}M" "$TARGET_DIR/lun$lun.img" || return 1
+    mkdir -p "$b" || return 1
+    echo "fd_dev_name=$TARGET_DIR/lun$lun.img,fd_dev_size=$((mib * 1048576))" >"$b/control" || return 1
+    # The unit serial must be set before the LUN is exported; without it the WWID is empty.
+    printf %s "$serial" >"$b/wwn/vpd_unit_serial" || return 1
+    echo 1 >"$b/enable" || return 1
+    for t in 1 2; do
+        mkdir "$(_tpg $t)/lun/lun_$lun" || return 1
+        ln -s "$b" "$(_tpg $t)/lun/lun_$lun/dev" || return 1
+        mkdir "$(_acl $t)/lun_$lun" || return 1
+        ln -s "$(_tpg $t)/lun/lun_$lun" "$(_acl $t)/lun_$lun/map" || return 1
+    done
+}
+
+target_lun_wwid() {
+    local serial hex
+    serial=$(sed -n 's/^T10 VPD Unit Serial Number: //p' "$(_backstore "$1")/wwn/vpd_unit_serial")
+    # LIO's NAA 6 designator: company id 001405, then the first 25 hex digits of the serial.
+    hex=$(printf %s "$serial" | tr -cd '0-9a-fA-F' | tr 'A-F' 'a-f' | cut -c1-25)
+    while [ ${#hex} -lt 25 ]; do hex=${hex}0; done
+    echo "36001405$hex"
+}
+
+target_lun_resize() {
+    local lun=$1 mib=$2
+    truncate -s "${mib}M" "$TARGET_DIR/lun$lun.img" || return 1
+    # fileio on a regular file reports fd_dev_size, not the file's size.
+    echo "fd_dev_size=$((mib * 1048576))" >"$(_backstore "$lun")/control"
+}
+
+target_lun_remove() {
+    local lun=$1 b t
+    b=$(_backstore "$lun")
+    for t in 1 2; do
+        rm -f "$(_acl $t)/lun_$lun/map"
+        rmdir "$(_acl $t)/lun_$lun" 2>/dev/null
+        rm -f "$(_tpg $t)/lun/lun_$lun/dev"
+        rmdir "$(_tpg $t)/lun/lun_$lun" 2>/dev/null
+    done
+    rmdir "$b" "$(dirname "$b")" 2>/dev/null
+    rm -f "$TARGET_DIR/lun$lun.img"
+    [ ! -e "$b" ]
+}
+
+portal_down() {
+    echo 0 >"$(_tpg "$1")/enable"
+}
+
+portal_up() {
+    echo 1 >"$(_tpg "$1")/enable"
+}
+
+# --- Ceph -------------------------------------------------------------------------------------
+
+ceph_clusters() {
+    [ -d /tether/ceph ] && ls /tether/ceph
+    return 0
+}
+
+ceph_load() {
+    [ -f "/tether/ceph/$1/cluster.env" ] || return 1
+    . "/tether/ceph/$1/cluster.env"
+    KEY_FILE=/tether/ceph/$1/key
+    KEYRING_FILE=/tether/ceph/$1/keyring
+}
