@@ -83,7 +83,7 @@ struct AgentBadInputTests {
             let error = await Self.attachError(client, info)
             #expect(error?.code == .iscsiUnreachable)
             // Refused at once, not after connect_timeout retries; room for a loaded CI machine.
-            #expect(ContinuousClock.now - started < .seconds(20))
+            #expect(ContinuousClock.now - started < .seconds(60))
         }
     }
 
@@ -101,8 +101,9 @@ struct AgentBadInputTests {
             let elapsed = ContinuousClock.now - started
             #expect(error?.code == .timedOut)
             // Without Tether's deadline this login would wait forever. The upper bound leaves room
-            // for a loaded 2-core CI machine running the whole suite in parallel (seen: 8.7 s).
-            #expect(elapsed >= .seconds(2) && elapsed < .seconds(20), "\(elapsed)")
+            // for a loaded 2-core CI machine running the whole suite in parallel, a Cinder lab
+            // starting among it (seen: 27 s); it only has to tell "gave up" from "hung".
+            #expect(elapsed >= .seconds(2) && elapsed < .seconds(60), "\(elapsed)")
         }
     }
 

@@ -17,7 +17,7 @@ import Testing
         await #expect(throws: TetherError.self) {
             _ = try await LinuxHost().run(Command("/bin/sleep", ["30"], timeout: .milliseconds(300)))
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(60))
     }
 
     /// iscsiadm starts iscsid, which keeps whatever descriptors it was given: the call must end
