@@ -69,8 +69,8 @@ public final class CephLab: @unchecked Sendable {
     /// Starts two clusters at once (about 5 s), runs `body`, stops both on success and on error.
     public static func withTwo<Value>(_ body: (CephLab, CephLab) async throws -> Value) async throws -> Value {
         let base = nextBasePort()
-        async let first = Task.detached { try CephLab(name: "ceph-a", basePort: base) }.value
-        async let second = Task.detached { try CephLab(name: "ceph-b", basePort: base + 200) }.value
+        async let first = Lab.offPool { try CephLab(name: "ceph-a", basePort: base) }
+        async let second = Lab.offPool { try CephLab(name: "ceph-b", basePort: base + 200) }
         let a: CephLab, b: CephLab
         do {
             a = try await first
@@ -86,10 +86,10 @@ public final class CephLab: @unchecked Sendable {
         }
         do {
             let value = try await body(a, b)
-            a.stop(); b.stop()
+            _ = try? await Lab.offPool { a.stop(); b.stop() }
             return value
         } catch {
-            a.stop(); b.stop()
+            _ = try? await Lab.offPool { a.stop(); b.stop() }
             throw error
         }
     }

@@ -29,7 +29,7 @@ public final class CinderLab: @unchecked Sendable {
     public static func running() async throws -> CinderLab {
         let task = shared.withLock { current in
             if let current { return current }
-            let started = Task.detached { try CinderLab() }
+            let started = Task { try await Lab.offPool { try CinderLab() } }
             current = started
             return started
         }

@@ -33,6 +33,15 @@ public enum Lab {
         return (exit.status, exit.stdout + exit.stderr)
     }
 
+    /// Runs blocking lab work (starting Ceph or Cinder takes seconds in waitpid) on a thread of its
+    /// own: on Swift's cooperative pool, which has one thread per core, it would starve every other
+    /// test of the process meanwhile, and their timings with them.
+    public static func offPool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
     /// PIDs of the processes whose command line contains `text` (a secret must never be there).
     public static func processesWithCommandLine(containing text: String) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { Int($0) != nil }.filter { pid in
