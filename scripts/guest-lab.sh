@@ -389,6 +389,8 @@ run() {
     local extra=$TMP/extra facts=$TMP/facts
     mkdir -p "$extra/tether/share" "$facts/tether/ceph"
     cp "$GUEST/boot" "$GUEST/lib.sh" "$extra/tether/"
+    mkdir -p "$extra/tether/udev"
+    cp "$ROOT"/udev/*.rules "$extra/tether/udev/"
     cp -r "$GUEST/scenarios" "$extra/tether/scenarios"
     chmod -R go+rX "$extra/tether"
 
@@ -573,6 +575,92 @@ selftest_in_netns() {
     [ $failed = 0 ]
 }
 
+# --- ci ---------------------------------------------------------------------------------------
+
+# Builds Tether (release, static Swift stdlib, scratch path $TETHER_GUEST_BUILD, default
+# .build-guest), then runs every scenario in its own network namespace: one line per scenario.
+ci() {
+    [ $# = 0 ] || die "ci: no arguments" 64
+    local scratch=${TETHER_GUEST_BUILD:-.build-guest} swift=${SWIFT:-/opt/swift/usr/bin/swift} p bindir start=$SECONDS
+    # TETHER_GUEST_BINDIR: binaries built already (CI's debug build): no second build.
+    if [ -n "${TETHER_GUEST_BINDIR:-}" ]; then
+        bindir=$(cd "$TETHER_GUEST_BINDIR" && pwd)
+        build --tether "$bindir" >/dev/null
+        exec unshare -n "$0" ci-in-netns --tether "$bindir"
+    fi
+    for p in tetherd tether; do
+        (cd "$ROOT" && "$swift" build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$p") >&2 ||
+            die "ci: building $p failed"
+    done
+    bindir=$(cd "$ROOT" && "$swift" build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)
+    log "built tetherd and tether in $((SECONDS - start)) s: $bindir"
+    build --tether "$bindir" >/dev/null
+    exec unshare -n "$0" ci-in-netns --tether "$bindir"
+}
+
+ci_in_netns() {
+    ip link set lo up
+    local passed=0 failed=0 work tether=("$@") s
+    work=$(mktemp -d "${TMPDIR:-/tmp}/tether-guest-ci.XXXXXX")
+    SELFTEST_DIR=$work
+    trap selftest_cleanup EXIT
+    # SCENARIO [run arguments]: runs it with its output in $work, one line; the output on failure.
+    one() {
+        local name=$1 start=$SECONDS rc=0
+        "$0" run "$@" ${tether[@]+"${tether[@]}"} --timeout "${TETHER_GUEST_TIMEOUT:-420}" >"$work/$name.out" 2>&1 || rc=$?
+        local ok bad
+        ok=$(grep -c '^TETHER-RESULT ok' "$work/$name.out" || true)
+        bad=$(grep -c '^TETHER-RESULT fail' "$work/$name.out" || true)
+        local results="$ok ok, $bad failed"
+        if [ $rc = 0 ]; then
+            passed=$((passed + 1))
+            echo "guest-lab: $name passed in $((SECONDS - start)) s ($results)"
+        else
+            failed=$((failed + 1))
+            echo "guest-lab: $name FAILED (rc $rc) in $((SECONDS - start)) s ($results)"
+            sed 's/^/    /' "$work/$name.out"
+        fi
+        if [ -n "${TETHER_GUEST_LOGS:-}" ]; then mkdir -p "$TETHER_GUEST_LOGS"; cp "$work/$name.out" "$TETHER_GUEST_LOGS/$name.out"; fi
+    }
+    for s in smoke iscsi-shell; do one "$s"; done
+    for s in "$GUEST"/scenarios/tether-*.sh; do
+        s=$(basename "$s" .sh)
+        [ -f "$GUEST/scenarios/$s.host" ] && grep -q GUEST_CEPH_DIRS "$GUEST/scenarios/$s.host" && continue
+        grep -q ceph_clusters "$GUEST/scenarios/$s.sh" && continue
+        one "$s"
+    done
+    local ceph_scenarios=(krbd-shell)
+    for s in "$GUEST"/scenarios/tether-*.sh; do
+        grep -q ceph_clusters "$s" && ceph_scenarios+=("$(basename "$s" .sh)")
+    done
+    if command -v ceph-mon >/dev/null; then
+        net_up
+        local start=$SECONDS
+        CEPH_LAB_ADDR=${NET%/*} "$ROOT/scripts/ceph-lab.sh" start "$work/ceph-a" ceph-a 21000 >"$work/a.log" 2>&1 &
+        local a=$!
+        CEPH_LAB_ADDR=${NET%/*} "$ROOT/scripts/ceph-lab.sh" start "$work/ceph-b" ceph-b 21200 >"$work/b.log" 2>&1 &
+        local b=$! ok=1
+        wait $a || { cat "$work/a.log"; ok=0; }
+        wait $b || { cat "$work/b.log"; ok=0; }
+        log "two Ceph clusters up in $((SECONDS - start)) s"
+        for s in "${ceph_scenarios[@]}"; do
+            if [ $ok = 1 ]; then
+                one "$s" --ceph "$work/ceph-a" --ceph "$work/ceph-b"
+            else
+                echo "guest-lab: $s FAILED: the Ceph clusters did not start"
+                failed=$((failed + 1))
+            fi
+        done
+    else
+        for s in "${ceph_scenarios[@]}"; do
+            echo "guest-lab: $s FAILED: no ceph-mon (scripts/guest-lab.sh install)"
+            failed=$((failed + 1))
+        done
+    fi
+    echo "guest-lab: $passed passed, $failed failed"
+    [ $failed = 0 ]
+}
+
 selftest_cleanup() {
     "$ROOT/scripts/ceph-lab.sh" stop "$SELFTEST_DIR/ceph-a" 2>/dev/null || true
     "$ROOT/scripts/ceph-lab.sh" stop "$SELFTEST_DIR/ceph-b" 2>/dev/null || true
@@ -584,10 +672,12 @@ case "${1:-}" in
     install) install ;;
     selftest) shift; selftest "$@" ;;
     selftest-in-netns) shift; selftest_in_netns "$@" ;;
+    ci) shift; ci "$@" ;;
+    ci-in-netns) shift; ci_in_netns "$@" ;;
     build) shift; build "$@" ;;
     run) shift; run "$@" ;;
     net-up) shift; net_up "$@" ;;
     net-down) net_down ;;
-    *) echo "usage: scripts/guest-lab.sh install | build [--tether BINDIR] | run SCENARIO [--tether BINDIR] [--ceph DIR]... [--net] [--timeout S] [--append ARGS] | net-up [ADDR/24] | net-down | selftest [--tether BINDIR]" >&2
+    *) echo "usage: scripts/guest-lab.sh install | build [--tether BINDIR] | run SCENARIO [--tether BINDIR] [--ceph DIR]... [--net] [--timeout S] [--append ARGS] | net-up [ADDR/24] | net-down | selftest [--tether BINDIR] | ci" >&2
        exit 64 ;;
 esac

@@ -193,3 +193,85 @@ ceph_load() {
     KEY_FILE=/tether/ceph/$1/key
     KEYRING_FILE=/tether/ceph/$1/keyring
 }
+
+# --- Tether (with `run --tether BINDIR`) --------------------------------------------------------
+# tether_setup [MULTIPATH]   writes /etc/tether/tether.toml (state in tmpfs; MULTIPATH true|false,
+#                            default false), installs udev/60-tether*.rules with tether as
+#                            /usr/bin/tether, reloads udev, starts tetherd (log $TETHER_LOG)
+# tetherd_start / tetherd_kill9  start tetherd in the background and wait for its socket / kill -9 it
+# json_get KEY               the first string or number value of "KEY" in the JSON on stdin
+# iscsi_info FILE VOLUME LUN [PORTAL...]  writes an iSCSI connection_info (CHAP) to FILE: one
+#                            portal as target_portal, several as target_portals/iqns/luns
+TETHER_CONF=/etc/tether/tether.toml
+TETHER_LOG=$TETHER_RUN/tetherd.log
+TETHERD_PID=
+
+tether_setup() {
+    mkdir -p /etc/tether /etc/ceph /run/tether/state /etc/udev/rules.d
+    cat >"$TETHER_CONF" <<EOT
+socket = "/run/tether/tetherd.sock"
+state_dir = "/run/tether/state"
+log_level = "debug"
+
+[iscsi]
+initiator = "$INITIATOR_IQN"
+
+[multipath]
+enabled = ${1:-false}
+
+[ceph]
+registry_dir = "/etc/tether"
+ceph_dir = "/etc/ceph"
+
+[libvirt]
+uri = ""
+EOT
+    ln -sf /tether/bin/tether /usr/bin/tether
+    cp /tether/udev/60-tether.rules /tether/udev/60-tether-rbd.rules /etc/udev/rules.d/ || return 1
+    udevadm control --reload || return 1
+    tetherd_start
+}
+
+tetherd_start() {
+    tetherd --config "$TETHER_CONF" >>"$TETHER_LOG" 2>&1 &
+    TETHERD_PID=$!
+    wait_until 30 tether health
+}
+
+tetherd_kill9() {
+    [ -n "$TETHERD_PID" ] && kill -9 "$TETHERD_PID" 2>/dev/null
+    wait "$TETHERD_PID" 2>/dev/null
+    TETHERD_PID=
+}
+
+json_get() {
+    tr -d '\n' | grep -o "\"$1\" *: *\"\{0,1\}[^\",}]*" | head -n 1 | sed 's/^[^:]*: *"\{0,1\}//'
+}
+
+iscsi_info() {
+    local file=$1 vol=$2 lun=$3 p portals="" iqns="" luns=""
+    shift 3
+    if [ $# -eq 1 ]; then
+        portals="\"target_portal\": \"$1\", \"target_iqn\": \"$TARGET_IQN\", \"target_lun\": $lun,"
+    else
+        for p in "$@"; do
+            portals="$portals${portals:+, }\"$p\""; iqns="$iqns${iqns:+, }\"$TARGET_IQN\""; luns="$luns${luns:+, }$lun"
+        done
+        portals="\"target_portals\": [$portals], \"target_iqns\": [$iqns], \"target_luns\": [$luns],"
+        portals="$portals \"target_portal\": \"$1\", \"target_iqn\": \"$TARGET_IQN\", \"target_lun\": $lun,"
+    fi
+    cat >"$file" <<EOT
+{"driver_volume_type": "iscsi", "data": {$portals "target_discovered": false,
+ "auth_method": "CHAP", "auth_username": "$CHAP_USER", "auth_password": "$CHAP_PASS",
+ "volume_id": "$vol", "access_mode": "rw"}}
+EOT
+}
+
+# Prints the scenario's end state when something failed: tetherd's log tail, sessions, disks.
+tether_debug() {
+    [ -s "$TETHER_RUN/failures" ] || return 0
+    log "--- tetherd log (last 40 lines)"; tail -n 40 "$TETHER_LOG"
+    log "--- sessions"; iscsiadm -m session 2>&1
+    log "--- block"; ls /sys/block; ls -l /dev/disk/by-tether 2>&1
+    log "--- maps"; multipath -ll 2>&1
+}

@@ -1,0 +1,52 @@
+# tether-multipath: the real tetherd ([multipath] enabled) attaches one LUN over both portals ->
+# a dm-multipath map (dm-N) of two paths named /dev/disk/by-tether/<vol>; portal 2 goes down and
+# I/O goes on; detach removes the map, both paths and both sessions.
+. /tether/lib.sh
+trap tether_debug EXIT
+MiB=1048576
+
+target_lun_add 3 64 || { result_fail target "target_lun_add"; exit 1; }
+WWID=$(target_lun_wwid 3)
+tether_setup true || { result_fail tetherd "did not start: $(tail -n 3 $TETHER_LOG)"; exit 1; }
+result_ok tetherd
+check connector-multipath sh -c "tether connector --json | tr -d ' \n' | grep -q '\"multipath\":true'"
+
+iscsi_info /tmp/mp.json vol-mp 3 "$PORTAL1" "$PORTAL2"
+t0=$(cut -d' ' -f1 /proc/uptime)
+if ! tether attach --mode kernel --connection-info /tmp/mp.json --json >/tmp/mp.out 2>/tmp/mp.err; then
+    result_fail attach "$(tail -n 3 /tmp/mp.err | tr '\n' ' ')"
+    exit 1
+fi
+dev=$(json_get device_path </tmp/mp.out)
+log "vol-mp attached as $dev in $(awk -v a="$t0" '{print $1 - a}' /proc/uptime) s"
+udevadm settle --timeout=20
+check dm-device sh -c "echo '$dev' | grep -Eq '^/dev/dm-[0-9]+\$' && [ -b '$dev' ]"
+check by-tether sh -c "[ \"\$(readlink -f /dev/disk/by-tether/vol-mp)\" = '$dev' ]"
+check map-wwid sh -c "[ \"\$(readlink -f /dev/mapper/$WWID)\" = '$dev' ]"
+check two-paths wait_until 20 sh -c "[ \$(multipath -ll $WWID 2>/dev/null | grep -c 'active ready running') = 2 ]"
+check two-sessions sh -c "[ \$(iscsiadm -m session | wc -l) = 2 ]"
+check two-slaves sh -c "[ \$(ls /sys/block/${dev#/dev/}/slaves | wc -l) = 2 ]"
+check size sh -c "[ \$(blockdev --getsize64 $dev) = $((64 * MiB)) ]"
+dd if=/dev/urandom of=/tmp/pattern bs=1M count=4 2>/dev/null
+check write dd if=/tmp/pattern of=/dev/disk/by-tether/vol-mp bs=1M count=4 oflag=direct conv=fsync
+check read sh -c "dd if=$dev bs=1M count=4 iflag=direct 2>/dev/null | cmp -s - /tmp/pattern"
+multipath -ll "$WWID"
+
+log "portal 2 down"
+portal_down 2
+dd if=/dev/urandom of=/tmp/pattern2 bs=1M count=2 2>/dev/null
+check write-one-portal timeout 60 dd if=/tmp/pattern2 of="$dev" bs=1M count=2 seek=8 oflag=direct conv=fsync
+check read-one-portal sh -c "timeout 60 dd if=$dev bs=1M count=2 skip=8 iflag=direct 2>/dev/null | cmp -s - /tmp/pattern2"
+check path-failed wait_until 30 sh -c "[ \$(multipath -ll $WWID | grep -c 'failed faulty') = 1 ]"
+check show-while-degraded tether show vol-mp
+
+t0=$(cut -d' ' -f1 /proc/uptime)
+check detach timeout 120 tether detach vol-mp
+log "detach took $(awk -v a="$t0" '{print $1 - a}' /proc/uptime) s"
+udevadm settle --timeout=20
+check no-map sh -c "[ -z \"\$(dmsetup ls --target multipath | grep -v 'No devices found')\" ]"
+check no-disks sh -c "! ls /sys/block | grep -q '^sd'"
+check no-sessions sh -c "iscsiadm -m session >/dev/null 2>&1; [ \$? = 21 ]"
+check no-by-tether sh -c "[ -z \"\$(ls /dev/disk/by-tether 2>/dev/null)\" ]"
+check no-records sh -c "! iscsiadm -m node >/dev/null 2>&1"
+portal_up 2
