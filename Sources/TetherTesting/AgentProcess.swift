@@ -6,13 +6,13 @@ import TetherCore
 public final class AgentProcess: @unchecked Sendable {
     public let directory: TemporaryDirectory
     public let initiator: String
-    private var process: Process?
+    private var process: SpawnedProcess?
 
     public var socketPath: String { directory.file("t.sock") }
     public var stateDirectory: String { directory.file("state") }
     public var logPath: String { directory.file("agent.log") }
     public var configPath: String { directory.file("tether.toml") }
-    public var pid: Int32 { process?.processIdentifier ?? 0 }
+    public var pid: Int32 { process?.pid ?? 0 }
 
     /// Writes a config for `tgtd` and starts the agent; waits until its socket answers.
     /// - Parameter libvirtURI: where the agent defines secrets; empty keeps it off this machine's libvirt.
@@ -57,14 +57,7 @@ public final class AgentProcess: @unchecked Sendable {
 
     public func start() throws {
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        logFile.seekToEndOfFile()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--config", configPath, "--log-level", "debug"]
-        process.standardOutput = logFile
-        process.standardError = logFile
-        try process.run()
+        let process = try SpawnedProcess(Self.binary, ["--config", configPath, "--log-level", "debug"], logPath: logPath)
         self.process = process
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
@@ -81,20 +74,20 @@ public final class AgentProcess: @unchecked Sendable {
     @discardableResult
     public func stop() -> Int32 {
         guard let process else { return 0 }
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        if process.isRunning { kill(process.pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(10)
         while process.isRunning, Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        if process.isRunning { kill(process.pid, SIGKILL) }
+        let status = process.wait()
         self.process = nil
-        return process.terminationStatus
+        return status
     }
 
     /// SIGKILL: a crash.
     public func crash() {
         guard let process else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        kill(process.pid, SIGKILL)
+        process.wait()
         self.process = nil
     }
 
