@@ -668,16 +668,37 @@ selftest_cleanup() {
     rm -rf "$SELFTEST_DIR"
 }
 
+# --- bench ------------------------------------------------------------------------------------
+
+# `scripts/guest-lab.sh bench [RUNS]`: kernel-path attach/detach latency. Runs the scenario
+# bench-kernel (RUNS attach+detach cycles, default 20, single-path then multipath, plus the same
+# single-path attach by hand with iscsiadm) with the Tether binaries in $TETHER_GUEST_BINDIR
+# (default .build/debug) and prints its TETHER-BENCH lines; the whole output if it failed. Not run
+# by `ci`. (Documented here, not in the usage comment at the top: that is part of the base's cache key.)
+bench() {
+    local runs=${1:-20} bindir=${TETHER_GUEST_BINDIR:-.build/debug} out rc=0
+    [ $# -le 1 ] && [ "$runs" -gt 0 ] 2>/dev/null || die "usage: guest-lab.sh bench [RUNS]" 64
+    bindir=$(cd "$ROOT" && cd "$bindir" && pwd) || die "bench: no $bindir"
+    out=$(mktemp "${TMPDIR:-/tmp}/tether-guest-bench.XXXXXX")
+    "$0" run bench-kernel --append "tether.runs=$runs" --tether "$bindir" \
+        --timeout "${TETHER_GUEST_TIMEOUT:-$((300 + runs * 60))}" >"$out" 2>&1 || rc=$?
+    if [ $rc != 0 ]; then cat "$out"; log "bench: run failed (rc $rc)"; fi
+    grep '^TETHER-BENCH' "$out" || true
+    rm -f "$out"
+    return $rc
+}
+
 case "${1:-}" in
     install) install ;;
     selftest) shift; selftest "$@" ;;
     selftest-in-netns) shift; selftest_in_netns "$@" ;;
     ci) shift; ci "$@" ;;
     ci-in-netns) shift; ci_in_netns "$@" ;;
+    bench) shift; bench "$@" ;;
     build) shift; build "$@" ;;
     run) shift; run "$@" ;;
     net-up) shift; net_up "$@" ;;
     net-down) net_down ;;
-    *) echo "usage: scripts/guest-lab.sh install | build [--tether BINDIR] | run SCENARIO [--tether BINDIR] [--ceph DIR]... [--net] [--timeout S] [--append ARGS] | net-up [ADDR/24] | net-down | selftest [--tether BINDIR] | ci" >&2
+    *) echo "usage: scripts/guest-lab.sh install | build [--tether BINDIR] | run SCENARIO [--tether BINDIR] [--ceph DIR]... [--net] [--timeout S] [--append ARGS] | net-up [ADDR/24] | net-down | selftest [--tether BINDIR] | ci | bench [RUNS]" >&2
        exit 64 ;;
 esac

@@ -1,0 +1,160 @@
+# bench-kernel: latency of the kernel path's attach and detach with the real tetherd + tether —
+# RUNS (tether.runs=, default 20) cycles over one portal, then RUNS with [multipath] enabled over
+# both portals; and, for comparison, the same single-path attach done by hand with iscsiadm in the
+# steps os-brick's ISCSIConnector takes (python3-os-brick is not in the guest image, so os-brick
+# itself cannot be timed here). Prints `TETHER-BENCH ... median X ms p99 Y ms` lines. Not named
+# tether-*: `guest-lab.sh ci` must not run it; `guest-lab.sh bench [RUNS]` does.
+. /tether/lib.sh
+trap tether_debug EXIT
+RUNS=$(cmdline_arg runs 20)
+
+# Nanoseconds of a monotonic clock. The guest's busybox date has no %N; /proc/timer_list's
+# "now at N nsecs" is CLOCK_MONOTONIC in ns (root only); /proc/uptime (10 ms) is the last resort.
+case $(date +%s%N 2>/dev/null) in
+    *N|"") if grep -q '^now at' /proc/timer_list 2>/dev/null; then CLOCK=timer_list; else CLOCK=uptime; fi ;;
+    *) CLOCK=date ;;
+esac
+now_ns() {
+    case $CLOCK in
+        date) date +%s%N ;;
+        timer_list) sed -n '/^now at /{s/^now at \([0-9]*\) nsecs.*/\1/p;q}' /proc/timer_list ;;
+        *) awk '{printf "%d\n", $1 * 1000000000}' /proc/uptime ;;
+    esac
+}
+log "clock: $CLOCK, runs: $RUNS"
+
+# bench_stat FILE LABEL: prints `TETHER-BENCH kernel-iscsi LABEL median X ms p99 Y ms (n N)` of the
+# nanosecond samples in FILE, one a line (p99: nearest rank).
+bench_stat() {
+    sort -n "$1" | awk -v label="$2" '
+        { v[NR] = $1 / 1000000 }
+        END {
+            if (NR == 0) { print "TETHER-BENCH kernel-iscsi " label " no samples"; exit }
+            med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            r = int(0.99 * NR); if (r < 0.99 * NR) r++
+            printf "TETHER-BENCH kernel-iscsi %s median %.0f ms p99 %.0f ms (n %d)\n", label, med, v[r], NR
+        }'
+}
+
+clean_state() {  # nothing of the target left: no session, disk, map or record
+    udevadm settle --timeout=20
+    iscsiadm -m session >/dev/null 2>&1; [ $? = 21 ] || return 1
+    ! ls /sys/block | grep -q '^sd' || return 1
+    [ -z "$(dmsetup ls --target multipath | grep -v 'No devices found')" ] || return 1
+    ! iscsiadm -m node >/dev/null 2>&1
+}
+
+# cycles NAME INFO: RUNS timed `tether attach` + `tether detach` of volume NAME.
+cycles() {
+    local name=$1 info=$2 i t0 t1 dev
+    : >"/tmp/$name.attach"; : >"/tmp/$name.detach"
+    i=0
+    while [ $i -lt "$RUNS" ]; do
+        i=$((i + 1))
+        t0=$(now_ns)
+        tether attach --mode kernel --connection-info "$info" --json >"/tmp/$name.out" 2>"/tmp/$name.err" ||
+            { result_fail "$name-attach-$i" "$(tail -n 3 /tmp/$name.err | tr '\n' ' ')"; return 1; }
+        t1=$(now_ns)
+        echo $((t1 - t0)) >>"/tmp/$name.attach"
+        dev=$(json_get device_path <"/tmp/$name.out")
+        [ -b "$dev" ] || { result_fail "$name-device-$i" "no block device $dev"; return 1; }
+        udevadm settle --timeout=20
+        t0=$(now_ns)
+        tether detach "$(json_get volume_id <"$info")" >"/tmp/$name.dout" 2>&1 ||
+            { result_fail "$name-detach-$i" "$(tail -n 3 /tmp/$name.dout | tr '\n' ' ')"; return 1; }
+        t1=$(now_ns)
+        echo $((t1 - t0)) >>"/tmp/$name.detach"
+        clean_state || { result_fail "$name-clean-$i" "something left after detach"; return 1; }
+    done
+    result_ok "$name-$RUNS-cycles"
+}
+
+# --- by hand: os-brick's ISCSIConnector steps with iscsiadm -----------------------------------
+# connect_volume: node record (-o new, then one -o update per setting: CHAP, manual scan and
+# startup), login, the session's SCSI host, a targeted scan of the LUN, wait for /dev/sdX.
+# disconnect_volume: flush, delete the SCSI device, logout, delete the record.
+hand_session() {
+    local s conn
+    for s in /sys/class/iscsi_session/session*; do
+        [ -e "$s" ] || continue
+        for conn in "$s"/device/connection*/iscsi_connection/connection*; do
+            [ "$(cat "$conn/persistent_address"):$(cat "$conn/persistent_port")" = "$PORTAL1" ] &&
+                { basename "$s"; return 0; }
+        done
+    done
+    return 1
+}
+hand_disk() {  # SESSION LUN
+    local d
+    for d in /sys/class/iscsi_session/"$1"/device/target*/*:0:0:"$2"/block/*; do
+        [ -e "$d" ] && [ -b "/dev/$(basename "$d")" ] && { basename "$d"; return 0; }
+    done
+    return 1
+}
+hand_attach() {  # LUN: prints sdX
+    local kv s host
+    iscsiadm -m node -T "$TARGET_IQN" -p "$PORTAL1" -o new >/dev/null || return 1
+    for kv in node.session.auth.authmethod=CHAP node.session.auth.username=$CHAP_USER \
+              node.session.auth.password=$CHAP_PASS node.session.scan=manual node.startup=manual; do
+        iscsiadm -m node -T "$TARGET_IQN" -p "$PORTAL1" -o update -n "${kv%%=*}" -v "${kv#*=}" || return 1
+    done
+    iscsiadm -m node -T "$TARGET_IQN" -p "$PORTAL1" --login >/dev/null 2>&1 || return 1
+    s=$(hand_session) || return 1
+    host=$(basename "$(dirname "$(readlink -f "/sys/class/iscsi_session/$s/device")")" | sed 's/^host//')
+    echo "0 0 $1" >"/sys/class/scsi_host/host$host/scan" || return 1
+    wait_until 20 hand_disk "$s" "$1" || return 1
+    hand_disk "$s" "$1"
+}
+hand_detach() {  # sdX
+    blockdev --flushbufs "/dev/$1" 2>/dev/null
+    echo 1 >"/sys/block/$1/device/delete" || return 1
+    wait_until 10 sh -c "[ ! -e /sys/block/$1 ]" || return 1
+    iscsiadm -m node -T "$TARGET_IQN" -p "$PORTAL1" --logout >/dev/null 2>&1 || return 1
+    iscsiadm -m node -T "$TARGET_IQN" -p "$PORTAL1" -o delete
+}
+hand_cycles() {
+    local i t0 t1 d
+    : >/tmp/hand.attach; : >/tmp/hand.detach
+    i=0
+    while [ $i -lt "$RUNS" ]; do
+        i=$((i + 1))
+        t0=$(now_ns)
+        d=$(hand_attach 1) || { result_fail "hand-attach-$i" "iscsiadm steps failed"; return 1; }
+        t1=$(now_ns)
+        echo $((t1 - t0)) >>/tmp/hand.attach
+        udevadm settle --timeout=20
+        t0=$(now_ns)
+        hand_detach "$d" || { result_fail "hand-detach-$i" "iscsiadm steps failed"; return 1; }
+        t1=$(now_ns)
+        echo $((t1 - t0)) >>/tmp/hand.detach
+        clean_state || { result_fail "hand-clean-$i" "something left after detach"; return 1; }
+    done
+    result_ok "hand-$RUNS-cycles"
+}
+
+target_lun_add 1 64 && target_lun_add 2 64 || { result_fail target "target_lun_add"; exit 1; }
+
+# Single path: as tether-iscsi, multipathd kept off the disks (find_multipaths strict).
+sed -i 's/find_multipaths off/find_multipaths strict/' /etc/multipath.conf
+multipathd reconfigure >/dev/null || result_fail multipathd-reconfigure "multipathd reconfigure"
+tether_setup false || { result_fail tetherd "did not start: $(tail -n 3 $TETHER_LOG)"; exit 1; }
+iscsi_info /tmp/single.json vol-bench 1 "$PORTAL1"
+cycles single /tmp/single.json
+bench_stat /tmp/single.attach "single attach"
+bench_stat /tmp/single.detach "single detach"
+
+# The comparison, with tetherd idle: the same single-path attach by hand.
+hand_cycles
+bench_stat /tmp/hand.attach "iscsiadm by hand (os-brick's steps) attach"
+bench_stat /tmp/hand.detach "iscsiadm by hand (os-brick's steps) detach"
+
+# Multipath: as tether-multipath (the lab's find_multipaths off), tetherd restarted with
+# [multipath] enabled = true, LUN 2 over both portals.
+kill "$TETHERD_PID" 2>/dev/null; wait "$TETHERD_PID" 2>/dev/null; TETHERD_PID=
+sed -i 's/find_multipaths strict/find_multipaths off/' /etc/multipath.conf
+multipathd reconfigure >/dev/null || result_fail multipathd-reconfigure-2 "multipathd reconfigure"
+tether_setup true || { result_fail tetherd-multipath "did not start: $(tail -n 3 $TETHER_LOG)"; exit 1; }
+iscsi_info /tmp/mp.json vol-bench-mp 2 "$PORTAL1" "$PORTAL2"
+cycles multipath /tmp/mp.json
+bench_stat /tmp/multipath.attach "multipath attach"
+bench_stat /tmp/multipath.detach "multipath detach"
