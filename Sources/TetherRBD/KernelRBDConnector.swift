@@ -295,8 +295,8 @@ public struct KernelRBDConnector: Connector {
 
     func describe(_ device: KRBDSysfs.Device, _ target: Target, sysfs: KRBDSysfs) async throws -> AttachedVolume {
         let size = try await sysfs.sizeBytes(of: device)
-        let description = KRBDDiskDescription(
-            path: requireStableNames ? target.stableName : device.devicePath, attachmentID: target.attachmentID, volumeID: target.volumeID,
+        let description = BlockDiskDescription(
+            devicePath: requireStableNames ? target.stableName : device.devicePath, attachmentID: target.attachmentID, volumeID: target.volumeID,
             readOnly: target.readOnly, discard: target.discard)
         let spec = target.spec
         var details: [String: JSONValue] = [
