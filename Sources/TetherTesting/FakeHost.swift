@@ -8,6 +8,7 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
     private var files: [String: (contents: [UInt8], mode: UInt32)] = [:]
     private var scripts: [String: CommandResult] = [:]
     private var commands: [Command] = []
+    private var runHandler: (@Sendable (Command) -> CommandResult)?
     private var links: [String: String] = [:]
     private var directories: Set<String> = []
     private var attributeWrites: [(path: String, value: String)] = []
@@ -32,9 +33,19 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
 
     public var filePaths: [String] { lock.withLock { Array(files.keys).sorted() } }
 
+    /// Answers every command with `handler` from now on, per argument list (a simulated iscsiadm,
+    /// multipathd ...); it runs outside FakeHost's lock, so it may set files and emit events.
+    public func onRun(_ handler: @escaping @Sendable (Command) -> CommandResult) {
+        lock.withLock { runHandler = handler }
+    }
+
     public func run(_ command: Command) async throws -> CommandResult {
-        try lock.withLock {
+        let handler = lock.withLock { () -> (@Sendable (Command) -> CommandResult)? in
             commands.append(command)
+            return runHandler
+        }
+        if let handler { return handler(command) }
+        return try lock.withLock {
             guard let result = scripts[command.executable] ?? scripts[(command.executable as NSString).lastPathComponent] else {
                 throw TetherError(.hostCommandFailed, "FakeHost has no script for \(command.executable)")
             }

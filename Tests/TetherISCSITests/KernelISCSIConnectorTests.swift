@@ -72,7 +72,7 @@ import Testing
         #expect(volume.paths.map(\.state) == ["active", "active"])
         #expect(volume.details?["multipath"]?["uuid"]?.stringValue == "mpath-3" + F.wwid.dropFirst(4))
         #expect(volume.details?["stable_name"]?.stringValue == "/dev/disk/by-tether/vol-1")
-        #expect(await node.resolvePath("/dev/disk/by-tether/vol-1") == "/dev/dm-0")
+        #expect(await node.fake.resolvePath("/dev/disk/by-tether/vol-1") == "/dev/dm-0")
         #expect(Set(volume.details?["devices"]?.arrayValue?.compactMap(\.stringValue) ?? []) == ["sdb", "sdc"])
         #expect(node.sessionCount == 2)
         #expect(node.mapCount == 1)

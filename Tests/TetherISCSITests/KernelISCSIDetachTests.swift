@@ -121,7 +121,7 @@ import Testing
     }
 
     @Test func networkConnectorsDoNotExtend() async throws {
-        let connector = NetworkISCSIConnector(host: SimulatedNode(), secretDirectory: "/tmp")
+        let connector = NetworkISCSIConnector(host: SimulatedNode().fake, secretDirectory: "/tmp")
         let error = await #expect(throws: TetherError.self) {
             try await connector.extend(.partial(protocolName: "iscsi", mode: .network, secretFiles: []), attachmentID: "a")
         }

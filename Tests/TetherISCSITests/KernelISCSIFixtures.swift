@@ -23,7 +23,7 @@ enum KernelFixtures {
 
     static func connector(_ node: SimulatedNode, discovery: SendTargetsDiscovery? = nil) -> KernelISCSIConnector {
         KernelISCSIConnector(
-            host: node, configuration: configuration,
+            host: node.fake, configuration: configuration,
             discovery: discovery ?? SendTargetsDiscovery { _, _, _ in throw TetherError(.internalError, "no discovery in this test") })
     }
 

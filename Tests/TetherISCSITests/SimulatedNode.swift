@@ -8,8 +8,8 @@ import TetherTesting
 /// multipathd builds a dm map per WWID from the paths it is given, and storage targets serve
 /// LUNs with a WWID and size, optionally behind CHAP.
 ///
-/// FakeHost answers each program with one fixed result; this wrapper answers per argument.
-final class SimulatedNode: TetherCore.Host, @unchecked Sendable {
+/// Connectors under test get `fake` as their host; this node answers its commands per argument.
+final class SimulatedNode: @unchecked Sendable {
     struct LUN: Sendable {
         var wwid: String
         var sizeBytes: UInt64
@@ -35,7 +35,6 @@ final class SimulatedNode: TetherCore.Host, @unchecked Sendable {
     let fake = FakeHost()
     let nodesDirectory = "/etc/iscsi/nodes"
     private let lock = NSLock()
-    private var commands: [Command] = []
     /// LUNs by "host:port iqn".
     private var targets: [String: [Int: LUN]] = [:]
     private var chapAccounts: [String: (user: String, password: String)] = [:]
@@ -58,8 +57,12 @@ final class SimulatedNode: TetherCore.Host, @unchecked Sendable {
     /// Disks appear this long after the scan, announced by their udev event only.
     var scanDelay: Duration?
 
-    var clock: any Clock<Duration> { fake.clock }
-    var ranCommands: [Command] { lock.withLock { commands } }
+    init() {
+        // Strong on purpose: the node lives as long as its host, which a test may hold alone.
+        fake.onRun { command in self.answer(command) }
+    }
+
+    var ranCommands: [Command] { fake.ranCommands }
 
     // MARK: - Storage side
 
@@ -91,11 +94,10 @@ final class SimulatedNode: TetherCore.Host, @unchecked Sendable {
         ranCommands.filter { $0.executable == executable }.map(\.arguments)
     }
 
-    // MARK: - Host
+    // MARK: - Commands
 
-    func run(_ command: Command) async throws -> CommandResult {
+    private func answer(_ command: Command) -> CommandResult {
         let (result, events) = lock.withLock { () -> (CommandResult, [DeviceEvent]) in
-            commands.append(command)
             var events: [DeviceEvent] = []
             let result: CommandResult
             switch command.executable {
@@ -111,17 +113,6 @@ final class SimulatedNode: TetherCore.Host, @unchecked Sendable {
         for event in events { fake.emit(event) }
         return result
     }
-
-    func read(_ path: String) async throws -> String { try await fake.read(path) }
-    func writeFile(_ path: String, contents: [UInt8], mode: UInt32) async throws { try await fake.writeFile(path, contents: contents, mode: mode) }
-    func removeFile(_ path: String) async throws { try await fake.removeFile(path) }
-    func fileExists(_ path: String) async -> Bool { await fake.fileExists(path) }
-    func fileSize(_ path: String) async throws -> UInt64? { try await fake.fileSize(path) }
-    func createSparseFile(_ path: String, size: UInt64, mode: UInt32) async throws { try await fake.createSparseFile(path, size: size, mode: mode) }
-    func writeAttribute(_ path: String, _ value: String) async throws { try await fake.writeAttribute(path, value) }
-    func listDirectory(_ path: String) async throws -> [String] { try await fake.listDirectory(path) }
-    func resolvePath(_ path: String) async -> String? { await fake.resolvePath(path) }
-    func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent> { try await fake.deviceEvents(subsystems: subsystems) }
 
     // MARK: - iscsiadm
 

@@ -4,36 +4,16 @@ import TetherMultipath
 import TetherTesting
 import Testing
 
-/// FakeHost with commands answered per argument list, and a log of them.
-final class ScriptedHost: TetherCore.Host, @unchecked Sendable {
+/// A FakeHost (`fake`, the host under test) whose commands `answer` per argument list.
+final class ScriptedHost: @unchecked Sendable {
     let fake = FakeHost()
-    private let lock = NSLock()
-    private var log: [[String]] = []
-    private let answer: @Sendable (ScriptedHost, [String]) -> CommandResult
 
     init(_ answer: @escaping @Sendable (ScriptedHost, [String]) -> CommandResult) {
-        self.answer = answer
+        // Strong on purpose: the script lives as long as its host, which a test may hold alone.
+        fake.onRun { command in answer(self, [command.executable] + command.arguments) }
     }
 
-    var ran: [[String]] { lock.withLock { log } }
-    var clock: any Clock<Duration> { fake.clock }
-
-    func run(_ command: Command) async throws -> CommandResult {
-        let line = [command.executable] + command.arguments
-        lock.withLock { log.append(line) }
-        return answer(self, line)
-    }
-
-    func read(_ path: String) async throws -> String { try await fake.read(path) }
-    func writeFile(_ path: String, contents: [UInt8], mode: UInt32) async throws { try await fake.writeFile(path, contents: contents, mode: mode) }
-    func removeFile(_ path: String) async throws { try await fake.removeFile(path) }
-    func fileExists(_ path: String) async -> Bool { await fake.fileExists(path) }
-    func fileSize(_ path: String) async throws -> UInt64? { try await fake.fileSize(path) }
-    func createSparseFile(_ path: String, size: UInt64, mode: UInt32) async throws { try await fake.createSparseFile(path, size: size, mode: mode) }
-    func writeAttribute(_ path: String, _ value: String) async throws { try await fake.writeAttribute(path, value) }
-    func listDirectory(_ path: String) async throws -> [String] { try await fake.listDirectory(path) }
-    func resolvePath(_ path: String) async -> String? { await fake.resolvePath(path) }
-    func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent> { try await fake.deviceEvents(subsystems: subsystems) }
+    var ran: [[String]] { fake.ranCommands.map { [$0.executable] + $0.arguments } }
 
     /// A map /sys/block/`kernelName` as the kernel shows one made by multipathd.
     func makeMap(_ kernelName: String, name: String, wwid: String, slaves: [String], sectors: Int = 2048) {
@@ -58,7 +38,7 @@ final class ScriptedHost: TetherCore.Host, @unchecked Sendable {
         host.makeMap("dm-0", name: "mpatha", wwid: "36001405aabbccdd", slaves: ["sdb", "sdc"])
         host.fake.setFile("/sys/block/dm-1/dm/uuid", "LVM-abcdef\n")  // not multipath
         host.fake.setFile("/sys/block/sdb/size", "2048\n")
-        let multipath = Multipath(host: host, timeouts: Self.timeouts)
+        let multipath = Multipath(host: host.fake, timeouts: Self.timeouts)
         let maps = try await multipath.maps()
         #expect(maps.map(\.kernelName) == ["dm-0"])
         let map = try #require(try await multipath.map(holding: ["sdc"]))
@@ -76,7 +56,7 @@ final class ScriptedHost: TetherCore.Host, @unchecked Sendable {
             }
             return CommandResult(exitCode: 0, stdout: "ok\n")
         }
-        let map = try await Multipath(host: host, timeouts: Self.timeouts).assemble([Self.device("sdb"), Self.device("sdc")], wwid: Self.wwid)
+        let map = try await Multipath(host: host.fake, timeouts: Self.timeouts).assemble([Self.device("sdb"), Self.device("sdc")], wwid: Self.wwid)
         #expect(map.kernelName == "dm-2")
         #expect(host.ran.first == ["multipath", "-a", "36001405aabbccdd"])
         #expect(host.ran.contains(["multipathd", "add", "path", "/dev/sdb"]))
@@ -85,7 +65,7 @@ final class ScriptedHost: TetherCore.Host, @unchecked Sendable {
     @Test func assembleWithoutAMapFails() async throws {
         let host = ScriptedHost { _, _ in CommandResult(exitCode: 0, stdout: "fail\n") }
         let error = await #expect(throws: TetherError.self) {
-            try await Multipath(host: host, timeouts: Self.timeouts).assemble([Self.device("sdb")], wwid: Self.wwid)
+            try await Multipath(host: host.fake, timeouts: Self.timeouts).assemble([Self.device("sdb")], wwid: Self.wwid)
         }
         #expect(error?.code == .multipathFailed)
     }
@@ -95,7 +75,7 @@ final class ScriptedHost: TetherCore.Host, @unchecked Sendable {
             if line.first == "multipathd" { host.makeMap("dm-0", name: "m", wwid: "36001405aabbccdd", slaves: ["sdb"]) }
             return CommandResult(exitCode: 0, stdout: "ok\n")
         }
-        let map = try await Multipath(host: host, timeouts: Self.timeouts).assemble([Self.device("sdb"), Self.device("sdc")], wwid: Self.wwid)
+        let map = try await Multipath(host: host.fake, timeouts: Self.timeouts).assemble([Self.device("sdb"), Self.device("sdc")], wwid: Self.wwid)
         #expect(map.slaves == ["sdb"])
     }
 
@@ -110,7 +90,7 @@ final class ScriptedHost: TetherCore.Host, @unchecked Sendable {
             }
         }
         host.makeMap("dm-0", name: "mpatha", wwid: "36001405aabbccdd", slaves: ["sdb"])
-        let multipath = Multipath(host: host, timeouts: Self.timeouts)
+        let multipath = Multipath(host: host.fake, timeouts: Self.timeouts)
         let map = try #require(try await multipath.map(kernelName: "dm-0"))
 
         let error = await #expect(throws: TetherError.self) { try await multipath.remove(map, force: false) }
@@ -127,7 +107,7 @@ final class ScriptedHost: TetherCore.Host, @unchecked Sendable {
     @Test func removingAMapAlreadyGoneIsFine() async throws {
         let host = ScriptedHost { _, _ in CommandResult(exitCode: 1, stderr: "no such map") }
         let map = MultipathMap(kernelName: "dm-9", name: "gone", uuid: "mpath-3aa", slaves: [], sizeBytes: 0, readOnly: false)
-        try await Multipath(host: host, timeouts: Self.timeouts).remove(map, force: false)
+        try await Multipath(host: host.fake, timeouts: Self.timeouts).remove(map, force: false)
     }
 
     @Test func resizeRetriesWhileMultipathdReconfigures() async throws {
@@ -138,7 +118,7 @@ final class ScriptedHost: TetherCore.Host, @unchecked Sendable {
             return CommandResult(exitCode: 0, stdout: next)
         }
         host.makeMap("dm-0", name: "mpatha", wwid: "36001405aabbccdd", slaves: ["sdb"])
-        let multipath = Multipath(host: host, timeouts: Self.timeouts)
+        let multipath = Multipath(host: host.fake, timeouts: Self.timeouts)
         let map = try #require(try await multipath.map(kernelName: "dm-0"))
         #expect(try await multipath.resize(map) == 4096 * 512)
         #expect(host.ran.count == 2)
@@ -146,9 +126,9 @@ final class ScriptedHost: TetherCore.Host, @unchecked Sendable {
 
     @Test func daemonStatus() async {
         let down = ScriptedHost { _, _ in CommandResult(exitCode: 0, stdout: "error receiving packet\n") }
-        #expect(await Multipath(host: down).isRunning() == false)
+        #expect(await Multipath(host: down.fake).isRunning() == false)
         let up = ScriptedHost { _, _ in CommandResult(exitCode: 0, stdout: "path checkers states:\n") }
-        #expect(await Multipath(host: up).isRunning())
+        #expect(await Multipath(host: up.fake).isRunning())
     }
 }
 
