@@ -103,7 +103,7 @@ let package = Package(
         ),
         .target(
             name: "TetherTesting",
-            dependencies: ["TetherCore", "TetherLinux"],
+            dependencies: ["TetherCore", "TetherCeph", "TetherLinux"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

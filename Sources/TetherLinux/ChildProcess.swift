@@ -26,7 +26,7 @@ public enum ChildProcess {
     ) throws -> Exit {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        let (pid, input) = try spawn(executable, arguments, environment: environment, stdout: scratch.path + "/out", stderr: scratch.path + "/err")
+        let (pid, input) = try start(executable, arguments, environment: environment, stdout: scratch.path + "/out", stderr: scratch.path + "/err")
         feed(input, with: stdin)
         let killer = timeout.map { KillTimer(pid: pid, after: $0) }
         var status: Int32 = 0
@@ -53,7 +53,12 @@ public enum ChildProcess {
         }
     }
 
-    private static func spawn(_ program: String, _ arguments: [String], environment: [String: String], stdout: String, stderr: String) throws -> (pid_t, Int32) {
+    /// Starts `program` in its own process group with default SIGPIPE, output to the files
+    /// (appended, or truncated first); answers its PID and the write end of its stdin, which the
+    /// caller closes.
+    public static func start(
+        _ program: String, _ arguments: [String], environment: [String: String], stdout: String, stderr: String, append: Bool = false
+    ) throws -> (pid: pid_t, stdin: Int32) {
         let executable = locate(program)
         var pipeEnds: [Int32] = [0, 0]
         // pipe2 is not in Glibc's Swift module; a spawn on another thread in between may inherit
@@ -65,8 +70,9 @@ public enum ChildProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pipeEnds[0], 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, flags, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, flags, 0o600)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
+import TetherCeph
 import TetherCore
+import TetherLinux
 
 /// A real Ceph cluster (one mon, one memstore OSD) for a test, started by scripts/ceph-lab.sh.
 public final class CephLab: @unchecked Sendable {
@@ -47,6 +49,15 @@ public final class CephLab: @unchecked Sendable {
     }
 
     public var cinderKeyringPath: String { directory.file("cinder.keyring") }
+
+    /// Registers this cluster and its client.cinder key in the registry at `directory`, as an
+    /// operator would (the key Cinder never sends).
+    public func register(in directory: String) async throws {
+        let user = try CephUser(name: "cinder", keyFile: CephRegistry.defaultKeyFile(cluster: name, user: "cinder", directory: directory))
+        let cluster = try CephCluster(
+            name: name, fsid: UUID(uuidString: fsid)!, monitors: [try CephMonitor(v2: monitorV2, v1: monitorV1)], users: [user])
+        try await CephRegistry.write(cluster, keys: ["cinder": cinderKey], directory: directory, host: LinuxHost())
+    }
 
     public func stop() {
         _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])

@@ -1,9 +1,7 @@
 import Foundation
 import TetherAPI
-import TetherCeph
 import TetherClient
 import TetherCore
-import TetherLinux
 import TetherTesting
 
 /// local-attach and local-detach through tetherd against the lab Cinder (two RBD backends on two
@@ -17,10 +15,7 @@ enum CinderBench {
         defer { lab.deleteVolume(volume) }
         try await TemporaryDirectory.with(prefix: "bench") { directory in
             for ceph in [lab.cephA, lab.cephB] {
-                let user = try CephUser(name: "cinder", keyFile: CephRegistry.defaultKeyFile(cluster: ceph.name, user: "cinder", directory: directory.path))
-                let cluster = try CephCluster(
-                    name: ceph.name, fsid: UUID(uuidString: ceph.fsid)!, monitors: [try CephMonitor(v2: ceph.monitorV2, v1: ceph.monitorV1)], users: [user])
-                try await CephRegistry.write(cluster, keys: ["cinder": ceph.cinderKey], directory: directory.path, host: LinuxHost())
+                try await ceph.register(in: directory.path)
             }
             let config = Lab.cephConfig(registry: directory) + "\n" + lab.agentConfig()
             let agent = try AgentProcess(tgtd: nil, extraConfig: config)

@@ -16,10 +16,7 @@ enum RBDBench {
             try await TemporaryDirectory.with(prefix: "bench") { directory in
                 var infos: [ConnectionInfo] = []
                 for lab in [a, b] {
-                    let user = try CephUser(name: "cinder", keyFile: CephRegistry.defaultKeyFile(cluster: lab.name, user: "cinder", directory: directory.path))
-                    let cluster = try CephCluster(
-                        name: lab.name, fsid: UUID(uuidString: lab.fsid)!, monitors: [try CephMonitor(v2: lab.monitorV2, v1: lab.monitorV1)], users: [user])
-                    try await CephRegistry.write(cluster, keys: ["cinder": lab.cinderKey], directory: directory.path, host: LinuxHost())
+                    try await lab.register(in: directory.path)
                     let connection = try await RADOSConnection.connect(clusterName: lab.name, monitors: lab.monitors, user: "cinder", key: lab.cinderKey)
                     for index in 0..<32 {
                         try await connection.createImage(pool: "rbd", image: "volume-\(index)", size: 4 << 20)

@@ -14,10 +14,7 @@ import Testing
 @Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)), .serialized)
 struct AgentRBDTests {
     static func register(_ lab: CephLab, in directory: String) async throws {
-        let user = try CephUser(name: "cinder", keyFile: CephRegistry.defaultKeyFile(cluster: lab.name, user: "cinder", directory: directory))
-        let cluster = try CephCluster(
-            name: lab.name, fsid: UUID(uuidString: lab.fsid)!, monitors: [try CephMonitor(v2: lab.monitorV2, v1: lab.monitorV1)], users: [user])
-        try await CephRegistry.write(cluster, keys: ["cinder": lab.cinderKey], directory: directory, host: LinuxHost())
+        try await lab.register(in: directory)
     }
 
     /// The connection_info Cinder's RBD driver sends: v1 ports as strings, no key.

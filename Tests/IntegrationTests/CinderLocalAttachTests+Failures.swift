@@ -70,10 +70,7 @@ extension CinderLocalAttachTests {
         let lab = try await CinderLab.running()
         let volume = try await lab.createVolume(type: "ceph-a")
         defer { lab.deleteVolume(volume) }
-        let tap = try HTTPTap(upstreamPort: lab.apiPort)
-        defer { tap.stop() }
-        let endpoint = lab.url.replacingOccurrences(of: ":\(lab.apiPort)/", with: ":\(tap.port)/")
-        try await Self.withAgent(lab, endpoint: endpoint) { agent, client in
+        try await Self.withTappedAgent(lab) { agent, client, tap in
             tap.onRequest { request in
                 guard request.contains("os-complete") else { return .forward }
                 try? lab.stopAPI()
@@ -127,10 +124,7 @@ extension CinderLocalAttachTests {
         let lab = try await CinderLab.running()
         let volume = try await lab.createVolume(type: "ceph-a")
         defer { lab.deleteVolume(volume) }
-        let tap = try HTTPTap(upstreamPort: lab.apiPort)
-        defer { tap.stop() }
-        let endpoint = lab.url.replacingOccurrences(of: ":\(lab.apiPort)/", with: ":\(tap.port)/")
-        try await Self.withAgent(lab, endpoint: endpoint) { agent, client in
+        try await Self.withTappedAgent(lab) { agent, client, tap in
             tap.onRequest { request in
                 guard request.contains("os-complete") else { return .forward }
                 agent.crash()
@@ -148,6 +142,14 @@ extension CinderLocalAttachTests {
             #expect(agent.log().contains("rolled back"))
             try await Self.expectClean(lab, volume, client, agent)
         }
+    }
+
+    /// An agent that reaches Cinder through an HTTPTap, so a test can act at an exact request.
+    static func withTappedAgent(_ lab: CinderLab, _ body: (AgentProcess, TetherAgentClient, HTTPTap) async throws -> Void) async throws {
+        let tap = try HTTPTap(upstreamPort: lab.apiPort)
+        defer { tap.stop() }
+        let endpoint = lab.url.replacingOccurrences(of: ":\(lab.apiPort)/", with: ":\(tap.port)/")
+        try await withAgent(lab, endpoint: endpoint) { agent, client in try await body(agent, client, tap) }
     }
 
     static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
