@@ -97,9 +97,10 @@ public struct Agent: Sendable {
         // Cinder may be down now: what it must still be told is finished in the background,
         // under each volume's lock, while the agent serves.
         let retryInterval = configuration.cinder?.retryInterval ?? .seconds(30)
+        let retries = configuration.cinder != nil
         let finisher = Task {
             await localAttachments.recover()
-            await localAttachments.retryPending(every: retryInterval)
+            if retries { await localAttachments.retryPending(every: retryInterval) }
         }
         defer { finisher.cancel() }
         try await group.run()

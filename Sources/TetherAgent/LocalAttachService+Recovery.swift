@@ -33,9 +33,6 @@ extension LocalAttachService {
     func retryPending(every interval: Duration) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
-            guard let records = try? await journal.cinderAttachments(),
-                records.contains(where: { $0.state != CinderAttachmentRecord.State.attached })
-            else { continue }
             await recover()
         }
     }

@@ -58,8 +58,7 @@ public final class LocalAttachService: Sendable {
         // Below 3.54 an attachment cannot be made read-only: the legacy os-attach can.
         let flow = version >= .attachments && !(wantsReadOnly && version < Microversion(3, 54))
             ? CinderAttachmentRecord.Flow.attachments : CinderAttachmentRecord.Flow.legacy
-        var connector = node
-        connector.multipath = request.multipath ?? node.multipath
+        let connector = self.connector(multipath: request.multipath)
         let mode = request.mode ?? .network
         let now = Journal.now()
         var record = CinderAttachmentRecord(
@@ -213,21 +212,26 @@ public final class LocalAttachService: Sendable {
 
     func initializeConnection(volumeID: String, multipath: Bool?) async throws -> CinderConnectionBody {
         let client = try requireCinder()
-        var connector = node
-        connector.multipath = multipath ?? node.multipath
+        let connector = self.connector(multipath: multipath)
         let info = try await client.initializeConnection(try Self.validVolumeID(volumeID), connector: connector)
         return CinderConnectionBody(volumeID: volumeID, connector: connector, connectionInfo: info)
     }
 
     func terminateConnection(volumeID: String, multipath: Bool?) async throws -> CinderConnectionBody {
         let client = try requireCinder()
-        var connector = node
-        connector.multipath = multipath ?? node.multipath
+        let connector = self.connector(multipath: multipath)
         try await client.terminateConnection(try Self.validVolumeID(volumeID), connector: connector)
         return CinderConnectionBody(volumeID: volumeID, connector: connector, connectionInfo: nil)
     }
 
     // MARK: - Helpers
+
+    /// This node's connector as Cinder is to see it: the request's multipath choice, else tether.toml's.
+    func connector(multipath: Bool?) -> ConnectorProperties {
+        var connector = node
+        connector.multipath = multipath ?? node.multipath
+        return connector
+    }
 
     func requireCinder() throws -> CinderClient {
         guard let cinder else {

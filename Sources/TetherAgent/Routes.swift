@@ -35,7 +35,7 @@ struct Routes {
             try JSONBody.response(try Self.body(try await self.attachments.extend(try Self.parameter("ref", context))))
         }
         v1.delete("attachments/:ref") { request, context in
-            let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
+            let force = Self.flag("force", request) ?? false
             let detached = try await self.attachments.detach(try Self.parameter("ref", context), force: force)
             return try JSONBody.response(DetachResponse(detached: detached))
         }
@@ -52,16 +52,16 @@ struct Routes {
             try JSONBody.response(try await self.localAttachments.show(try Self.parameter("volume", context)))
         }
         v1.delete("local-attachments/:volume") { request, context in
-            let force = request.uri.queryParameters.get("force").map { $0 == "true" || $0 == "1" } ?? false
+            let force = Self.flag("force", request) ?? false
             return try JSONBody.response(try await self.localAttachments.detach(volumeID: try Self.parameter("volume", context), force: force))
         }
         v1.post("cinder/connections/:volume") { request, context in
-            let multipath = request.uri.queryParameters.get("multipath").map { $0 == "true" || $0 == "1" }
+            let multipath = Self.flag("multipath", request)
             return try JSONBody.response(
                 try await self.localAttachments.initializeConnection(volumeID: try Self.parameter("volume", context), multipath: multipath))
         }
         v1.delete("cinder/connections/:volume") { request, context in
-            let multipath = request.uri.queryParameters.get("multipath").map { $0 == "true" || $0 == "1" }
+            let multipath = Self.flag("multipath", request)
             return try JSONBody.response(
                 try await self.localAttachments.terminateConnection(volumeID: try Self.parameter("volume", context), multipath: multipath))
         }
@@ -107,6 +107,11 @@ struct Routes {
         let counts = try await journal.counts()
         let text = stats.prometheus(attachments: counts.attachments, exports: counts.exports)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A boolean query parameter ("true" or "1"), nil when absent.
+    static func flag(_ name: String, _ request: Request) -> Bool? {
+        request.uri.queryParameters.get(name).map { $0 == "true" || $0 == "1" }
     }
 
     /// A path parameter, percent-decoded: Hummingbird decodes query values but not the path,
