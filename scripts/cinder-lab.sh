@@ -160,6 +160,8 @@ rabbit_env() {
     export RABBITMQ_ENABLED_PLUGINS_FILE=$DIR/rabbit/enabled_plugins
     export RABBITMQ_CONF_ENV_FILE=$DIR/rabbit/rabbitmq-env.conf
     export RABBITMQ_PID_FILE=$DIR/rabbit/rabbit.pid
+    # A crashing Erlang VM writes its dump to the working directory: the caller's, else.
+    export ERL_CRASH_DUMP=$DIR/rabbit/log/erl_crash.dump
     # The distribution port listens on 0.0.0.0 unless told otherwise.
     export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 }

@@ -13,5 +13,11 @@ scripts/libvirt-lab.sh install
 scripts/cinder-lab.sh install
 scripts/guest-lab.sh install
 "$SWIFT" build --build-tests "$@"
-unshare --net -- bash -c 'ip link set lo up && exec "$0" test --skip-build "$@"' "$SWIFT" "$@"
+# The labs take fixed port ranges (Ceph 20000-43999, Cinder 44100-44199, tgtd 45000-60000), which
+# overlap the kernel's ephemeral range: reserve them in the namespace, so no client socket takes a
+# port a lab is about to bind (RabbitMQ once found its port taken that way).
+unshare --net -- bash -c 'ip link set lo up &&
+    echo "1024 65000" >/proc/sys/net/ipv4/ip_local_port_range &&
+    echo "20000-44199,45000-60000" >/proc/sys/net/ipv4/ip_local_reserved_ports &&
+    exec "$0" test --skip-build "$@"' "$SWIFT" "$@"
 TETHER_GUEST_BINDIR=$("$SWIFT" build --show-bin-path "$@") scripts/guest-lab.sh ci
