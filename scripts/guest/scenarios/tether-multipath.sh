@@ -1,6 +1,7 @@
 # tether-multipath: the real tetherd ([multipath] enabled) attaches one LUN over both portals ->
-# a dm-multipath map (dm-N) of two paths named /dev/disk/by-tether/<vol>; portal 2 goes down and
-# I/O goes on; detach removes the map, both paths and both sessions.
+# a dm-multipath map (dm-N) of two paths named /dev/disk/by-tether/<vol>; the LUN grows and
+# `tether extend` shows the new size on both paths and the map; portal 2 goes down and I/O goes on;
+# detach removes the map, both paths and both sessions.
 . /tether/lib.sh
 trap tether_debug EXIT
 MiB=1048576
@@ -31,6 +32,17 @@ dd if=/dev/urandom of=/tmp/pattern bs=1M count=4 2>/dev/null
 check write dd if=/tmp/pattern of=/dev/disk/by-tether/vol-mp bs=1M count=4 oflag=direct conv=fsync
 check read sh -c "dd if=$dev bs=1M count=4 iflag=direct 2>/dev/null | cmp -s - /tmp/pattern"
 multipath -ll "$WWID"
+
+# Extend: the LUN grows on the target; tether extend rescans both paths and resizes the map.
+target_lun_resize 3 96 || result_fail resize target_lun_resize
+tether extend vol-mp --json >/tmp/extend.out 2>&1
+check extend-size test "$(json_get size_bytes </tmp/extend.out)" = $((96 * MiB)) || cat /tmp/extend.out
+check extend-map-size sh -c "[ \$(blockdev --getsize64 $dev) = $((96 * MiB)) ]"
+for slave in /sys/block/${dev#/dev/}/slaves/*; do
+    check "extend-path-${slave##*/}" sh -c "[ \$(blockdev --getsize64 /dev/${slave##*/}) = $((96 * MiB)) ]"
+done
+check extend-show sh -c "tether show vol-mp --json | grep -q '\"size_bytes\" *: *$((96 * MiB))'"
+check read-after-extend sh -c "dd if=$dev bs=1M count=4 iflag=direct 2>/dev/null | cmp -s - /tmp/pattern"
 
 log "portal 2 down"
 portal_down 2
