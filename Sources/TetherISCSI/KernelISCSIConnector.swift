@@ -116,8 +116,13 @@ public struct KernelISCSIConnector: Connector {
                 try plan.check(connected.device.wwid)
                 await publishVolumeID(plan.request.volumeID, wwid: connected.device.wwid)
                 await retriggerUdev(["\(connected.device.blockDirectory)/uevent"])
-                if !plan.readOnly { try await waitUntilWritable(connected.device.name, attribute: "\(connected.device.blockDirectory)/ro") }
-                return await describe([connected], failed: failures, map: nil, plan)
+                let map = try await mapWrapping(connected.device, plan)
+                if !plan.readOnly {
+                    let name = map?.kernelName ?? connected.device.name
+                    let attribute = map.map { "\(configuration.paths.block)/\($0.kernelName)/ro" } ?? "\(connected.device.blockDirectory)/ro"
+                    try await waitUntilWritable(name, attribute: attribute)
+                }
+                return await describe([connected], failed: failures, map: map, plan)
             } catch {
                 await undo([connected], map: nil)
                 await withdrawVolumeID(plan.request.volumeID, wwid: connected.device.wwid)
@@ -182,6 +187,22 @@ public struct KernelISCSIConnector: Connector {
             await undo(connected, map: map)
             await withdrawVolumeID(plan.request.volumeID, wwid: first.device.wwid)
             throw error
+        }
+    }
+
+    /// The map a multipathd that takes every disk (find_multipaths off or greedy, or the WWID in
+    /// its wwids file) puts over a single-path LUN: then the map, not the disk under it, is the
+    /// volume's device, and waiting for it here beats finding the disk held after the attach.
+    /// Nil when multipath leaves the disk alone; the disk is used when the map does not come.
+    func mapWrapping(_ device: PathDevice, _ plan: Plan) async throws -> MultipathMap? {
+        guard let wwid = device.wwid, await multipath.claims(device), await multipath.isRunning() else { return nil }
+        do {
+            let map = try await multipath.assemble([device], wwid: wwid)
+            logger.info("multipathd took the disk into a map", metadata: ["device": "\(device.name)", "map": "\(map)"])
+            return map
+        } catch let error as TetherError where error.code == .multipathFailed {
+            logger.warning("multipath claims the disk but made no map; using the disk", metadata: ["device": "\(device.name)", "error": "\(error)"])
+            return nil
         }
     }
 

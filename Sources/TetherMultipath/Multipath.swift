@@ -48,6 +48,14 @@ public struct Multipath: Sendable {
         return result.succeeded && !result.stdout.hasPrefix("error receiving packet")
     }
 
+    /// Whether multipath takes `device` as a path of a map (`multipath -c`): with find_multipaths
+    /// off or greedy, or its WWID in the wwids file, multipathd wraps even a lone disk in a map
+    /// once udev has seen it. False when multipath is not installed.
+    public func claims(_ device: PathDevice) async -> Bool {
+        let result = try? await host.run(Command("multipath", ["-c", paths.deviceNode(device.name)], timeout: timeouts.command))
+        return result?.succeeded == true
+    }
+
     // MARK: - Finding maps
 
     /// Every multipath map in sysfs.

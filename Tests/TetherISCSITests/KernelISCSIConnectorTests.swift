@@ -257,6 +257,30 @@ import Testing
         #expect(node.sessionCount == 1)
     }
 
+    @Test func aDiskMultipathdTakesAnywayIsUsedThroughItsMap() async throws {
+        let node = F.node()
+        node.multipathClaimsEveryDisk = true
+        let connector = F.connector(node)
+        let volume = try await connector.attach(F.request())
+        #expect(volume.devicePath == "/dev/dm-0")
+        #expect(volume.details?["multipath"]?["device"]?.stringValue == "dm-0")
+        #expect(volume.details?["stable_name"]?.stringValue == "/dev/disk/by-tether/vol-1")
+
+        try await connector.detach(volume, attachmentID: "att-vol-1", force: false)
+        #expect(node.fake.file("/sys/block/dm-0/dm/uuid") == nil)
+        #expect(node.sessionCount == 0)
+        #expect(node.diskNames.isEmpty)
+    }
+
+    @Test func aClaimedDiskWithoutMultipathdIsUsedDirectly() async throws {
+        let node = F.node()
+        node.multipathClaimsEveryDisk = true
+        node.multipathdRunning = false
+        let volume = try await F.connector(node).attach(F.request())
+        #expect(volume.devicePath == "/dev/sdb")
+        #expect(node.arguments(of: "multipathd").allSatisfy { $0 == ["show", "status"] })
+    }
+
     @Test func enforcedMultipathMakesAMapOfOnePath() async throws {
         let node = F.node()
         let volume = try await F.connector(node).attach(F.request(enforce: true))

@@ -52,6 +52,8 @@ final class SimulatedNode: @unchecked Sendable {
     /// Whether udev/60-tether.rules is installed: by-tether links from the map files.
     var tetherRules = true
     var multipathdRunning = true
+    /// multipath.conf's find_multipaths off: `multipath -c` takes every disk.
+    var multipathClaimsEveryDisk = false
     var multipathFlushFails = false
     var blockdevFails = false
     /// Disks appear this long after the scan, announced by their udev event only.
@@ -359,6 +361,11 @@ final class SimulatedNode: @unchecked Sendable {
         switch arguments.first {
         case "-a"?:
             return CommandResult(exitCode: 0, stdout: "wwid '\(arguments.last ?? "")' added\n")
+        case "-c"?:
+            let device = arguments.last ?? ""
+            return multipathClaimsEveryDisk
+                ? CommandResult(exitCode: 0, stdout: "\(device) is a valid multipath device path\n")
+                : CommandResult(exitCode: 1, stdout: "\(device) is not a valid multipath device path\n")
         case "-f"?:
             if multipathFlushFails { return CommandResult(exitCode: 1, stderr: "\(arguments.last ?? ""): map in use") }
             return removeMap(named: arguments.last ?? "") ? CommandResult(exitCode: 0) : CommandResult(exitCode: 1, stderr: "map not found")

@@ -31,7 +31,8 @@ io() {  # NAME DEVICE SEED
 
 # A node that attaches over one path ([multipath] enabled = false) keeps multipathd off its
 # disks: find_multipaths strict makes maps only for WWIDs multipath was told of. (With the lab's
-# greedy "off", multipathd wraps each new sdX in a map within seconds of the attach.)
+# greedy "off", multipathd wraps each new sdX in a map and the attach answers the map:
+# tether-multipath's last part.)
 sed -i 's/find_multipaths off/find_multipaths strict/' /etc/multipath.conf
 multipathd reconfigure >/dev/null || result_fail multipathd-reconfigure "multipathd reconfigure"
 target_lun_add 1 64 && target_lun_add 2 32 || { result_fail target "target_lun_add"; exit 1; }

@@ -1,7 +1,8 @@
 # tether-multipath: the real tetherd ([multipath] enabled) attaches one LUN over both portals ->
 # a dm-multipath map (dm-N) of two paths named /dev/disk/by-tether/<vol>; the LUN grows and
 # `tether extend` shows the new size on both paths and the map; portal 2 goes down and I/O goes on;
-# detach removes the map, both paths and both sessions.
+# detach removes the map, both paths and both sessions. Then, with [multipath] off, a single-path
+# attach that this lab's multipathd (find_multipaths off) wraps in a map anyway answers the map.
 . /tether/lib.sh
 trap tether_debug EXIT
 MiB=1048576
@@ -62,3 +63,24 @@ check no-sessions sh -c "iscsiadm -m session >/dev/null 2>&1; [ \$? = 21 ]"
 check no-by-tether sh -c "[ -z \"\$(ls /dev/disk/by-tether 2>/dev/null)\" ]"
 check no-records sh -c "! iscsiadm -m node >/dev/null 2>&1"
 portal_up 2
+
+# One path on a node that does not multipath ([multipath] enabled = false: no discovery of the
+# other portal) but whose multipathd takes every disk (this lab's find_multipaths off): the disk is
+# wrapped in a map moments after udev saw it, so the attach answers the map, not the disk under
+# it; detach removes both.
+kill "$TETHERD_PID" 2>/dev/null; wait "$TETHERD_PID" 2>/dev/null; TETHERD_PID=
+tether_setup false || { result_fail tetherd-single "did not start: $(tail -n 3 $TETHER_LOG)"; exit 1; }
+iscsi_info /tmp/one.json vol-one 3 "$PORTAL1"
+if tether attach --mode kernel --connection-info /tmp/one.json --json >/tmp/one.out 2>/tmp/one.err; then
+    dev=$(json_get device_path </tmp/one.out)
+    udevadm settle --timeout=20
+    check greedy-map sh -c "echo '$dev' | grep -Eq '^/dev/dm-[0-9]+\$' && [ \$(ls /sys/block/${dev#/dev/}/slaves | wc -l) = 1 ]"
+    check greedy-by-tether sh -c "[ \"\$(readlink -f /dev/disk/by-tether/vol-one)\" = '$dev' ]"
+    check greedy-detach tether detach vol-one
+    udevadm settle --timeout=20
+    check greedy-no-map sh -c "[ -z \"\$(dmsetup ls --target multipath | grep -v 'No devices found')\" ]"
+    check greedy-no-disks sh -c "! ls /sys/block | grep -q '^sd'"
+    check greedy-no-sessions sh -c "iscsiadm -m session >/dev/null 2>&1; [ \$? = 21 ]"
+else
+    result_fail greedy-attach "$(tail -n 3 /tmp/one.err | tr '\n' ' ')"
+fi
