@@ -82,6 +82,12 @@ public struct UnixHTTPClient: Sendable {
                 if errno == EINTR { continue }
                 throw ioFailure(errno, while: "reading the response")
             }
+            if count == 0, received.isEmpty {
+                // tetherd read the request and went away: it exited or was killed mid-operation.
+                throw TetherError(
+                    .agentUnavailable, "tetherd at \(socketPath) closed the connection without answering",
+                    hint: "it may have stopped mid-operation; when it is back, its recovery finishes or undoes the operation: check with `tether list` before retrying")
+            }
             received += buffer[..<count]
             guard received.count <= Self.maximumResponseSize else {
                 throw TetherError(.internalError, "tetherd at \(socketPath) sent more than \(Self.maximumResponseSize) bytes")

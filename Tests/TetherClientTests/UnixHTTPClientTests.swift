@@ -67,6 +67,16 @@ import TetherCore
         #expect(error?.code == .timedOut)
     }
 
+    @Test func agentThatClosesWithoutAnsweringIsUnavailable() async throws {
+        // What the client sees when tetherd is killed mid-operation.
+        let (error, _) = try await CannedServer.with(answer: "") { path in
+            await #expect(throws: TetherError.self) { try await TetherAgentClient(socketPath: path).health() }
+        }
+        #expect(error?.code == .agentUnavailable)
+        #expect(error?.message.contains("closed the connection without answering") == true)
+        #expect(error?.hint?.contains("tether list") == true)
+    }
+
     @Test func missingSocketIsAgentUnavailable() async throws {
         let path = "/tmp/tcl-missing-\(UInt32.random(in: 0...UInt32.max)).sock"
         let error = await #expect(throws: TetherError.self) { try await TetherAgentClient(socketPath: path).health() }
