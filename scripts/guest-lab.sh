@@ -360,13 +360,20 @@ net_down() {
 
 # --- run --------------------------------------------------------------------------------------
 
+# python_archive: `run --python`.
+. "$GUEST/python-pack.sh"
+
+# run also takes --python: the host's Python and os-brick (scripts/guest/python-pack.sh) as one more
+# initrd part, before the facts, and scripts/guest/osbrick-bench.py as /tether/osbrick-bench.py.
+# (Documented here, not in the usage comment at the top: that is part of the base's cache key.)
 run() {
-    local scenario=${1:?usage: guest-lab.sh run SCENARIO [--tether BINDIR] [--ceph DIR]... [--net] [--timeout S] [--append ARGS]}
+    local scenario=${1:?usage: guest-lab.sh run SCENARIO [--tether BINDIR] [--python] [--ceph DIR]... [--net] [--timeout S] [--append ARGS]}
     shift
-    local tether="" timeout=${TETHER_GUEST_TIMEOUT:-180} append="" net=0 ceph=()
+    local tether="" python=0 timeout=${TETHER_GUEST_TIMEOUT:-180} append="" net=0 ceph=()
     while [ $# -gt 0 ]; do
         case $1 in
             --tether) tether=${2:?--tether BINDIR}; shift 2 ;;
+            --python) python=1; shift ;;
             --ceph) ceph+=("$(cd "${2:?--ceph DIR}" && pwd)"); net=1; shift 2 ;;
             --net) net=1; shift ;;
             --timeout) timeout=${2:?--timeout S}; shift 2 ;;
@@ -392,6 +399,7 @@ run() {
     mkdir -p "$extra/tether/udev"
     cp "$ROOT"/udev/*.rules "$extra/tether/udev/"
     cp -r "$GUEST/scenarios" "$extra/tether/scenarios"
+    [ $python = 0 ] || cp "$GUEST/osbrick-bench.py" "$extra/tether/"
     chmod -R go+rX "$extra/tether"
 
     # Ceph facts: readable by the guest's root only, never on a command line.
@@ -450,7 +458,13 @@ run() {
         # The guest holds the packed initrd and the unpacked files at once while booting.
         [ -n "$mem" ] || mem=$((512 + $(cat "$tarchive.mib") + $(du -sm "$tarchive" | cut -f1)))
     fi
-    cat "$base/base.cpio.zst" "$TMP/extra.cpio" "$tarchive" "$TMP/facts.cpio" >"$TMP/initrd"
+    local parchive=/dev/null
+    if [ $python = 1 ]; then
+        parchive=$(python_archive "$base")
+        # Packed and unpacked at boot as Tether's, plus the driver's ~64 MiB RSS once os-brick is imported.
+        [ -n "${TETHER_GUEST_MEM:-}" ] || mem=$((${mem:-512} + 64 + $(cat "$parchive.mib") + $(du -sm "$parchive" | cut -f1)))
+    fi
+    cat "$base/base.cpio.zst" "$TMP/extra.cpio" "$tarchive" "$parchive" "$TMP/facts.cpio" >"$TMP/initrd"
     rm -rf "$facts" "$TMP/facts.cpio"
 
     local start=$SECONDS
@@ -672,15 +686,21 @@ selftest_cleanup() {
 
 # `scripts/guest-lab.sh bench [RUNS]`: kernel-path attach/detach latency. Runs the scenario
 # bench-kernel (RUNS attach+detach cycles, default 20, single-path then multipath, plus the same
-# single-path attach by hand with iscsiadm) with the Tether binaries in $TETHER_GUEST_BINDIR
+# single-path attach by hand with iscsiadm and, when the host has python3-os-brick, by os-brick's
+# ISCSIConnector itself: `run --python`) with the Tether binaries in $TETHER_GUEST_BINDIR
 # (default .build/debug) and prints its TETHER-BENCH lines; the whole output if it failed. Not run
 # by `ci`. (Documented here, not in the usage comment at the top: that is part of the base's cache key.)
 bench() {
-    local runs=${1:-20} bindir=${TETHER_GUEST_BINDIR:-.build/debug} out rc=0
+    local runs=${1:-20} bindir=${TETHER_GUEST_BINDIR:-.build/debug} out rc=0 python=()
     [ $# -le 1 ] && [ "$runs" -gt 0 ] 2>/dev/null || die "usage: guest-lab.sh bench [RUNS]" 64
     bindir=$(cd "$ROOT" && cd "$bindir" && pwd) || die "bench: no $bindir"
+    if python_has_osbrick; then
+        python=(--python)
+    else
+        log "bench: no python3-os-brick on this host: no os-brick rows"
+    fi
     out=$(mktemp "${TMPDIR:-/tmp}/tether-guest-bench.XXXXXX")
-    "$0" run bench-kernel --append "tether.runs=$runs" --tether "$bindir" \
+    "$0" run bench-kernel --append "tether.runs=$runs" --tether "$bindir" ${python[@]+"${python[@]}"} \
         --timeout "${TETHER_GUEST_TIMEOUT:-$((300 + runs * 60))}" >"$out" 2>&1 || rc=$?
     if [ $rc != 0 ]; then cat "$out"; log "bench: run failed (rc $rc)"; fi
     grep '^TETHER-BENCH' "$out" || true
@@ -699,6 +719,6 @@ case "${1:-}" in
     run) shift; run "$@" ;;
     net-up) shift; net_up "$@" ;;
     net-down) net_down ;;
-    *) echo "usage: scripts/guest-lab.sh install | build [--tether BINDIR] | run SCENARIO [--tether BINDIR] [--ceph DIR]... [--net] [--timeout S] [--append ARGS] | net-up [ADDR/24] | net-down | selftest [--tether BINDIR] | ci | bench [RUNS]" >&2
+    *) echo "usage: scripts/guest-lab.sh install | build [--tether BINDIR] | run SCENARIO [--tether BINDIR] [--python] [--ceph DIR]... [--net] [--timeout S] [--append ARGS] | net-up [ADDR/24] | net-down | selftest [--tether BINDIR] | ci | bench [RUNS]" >&2
        exit 64 ;;
 esac

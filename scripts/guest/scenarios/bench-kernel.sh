@@ -1,8 +1,9 @@
 # bench-kernel: latency of the kernel path's attach and detach with the real tetherd + tether —
 # RUNS (tether.runs=, default 20) cycles over one portal, then RUNS with [multipath] enabled over
 # both portals; and, for comparison, the same single-path attach done by hand with iscsiadm in the
-# steps os-brick's ISCSIConnector takes (python3-os-brick is not in the guest image, so os-brick
-# itself cannot be timed here). Prints `TETHER-BENCH ... median X ms p99 Y ms` lines. Not named
+# steps os-brick's ISCSIConnector takes, and — when the guest has Python and os-brick
+# (`guest-lab.sh run --python`) — os-brick's own ISCSIConnector.connect_volume/disconnect_volume on
+# the same target and LUN. Prints `TETHER-BENCH ... median X ms p99 Y ms` lines. Not named
 # tether-*: `guest-lab.sh ci` must not run it; `guest-lab.sh bench [RUNS]` does.
 . /tether/lib.sh
 trap tether_debug EXIT
@@ -132,6 +133,59 @@ hand_cycles() {
     result_ok "hand-$RUNS-cycles"
 }
 
+# --- os-brick itself (with `run --python`) ----------------------------------------------------
+# /tether/osbrick-bench.py imports os-brick once and answers connect/disconnect a line at a time,
+# so the node is checked between the steps as for the rows above. Its figures are the library
+# calls alone — no Python start or imports — with privsep's privileged steps run in-process (Nova's
+# os-brick pays a privsep daemon round trip per privileged step on top).
+osbrick_ask() {  # COMMAND [TIMEOUT_S]: sets REPLY_LINE to the answer's words after "ok"
+    [ "$1" = ready ] || echo "$1" >&3
+    read -r -t "${2:-120}" REPLY_LINE <&4 || REPLY_LINE="fail no answer to $1 within ${2:-120} s"
+    case $REPLY_LINE in
+        ok\ *) REPLY_LINE=${REPLY_LINE#ok }; return 0 ;;
+        ready) return 0 ;;
+    esac
+    return 1
+}
+osbrick_cycles() {  # INFO
+    local i t0 dev rc=0
+    : >/tmp/osbrick.connect; : >/tmp/osbrick.disconnect
+    rm -f /tmp/osbrick.in /tmp/osbrick.out
+    mkfifo /tmp/osbrick.in /tmp/osbrick.out
+    t0=$(now_ns)
+    python3 /tether/osbrick-bench.py "$1" </tmp/osbrick.in >/tmp/osbrick.out 2>/tmp/osbrick.err &
+    local pid=$!
+    exec 3>/tmp/osbrick.in 4</tmp/osbrick.out
+    # Python's start and os-brick's imports take ~6 s under TCG, more on a busy host.
+    if osbrick_ask ready 600; then
+        log "os-brick: python3 start and imports $((($(now_ns) - t0) / 1000000)) ms (not in the figures)"
+        i=0
+        while [ $i -lt "$RUNS" ]; do
+            i=$((i + 1))
+            osbrick_ask connect || { result_fail "osbrick-connect-$i" "$REPLY_LINE"; rc=1; break; }
+            echo "${REPLY_LINE%% *}" >>/tmp/osbrick.connect
+            dev=${REPLY_LINE#* }
+            [ -b "$dev" ] || { result_fail "osbrick-device-$i" "no block device $dev"; rc=1; break; }
+            udevadm settle --timeout=20
+            osbrick_ask disconnect || { result_fail "osbrick-disconnect-$i" "$REPLY_LINE"; rc=1; break; }
+            echo "$REPLY_LINE" >>/tmp/osbrick.disconnect
+            clean_state || { result_fail "osbrick-clean-$i" "something left after disconnect_volume"; rc=1; break; }
+        done
+    else
+        result_fail osbrick-start "$REPLY_LINE"; rc=1
+    fi
+    exec 3>&-  # end of input: the driver exits
+    wait "$pid"
+    exec 4<&-
+    rm -f /tmp/osbrick.in /tmp/osbrick.out
+    if [ $rc = 0 ]; then
+        result_ok "osbrick-$RUNS-cycles"
+    else
+        log "--- osbrick-bench.py stderr (last 30 lines)"; tail -n 30 /tmp/osbrick.err
+    fi
+    return $rc
+}
+
 target_lun_add 1 64 && target_lun_add 2 64 || { result_fail target "target_lun_add"; exit 1; }
 
 # Single path: as tether-iscsi, multipathd kept off the disks (find_multipaths strict).
@@ -147,6 +201,15 @@ bench_stat /tmp/single.detach "single detach"
 hand_cycles
 bench_stat /tmp/hand.attach "iscsiadm by hand (os-brick's steps) attach"
 bench_stat /tmp/hand.detach "iscsiadm by hand (os-brick's steps) detach"
+
+if command -v python3 >/dev/null && [ -f /tether/osbrick-bench.py ]; then
+    iscsi_info /tmp/osbrick.json vol-osbrick 1 "$PORTAL1"
+    osbrick_cycles /tmp/osbrick.json
+    bench_stat /tmp/osbrick.connect "os-brick connect_volume"
+    bench_stat /tmp/osbrick.disconnect "os-brick disconnect_volume"
+else
+    echo "TETHER-BENCH kernel-iscsi os-brick not in the guest image (guest-lab.sh run --python)"
+fi
 
 # Multipath: as tether-multipath (the lab's find_multipaths off), tetherd restarted with
 # [multipath] enabled = true, LUN 2 over both portals.
