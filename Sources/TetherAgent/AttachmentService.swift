@@ -98,6 +98,7 @@ public final class AttachmentService: Sendable {
     }
 
     private func detachOne(_ record: AttachmentRecord, force: Bool) async throws {
+        let started = ContinuousClock.now
         logger.info("detach started", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "force": "\(force)"])
         try await journal.beginDetach(id: record.id)
         do {
@@ -112,7 +113,7 @@ public final class AttachmentService: Sendable {
             logger.warning("detach error ignored (force)", metadata: ["attachment": "\(record.id)", "error": "\(error)"])
         }
         try await journal.finishDetach(id: record.id)
-        logger.info("detach finished", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)"])
+        logger.info("detach finished", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "elapsed": "\(ContinuousClock.now - started)"])
     }
 
     /// Makes the host see the volume's new size (rescan, map resize) and records it.

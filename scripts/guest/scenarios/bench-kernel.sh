@@ -3,7 +3,9 @@
 # both portals; and, for comparison, the same single-path attach done by hand with iscsiadm in the
 # steps os-brick's ISCSIConnector takes, and — when the guest has Python and os-brick
 # (`guest-lab.sh run --python`) — os-brick's own ISCSIConnector.connect_volume/disconnect_volume on
-# the same target and LUN. Prints `TETHER-BENCH ... median X ms p99 Y ms` lines. Not named
+# the same target and LUN. Tether's rows time the `tether` command (its process start included);
+# the "in tetherd" rows are the agent's own time, like os-brick's in-process calls. Prints
+# `TETHER-BENCH ... median X ms p99 Y ms` lines. Not named
 # tether-*: `guest-lab.sh ci` must not run it; `guest-lab.sh bench [RUNS]` does.
 . /tether/lib.sh
 trap tether_debug EXIT
@@ -186,6 +188,14 @@ osbrick_cycles() {  # INFO
     return $rc
 }
 
+# agent_samples VOLUME attach|detach FILE: tetherd's own time for each operation on VOLUME (the
+# `elapsed` of its "attach finished"/"detach finished" log lines) in ns, one a line: the figure
+# without the CLI's process start, comparable to os-brick's in-process calls.
+agent_samples() {
+    grep -E "msg=\"$2 finished\".* volume=$1( |\$)" "$TETHER_LOG" | sed -n 's/.*elapsed="\([0-9.]*\) seconds".*/\1/p' |
+        awk '{ printf "%d\n", $1 * 1000000000 }' >"$3"
+}
+
 target_lun_add 1 64 && target_lun_add 2 64 || { result_fail target "target_lun_add"; exit 1; }
 
 # Single path: as tether-iscsi, multipathd kept off the disks (find_multipaths strict).
@@ -196,6 +206,8 @@ iscsi_info /tmp/single.json vol-bench 1 "$PORTAL1"
 cycles single /tmp/single.json
 bench_stat /tmp/single.attach "single attach"
 bench_stat /tmp/single.detach "single detach"
+agent_samples vol-bench attach /tmp/single.agent-attach; bench_stat /tmp/single.agent-attach "single attach in tetherd"
+agent_samples vol-bench detach /tmp/single.agent-detach; bench_stat /tmp/single.agent-detach "single detach in tetherd"
 
 # The comparison, with tetherd idle: the same single-path attach by hand.
 hand_cycles
@@ -221,3 +233,5 @@ iscsi_info /tmp/mp.json vol-bench-mp 2 "$PORTAL1" "$PORTAL2"
 cycles multipath /tmp/mp.json
 bench_stat /tmp/multipath.attach "multipath attach"
 bench_stat /tmp/multipath.detach "multipath detach"
+agent_samples vol-bench-mp attach /tmp/mp.agent-attach; bench_stat /tmp/mp.agent-attach "multipath attach in tetherd"
+agent_samples vol-bench-mp detach /tmp/mp.agent-detach; bench_stat /tmp/mp.agent-detach "multipath detach in tetherd"
