@@ -116,7 +116,11 @@ public struct KernelISCSIConnector: Connector {
                 try plan.check(connected.device.wwid)
                 await publishVolumeID(plan.request.volumeID, wwid: connected.device.wwid)
                 await retriggerUdev(["\(connected.device.blockDirectory)/uevent"])
-                let map = try await mapWrapping(connected.device, plan)
+                // Tether's rule names only disks multipath leaves alone, so its link spares asking multipath.
+                let byTether = byTetherName(plan.request.volumeID)
+                let devicePath = configuration.paths.deviceNode(connected.device.name)
+                let named = await stableName(for: stableNameCandidates(connected, wwid: connected.device.wwid, map: nil, byTether: byTether), of: devicePath)
+                let map = named == byTether ? nil : try await mapWrapping(connected.device, plan)
                 if !plan.readOnly {
                     let name = map?.kernelName ?? connected.device.name
                     let attribute = map.map { "\(configuration.paths.block)/\($0.kernelName)/ro" } ?? "\(connected.device.blockDirectory)/ro"
@@ -226,7 +230,7 @@ public struct KernelISCSIConnector: Connector {
         let wwid = primary.device.wwid
         let kernelName = map?.kernelName ?? primary.device.name
         let devicePath = configuration.paths.deviceNode(kernelName)
-        let byTether = "\(configuration.paths.dev)/disk/by-tether/\(plan.request.volumeID)"
+        let byTether = byTetherName(plan.request.volumeID)
         let stableName = await self.stableName(for: stableNameCandidates(primary, wwid: wwid, map: map, byTether: byTether), of: devicePath) ?? devicePath
         let size = map.map { $0.sizeBytes > 0 ? $0.sizeBytes : primary.device.sizeBytes } ?? primary.device.sizeBytes
         let description = BlockDiskDescription(
@@ -247,6 +251,11 @@ public struct KernelISCSIConnector: Connector {
             protocolName: "iscsi", mode: .kernel, paths: paths, wwid: wwid?.sysfs, sizeBytes: size,
             blockSize: await sysfs.logicalBlockSize(of: primary.device), devicePath: devicePath,
             diskXML: description.libvirtXML, qemuBlockdev: description.qemuBlockdev, qemuObjects: [], secretFiles: [], details: details)
+    }
+
+    /// The name udev/60-tether.rules gives the volume's device.
+    func byTetherName(_ volumeID: String) -> String {
+        "\(configuration.paths.dev)/disk/by-tether/\(volumeID)"
     }
 
     /// udev's names for the device, best first: Tether's own rule, then the WWID's, then the path's.

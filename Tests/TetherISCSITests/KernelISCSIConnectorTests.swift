@@ -264,12 +264,21 @@ import Testing
         let volume = try await connector.attach(F.request())
         #expect(volume.devicePath == "/dev/dm-0")
         #expect(volume.details?["multipath"]?["device"]?.stringValue == "dm-0")
+        #expect(node.arguments(of: "multipath").contains(["-c", "/dev/sdb"]))
         #expect(volume.details?["stable_name"]?.stringValue == "/dev/disk/by-tether/vol-1")
 
         try await connector.detach(volume, attachmentID: "att-vol-1", force: false)
         #expect(node.fake.file("/sys/block/dm-0/dm/uuid") == nil)
         #expect(node.sessionCount == 0)
         #expect(node.diskNames.isEmpty)
+    }
+
+    @Test func aDiskTetherRulesNamedIsNotAskedAbout() async throws {
+        // The by-tether link exists only for disks multipath leaves alone: no `multipath -c`.
+        let node = F.node()
+        let volume = try await F.connector(node).attach(F.request())
+        #expect(volume.devicePath == "/dev/sdb")
+        #expect(node.arguments(of: "multipath").isEmpty)
     }
 
     @Test func aClaimedDiskWithoutMultipathdIsUsedDirectly() async throws {

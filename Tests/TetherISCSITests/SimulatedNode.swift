@@ -264,7 +264,8 @@ final class SimulatedNode: @unchecked Sendable {
         fake.onAttributeWrite("\(directory)/block/\(name)/uevent") { [weak self] _ in
             guard let self else { return }
             self.lock.withLock {
-                let claimed = self.maps.values.contains { $0.slaves.contains(name) }
+                // 60-multipath.rules marks a disk multipath takes; 60-tether.rules skips those.
+                let claimed = self.multipathClaimsEveryDisk || self.maps.values.contains { $0.slaves.contains(name) }
                 if !claimed { self.applyTetherRule(wwid: served.wwid, device: name) }
             }
         }
