@@ -53,17 +53,25 @@ extension KernelISCSIConnector {
     }
 
     /// Sets the node record up before login: no automatic LUN scan or login at boot, and CHAP.
+    /// All settings go in one iscsiadm call (each call costs a process and a record rewrite); when
+    /// that is refused (an open-iscsi without one of them), one call per setting finds which.
     func configureNode(_ path: ISCSIPath, _ plan: Plan) async throws {
-        if try await !iscsiadm.update(path, "node.session.scan", "manual") {
-            logger.notice("open-iscsi has no node.session.scan; the kernel scans every LUN of the target at login", metadata: ["portal": "\(path.portal)"])
+        var chapSettings: [(name: String, value: String)] = []
+        if let chap = plan.chap {
+            chapSettings = [("node.session.auth.authmethod", "CHAP"), ("node.session.auth.username", chap.username)]
+            if let mutual = plan.mutualCHAP { chapSettings.append(("node.session.auth.username_in", mutual.username)) }
         }
-        try await iscsiadm.update(path, "node.startup", "manual")
+        let all = [("node.session.scan", "manual"), ("node.startup", "manual")] + chapSettings
+        if try await !iscsiadm.update(path, all) {
+            if try await !iscsiadm.update(path, "node.session.scan", "manual") {
+                logger.notice("open-iscsi has no node.session.scan; the kernel scans every LUN of the target at login", metadata: ["portal": "\(path.portal)"])
+            }
+            try await iscsiadm.update(path, "node.startup", "manual")
+            for (name, value) in chapSettings where try await !iscsiadm.update(path, name, value) {
+                throw TetherError(.iscsiCommandFailed, "iscsiadm refused \(name) for \(path.portal) \(path.iqn)", hint: "check the open-iscsi version")
+            }
+        }
         guard let chap = plan.chap else { return }
-        var settings = [("node.session.auth.authmethod", "CHAP"), ("node.session.auth.username", chap.username)]
-        if let mutual = plan.mutualCHAP { settings.append(("node.session.auth.username_in", mutual.username)) }
-        for (name, value) in settings where try await !iscsiadm.update(path, name, value) {
-            throw TetherError(.iscsiCommandFailed, "iscsiadm refused \(name) for \(path.portal) \(path.iqn)", hint: "check the open-iscsi version")
-        }
         try await iscsiadm.writeSecrets(path, chap: chap, mutual: plan.mutualCHAP)
     }
 

@@ -48,6 +48,17 @@ struct OpenISCSI: Sendable {
         return result.succeeded
     }
 
+    /// Sets several node settings in one iscsiadm call (it takes repeated -n/-v pairs); false when
+    /// iscsiadm refused any of them, which may leave some set.
+    func update(_ path: ISCSIPath, _ settings: [(name: String, value: String)]) async throws -> Bool {
+        let pairs = settings.flatMap { ["-n", $0.name, "-v", $0.value] }
+        let result = try await run(node(path) + ["--op", "update"] + pairs)
+        if !result.succeeded {
+            logger.debug("iscsiadm update of several settings refused", metadata: ["exit": "\(result.exitCode)", "portal": "\(path.portal)"])
+        }
+        return result.succeeded
+    }
+
     func login(_ path: ISCSIPath) async throws -> LoginOutcome {
         let result = try await run(node(path) + ["--login"], timeout: configuration.timeouts.login)
         switch ISCSIAdmStatus(rawValue: result.exitCode) {

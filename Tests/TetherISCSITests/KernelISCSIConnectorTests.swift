@@ -30,10 +30,11 @@ import Testing
         #expect(node.sessionCount == 1)
         // Only the wanted LUN was scanned, before the target had a directory.
         #expect(node.fake.attributeWriteLog.filter { $0.path.hasSuffix("/scan") }.map(\.value) == ["- - 1"])
-        let updates = node.arguments(of: "iscsiadm").filter { $0.contains("update") }.compactMap { arguments in
-            arguments.firstIndex(of: "-n").map { arguments[$0 + 1] }
-        }
-        #expect(updates.contains("node.session.scan") && updates.contains("node.startup"))
+        // Every setting in one iscsiadm call.
+        let updates = node.arguments(of: "iscsiadm").filter { $0.contains("update") }
+        #expect(updates.count == 1)
+        let names = updates.flatMap { arguments in arguments.indices.filter { arguments[$0] == "-n" }.map { arguments[$0 + 1] } }
+        #expect(names == ["node.session.scan", "node.startup"])
 
         try await connector.detach(volume, attachmentID: "att-vol-1", force: false)
         #expect(node.sessionCount == 0)
@@ -183,6 +184,7 @@ import Testing
         #expect(record.mode == 0o600)
         let text = String(decoding: record.contents, as: UTF8.self)
         #expect(text.contains("node.session.auth.password = s3cret-Pass\n"))
+        #expect(node.arguments(of: "iscsiadm").filter { $0.contains("update") }.count == 1)
         #expect(text.contains("node.session.auth.password_in = mutual-S3cret\n"))
         #expect(text.contains("node.session.auth.username_in = target\n"))
         #expect(text.hasSuffix("# END RECORD\n"))
@@ -271,6 +273,20 @@ import Testing
         #expect(node.fake.file("/sys/block/dm-0/dm/uuid") == nil)
         #expect(node.sessionCount == 0)
         #expect(node.diskNames.isEmpty)
+    }
+
+    @Test func anOpenISCSIWithoutManualScanGetsTheOtherSettingsOneByOne() async throws {
+        let node = F.node()
+        node.unknownSettings = ["node.session.scan"]
+        node.requireCHAP(F.portalA, F.iqn, user: "chapuser", password: "right")
+        let volume = try await F.connector(node).attach(F.request(extra: F.chap(password: "right")))
+        #expect(volume.devicePath == "/dev/sdb")
+        // The joint update was refused, then each setting went alone; only the unknown one failed.
+        #expect(node.arguments(of: "iscsiadm").filter { $0.contains("update") }.count == 5)
+        let record = try #require(node.fake.file("/etc/iscsi/nodes/\(F.iqn)/192.0.2.10,3260"))
+        let text = String(decoding: record.contents, as: UTF8.self)
+        #expect(text.contains("node.session.auth.authmethod = CHAP\n") && text.contains("node.startup = manual\n"))
+        #expect(!text.contains("node.session.scan"))
     }
 
     @Test func aDiskTetherRulesNamedIsNotAskedAbout() async throws {

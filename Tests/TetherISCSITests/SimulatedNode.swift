@@ -52,6 +52,8 @@ final class SimulatedNode: @unchecked Sendable {
     /// Whether udev/60-tether.rules is installed: by-tether links from the map files.
     var tetherRules = true
     var multipathdRunning = true
+    /// Node settings this open-iscsi does not know (an older one: node.session.scan).
+    var unknownSettings: Set<String> = []
     /// multipath.conf's find_multipaths off: `multipath -c` takes every disk.
     var multipathClaimsEveryDisk = false
     var multipathFlushFails = false
@@ -142,12 +144,22 @@ final class SimulatedNode: @unchecked Sendable {
             fake.setFile(file, "# BEGIN RECORD 2.1.9\nnode.name = \(iqn)\nnode.tpgt = -1\nnode.startup = automatic\nnode.session.auth.authmethod = None\nnode.conn[0].address = \(portal)\n# END RECORD\n")
             return CommandResult(exitCode: 0, stdout: "New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] \(portal),-1 \(iqn)] added\n")
         case "update"?:
-            guard nodes.contains(key), let name = value(after: "-n", in: arguments), let setting = value(after: "-v", in: arguments),
-                let old = fake.file(file)
+            // Repeated -n/-v pairs, as iscsiadm takes them.
+            let settings = arguments.indices.compactMap { index -> (String, String)? in
+                guard arguments[index] == "-n", index + 3 < arguments.count, arguments[index + 2] == "-v" else { return nil }
+                return (arguments[index + 1], arguments[index + 3])
+            }
+            guard nodes.contains(key), !settings.isEmpty, let old = fake.file(file)
             else { return CommandResult(exitCode: 21, stderr: "iscsiadm: No records found") }
+            if let unknown = settings.first(where: { unknownSettings.contains($0.0) }) {
+                return CommandResult(exitCode: 7, stderr: "iscsiadm: Cannot modify \(unknown.0). Invalid param name.")
+            }
             // iscsiadm rewrites the whole record in place: the file keeps its mode.
-            var lines = String(decoding: old.contents, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.hasPrefix(name + " ") }
-            lines.insert("\(name) = \(setting)", at: max(0, lines.count - 1))
+            var lines = String(decoding: old.contents, as: UTF8.self).split(separator: "\n").map(String.init)
+            for (name, setting) in settings {
+                lines = lines.filter { !$0.hasPrefix(name + " ") }
+                lines.insert("\(name) = \(setting)", at: max(0, lines.count - 1))
+            }
             fake.setFile(file, lines.joined(separator: "\n") + "\n", mode: old.mode)
             return CommandResult(exitCode: 0)
         case "delete"?:

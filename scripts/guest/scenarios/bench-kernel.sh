@@ -193,7 +193,7 @@ osbrick_cycles() {  # INFO
 # without the CLI's process start, comparable to os-brick's in-process calls.
 agent_samples() {
     grep -E "msg=\"$2 finished\".* volume=$1( |\$)" "$TETHER_LOG" | sed -n 's/.*elapsed="\([0-9.]*\) seconds".*/\1/p' |
-        awk '{ printf "%d\n", $1 * 1000000000 }' >"$3"
+        awk '{ printf "%.0f\n", $1 * 1000000000 }' >"$3"
 }
 
 target_lun_add 1 64 && target_lun_add 2 64 || { result_fail target "target_lun_add"; exit 1; }
