@@ -126,7 +126,8 @@ public struct KernelISCSIConnector: Connector {
                     let attribute = map.map { "\(configuration.paths.block)/\($0.kernelName)/ro" } ?? "\(connected.device.blockDirectory)/ro"
                     try await waitUntilWritable(name, attribute: attribute)
                 }
-                return await describe([connected], failed: failures, map: map, plan)
+                // Without a map the name found above stands: asking udev again could wait out the timeout twice.
+                return await describe([connected], failed: failures, map: map, plan, named: map == nil ? .some(named) : nil)
             } catch {
                 await undo([connected], map: nil)
                 await withdrawVolumeID(plan.request.volumeID, wwid: connected.device.wwid)
@@ -225,13 +226,18 @@ public struct KernelISCSIConnector: Connector {
     }
 
     /// The attached volume as the agent records it.
-    func describe(_ connected: [ConnectedPath], failed: [(ISCSIPath, TetherError)], map: MultipathMap?, _ plan: Plan) async -> AttachedVolume {
+    /// - Parameter named: udev's name for the device when the caller looked it up already (nil
+    ///   inside when udev gave none).
+    func describe(
+        _ connected: [ConnectedPath], failed: [(ISCSIPath, TetherError)], map: MultipathMap?, _ plan: Plan, named: String?? = nil
+    ) async -> AttachedVolume {
         let primary = connected[0]
         let wwid = primary.device.wwid
         let kernelName = map?.kernelName ?? primary.device.name
         let devicePath = configuration.paths.deviceNode(kernelName)
         let byTether = byTetherName(plan.request.volumeID)
-        let stableName = await self.stableName(for: stableNameCandidates(primary, wwid: wwid, map: map, byTether: byTether), of: devicePath) ?? devicePath
+        let found: String? = if let named { named } else { await self.stableName(for: stableNameCandidates(primary, wwid: wwid, map: map, byTether: byTether), of: devicePath) }
+        let stableName = found ?? devicePath
         let size = map.map { $0.sizeBytes > 0 ? $0.sizeBytes : primary.device.sizeBytes } ?? primary.device.sizeBytes
         let description = BlockDiskDescription(
             devicePath: stableName, attachmentID: plan.request.attachmentID, volumeID: plan.request.volumeID, readOnly: plan.readOnly)
