@@ -1,3 +1,5 @@
+import TetherCore
+
 /// A SCSI logical unit's identity, in both of the spellings Linux uses.
 ///
 /// The kernel's sysfs `device/wwid` names the designator type in words ("naa.6001405…",
