@@ -117,17 +117,11 @@ public struct KernelISCSIConnector: Connector {
                 await publishVolumeID(plan.request.volumeID, wwid: connected.device.wwid)
                 await retriggerUdev(["\(connected.device.blockDirectory)/uevent"])
                 // Tether's rule names only disks multipath leaves alone, so its link spares asking multipath.
-                let byTether = byTetherName(plan.request.volumeID)
-                let devicePath = configuration.paths.deviceNode(connected.device.name)
-                let named = await stableName(for: stableNameCandidates(connected, wwid: connected.device.wwid, map: nil, byTether: byTether), of: devicePath)
-                let map = named == byTether ? nil : try await mapWrapping(connected.device, plan)
-                if !plan.readOnly {
-                    let name = map?.kernelName ?? connected.device.name
-                    let attribute = map.map { "\(configuration.paths.block)/\($0.kernelName)/ro" } ?? "\(connected.device.blockDirectory)/ro"
-                    try await waitUntilWritable(name, attribute: attribute)
-                }
-                // Without a map the name found above stands: asking udev again could wait out the timeout twice.
-                return await describe([connected], failed: failures, map: map, plan, named: map == nil ? .some(named) : nil)
+                var named = await udevName(connected, map: nil, plan)
+                let map = named == byTetherName(plan.request.volumeID) ? nil : try await mapWrapping(connected.device, plan)
+                if !plan.readOnly { try await waitUntilWritable(connected.device, map: map) }
+                if map != nil { named = await udevName(connected, map: map, plan) }
+                return await describe([connected], failed: failures, map: map, plan, named: named)
             } catch {
                 await undo([connected], map: nil)
                 await withdrawVolumeID(plan.request.volumeID, wwid: connected.device.wwid)
@@ -182,12 +176,8 @@ public struct KernelISCSIConnector: Connector {
                 logger.warning("no multipath map; using one path", metadata: ["device": "\(first.device.name)", "error": "\(error)"])
                 await retriggerUdev(["\(first.device.blockDirectory)/uevent"])
             }
-            if !plan.readOnly {
-                let name = map?.kernelName ?? first.device.name
-                let attribute = map.map { "\(configuration.paths.block)/\($0.kernelName)/ro" } ?? "\(first.device.blockDirectory)/ro"
-                try await waitUntilWritable(name, attribute: attribute)
-            }
-            return await describe(connected, failed: failures, map: map, plan)
+            if !plan.readOnly { try await waitUntilWritable(first.device, map: map) }
+            return await describe(connected, failed: failures, map: map, plan, named: await udevName(first, map: map, plan))
         } catch {
             await undo(connected, map: map)
             await withdrawVolumeID(plan.request.volumeID, wwid: first.device.wwid)
@@ -211,9 +201,11 @@ public struct KernelISCSIConnector: Connector {
         }
     }
 
-    /// Waits until the device's `ro` attribute says writable: a path that just came up may
-    /// still report the target's earlier state.
-    func waitUntilWritable(_ name: String, attribute: String) async throws {
+    /// Waits until the volume's device (the map over `device`, when there is one) says writable in
+    /// its `ro` attribute: a path that just came up may still report the target's earlier state.
+    func waitUntilWritable(_ device: PathDevice, map: MultipathMap?) async throws {
+        let name = map?.kernelName ?? device.name
+        let attribute = map.map { "\(configuration.paths.block)/\($0.kernelName)/ro" } ?? "\(device.blockDirectory)/ro"
         do {
             try await host.waitFor("\(name) to become writable", subsystems: ["block"], timeout: configuration.timeouts.writable) {
                 (try? await host.read(attribute).trimmedLine) == "0" ? () : nil
@@ -226,18 +218,14 @@ public struct KernelISCSIConnector: Connector {
     }
 
     /// The attached volume as the agent records it.
-    /// - Parameter named: udev's name for the device when the caller looked it up already (nil
-    ///   inside when udev gave none).
-    func describe(
-        _ connected: [ConnectedPath], failed: [(ISCSIPath, TetherError)], map: MultipathMap?, _ plan: Plan, named: String?? = nil
-    ) async -> AttachedVolume {
+    /// - Parameter named: udev's name for the device (`udevName`); nil when udev gave none.
+    func describe(_ connected: [ConnectedPath], failed: [(ISCSIPath, TetherError)], map: MultipathMap?, _ plan: Plan, named: String?) async -> AttachedVolume {
         let primary = connected[0]
         let wwid = primary.device.wwid
         let kernelName = map?.kernelName ?? primary.device.name
         let devicePath = configuration.paths.deviceNode(kernelName)
         let byTether = byTetherName(plan.request.volumeID)
-        let found: String? = if let named { named } else { await self.stableName(for: stableNameCandidates(primary, wwid: wwid, map: map, byTether: byTether), of: devicePath) }
-        let stableName = found ?? devicePath
+        let stableName = named ?? devicePath
         let size = map.map { $0.sizeBytes > 0 ? $0.sizeBytes : primary.device.sizeBytes } ?? primary.device.sizeBytes
         let description = BlockDiskDescription(
             devicePath: stableName, attachmentID: plan.request.attachmentID, volumeID: plan.request.volumeID, readOnly: plan.readOnly)
@@ -257,6 +245,14 @@ public struct KernelISCSIConnector: Connector {
             protocolName: "iscsi", mode: .kernel, paths: paths, wwid: wwid?.sysfs, sizeBytes: size,
             blockSize: await sysfs.logicalBlockSize(of: primary.device), devicePath: devicePath,
             diskXML: description.libvirtXML, qemuBlockdev: description.qemuBlockdev, qemuObjects: [], secretFiles: [], details: details)
+    }
+
+    /// udev's name for the volume's device, the map when there is one (`stableName`); nil when
+    /// udev gave none.
+    func udevName(_ primary: ConnectedPath, map: MultipathMap?, _ plan: Plan) async -> String? {
+        let devicePath = configuration.paths.deviceNode(map?.kernelName ?? primary.device.name)
+        let candidates = stableNameCandidates(primary, wwid: primary.device.wwid, map: map, byTether: byTetherName(plan.request.volumeID))
+        return await stableName(for: candidates, of: devicePath)
     }
 
     /// The name udev/60-tether.rules gives the volume's device.

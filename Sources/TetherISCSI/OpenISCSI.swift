@@ -41,20 +41,18 @@ struct OpenISCSI: Sendable {
     /// Sets one node setting; false when iscsiadm refused it (an older open-iscsi without it).
     @discardableResult
     func update(_ path: ISCSIPath, _ name: String, _ value: String) async throws -> Bool {
-        let result = try await run(node(path) + ["--op", "update", "-n", name, "-v", value])
-        if !result.succeeded {
-            logger.debug("iscsiadm update refused", metadata: ["setting": "\(name)", "exit": "\(result.exitCode)", "portal": "\(path.portal)"])
-        }
-        return result.succeeded
+        try await update(path, [(name, value)])
     }
 
-    /// Sets several node settings in one iscsiadm call (it takes repeated -n/-v pairs); false when
-    /// iscsiadm refused any of them, which may leave some set.
+    /// Sets node settings in one iscsiadm call (it takes repeated -n/-v pairs); false when
+    /// iscsiadm refused any of them, which may leave the others set.
     func update(_ path: ISCSIPath, _ settings: [(name: String, value: String)]) async throws -> Bool {
         let pairs = settings.flatMap { ["-n", $0.name, "-v", $0.value] }
         let result = try await run(node(path) + ["--op", "update"] + pairs)
         if !result.succeeded {
-            logger.debug("iscsiadm update of several settings refused", metadata: ["exit": "\(result.exitCode)", "portal": "\(path.portal)"])
+            logger.debug(
+                "iscsiadm update refused",
+                metadata: ["settings": "\(settings.map(\.name).joined(separator: ","))", "exit": "\(result.exitCode)", "portal": "\(path.portal)"])
         }
         return result.succeeded
     }
