@@ -312,7 +312,7 @@ tether_archive() {
 # Tether's binaries into STAGE/tether/bin (stripped: a release build carries ~100 MB of symbols),
 # and the shared libraries they need that the base (list BASE_FILES) lacks, at their /usr paths.
 stage_tether() {
-    local bindir=$1 stage=$2 base_files=$3 b lib dest found=0
+    local bindir=$1 stage=$2 base_files=$3 b found=0
     mkdir -p "$stage/tether/bin"
     for b in tetherd tether; do
         [ -x "$bindir/$b" ] || continue
@@ -321,20 +321,27 @@ stage_tether() {
         if [ "${TETHER_GUEST_STRIP:-1}" = 1 ] && command -v strip >/dev/null; then
             strip -s "$stage/tether/bin/$b"
         fi
-        for lib in $(ldd "$bindir/$b" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
-            dest=$(readlink -f "$(dirname "$lib")")/$(basename "$lib")
-            grep -qxF "$dest" "$base_files" && continue
-            [ -e "$stage$dest" ] && continue
-            mkdir -p "$stage$(dirname "$dest")"
-            cp -L "$lib" "$stage$dest"
-            # librados loads its crypto and compressor plugins at run time.
-            case $lib in
-                */ceph/libceph-common.so*)
-                    cp -rL "$(dirname "$lib")/crypto" "$(dirname "$lib")/compressor" "$stage$(dirname "$dest")/" 2>/dev/null || true ;;
-            esac
-        done
+        stage_libs "$bindir/$b" "$stage" "$base_files"
     done
     [ $found = 1 ] || die "no tetherd or tether in $bindir"
+}
+
+# Libraries that ELF file FILE needs, at their canonical /usr paths, into STAGE unless the base
+# (list BASE_FILES) has them.
+stage_libs() {
+    local file=$1 stage=$2 base_files=$3 lib dest
+    for lib in $(ldd "$file" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
+        dest=$(readlink -f "$(dirname "$lib")")/$(basename "$lib")
+        grep -qxF "$dest" "$base_files" && continue
+        [ -e "$stage$dest" ] && continue
+        mkdir -p "$stage$(dirname "$dest")"
+        cp -L "$lib" "$stage$dest"
+        # librados loads its crypto and compressor plugins at run time.
+        case $lib in
+            */ceph/libceph-common.so*)
+                cp -rL "$(dirname "$lib")/crypto" "$(dirname "$lib")/compressor" "$stage$(dirname "$dest")/" 2>/dev/null || true ;;
+        esac
+    done
 }
 
 # --- network ----------------------------------------------------------------------------------
@@ -543,6 +550,21 @@ cleanup() {
 
 # --- selftest ---------------------------------------------------------------------------------
 
+# start_clusters WORK: the bridge and two lab Ceph clusters, WORK/ceph-a and WORK/ceph-b, whose mons
+# advertise the bridge's address, started side by side; prints a failed start's log.
+start_clusters() {
+    local work=$1 start=$SECONDS a b rc=0
+    net_up
+    CEPH_LAB_ADDR=${NET%/*} "$ROOT/scripts/ceph-lab.sh" start "$work/ceph-a" ceph-a 21000 >"$work/a.log" 2>&1 &
+    a=$!
+    CEPH_LAB_ADDR=${NET%/*} "$ROOT/scripts/ceph-lab.sh" start "$work/ceph-b" ceph-b 21200 >"$work/b.log" 2>&1 &
+    b=$!
+    wait $a || { cat "$work/a.log"; rc=1; }
+    wait $b || { cat "$work/b.log"; rc=1; }
+    log "two Ceph clusters up in $((SECONDS - start)) s"
+    return $rc
+}
+
 selftest() {
     local extra=()
     case ${1:-} in
@@ -567,16 +589,7 @@ selftest_in_netns() {
     }
     for s in smoke iscsi-shell; do one "$s"; done
     if command -v ceph-mon >/dev/null; then
-        net_up
-        start=$SECONDS
-        CEPH_LAB_ADDR=${NET%/*} "$ROOT/scripts/ceph-lab.sh" start "$work/ceph-a" ceph-a 21000 >"$work/a.log" 2>&1 &
-        local a=$!
-        CEPH_LAB_ADDR=${NET%/*} "$ROOT/scripts/ceph-lab.sh" start "$work/ceph-b" ceph-b 21200 >"$work/b.log" 2>&1 &
-        local b=$! ok=1
-        wait $a || { cat "$work/a.log"; ok=0; }
-        wait $b || { cat "$work/b.log"; ok=0; }
-        log "two Ceph clusters up in $((SECONDS - start)) s"
-        if [ $ok = 1 ]; then
+        if start_clusters "$work"; then
             one krbd-shell --ceph "$work/ceph-a" --ceph "$work/ceph-b"
         else
             log "krbd-shell: the Ceph clusters did not start"
@@ -648,15 +661,8 @@ ci_in_netns() {
         grep -q ceph_clusters "$s" && ceph_scenarios+=("$(basename "$s" .sh)")
     done
     if command -v ceph-mon >/dev/null; then
-        net_up
-        local start=$SECONDS
-        CEPH_LAB_ADDR=${NET%/*} "$ROOT/scripts/ceph-lab.sh" start "$work/ceph-a" ceph-a 21000 >"$work/a.log" 2>&1 &
-        local a=$!
-        CEPH_LAB_ADDR=${NET%/*} "$ROOT/scripts/ceph-lab.sh" start "$work/ceph-b" ceph-b 21200 >"$work/b.log" 2>&1 &
-        local b=$! ok=1
-        wait $a || { cat "$work/a.log"; ok=0; }
-        wait $b || { cat "$work/b.log"; ok=0; }
-        log "two Ceph clusters up in $((SECONDS - start)) s"
+        local ok=1
+        start_clusters "$work" || ok=0
         for s in "${ceph_scenarios[@]}"; do
             if [ $ok = 1 ]; then
                 one "$s" --ceph "$work/ceph-a" --ceph "$work/ceph-b"

@@ -1,4 +1,4 @@
-# Sourced by scripts/guest-lab.sh (needs its CACHE, GUEST, log, die and pack): the host's Python
+# Sourced by scripts/guest-lab.sh (needs its CACHE, GUEST, log, die, pack and stage_libs): the host's Python
 # and os-brick as an initrd part of their own for `run --python`, so that bench-kernel can time
 # os-brick's ISCSIConnector in the guest. Kept out of the base: ~15 MB packed (~60 MiB unpacked, 1-3 s
 # more boot under TCG) that only the bench wants, and an apt upgrade of a Python package must not
@@ -75,19 +75,6 @@ for name, dists in metadata.packages_distributions().items():
             top.add(info[len(dist) + 1:])
 print('\n'.join(sorted(top)))
 EOF
-}
-
-# Libraries that ELF file FILE needs, at their canonical /usr paths, into STAGE unless the base
-# (list BASE_FILES) has them.
-stage_libs() {
-    local file=$1 stage=$2 base_files=$3 lib dest
-    for lib in $(ldd "$file" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
-        dest=$(readlink -f "$(dirname "$lib")")/$(basename "$lib")
-        grep -qxF "$dest" "$base_files" && continue
-        [ -e "$stage$dest" ] && continue
-        mkdir -p "$stage$(dirname "$dest")"
-        cp -L "$lib" "$stage$dest"
-    done
 }
 
 stage_python() {
