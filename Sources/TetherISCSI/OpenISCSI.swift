@@ -20,9 +20,22 @@ struct OpenISCSI: Sendable {
         ["-m", "node", "-T", path.iqn, "-p", path.portal.description, "--interface", configuration.iface]
     }
 
+    /// Runs iscsiadm; again, a few times, when it could not take its record database's lock.
+    /// Two iscsiadm started at once (the paths of a multipath attach) can both find open-iscsi's
+    /// lock directory missing and race to create it; the loser exits 6 ("Could not open
+    /// /run/lock/iscsi: File exists") without having done anything.
     private func run(_ arguments: [String], timeout: Duration? = nil) async throws -> CommandResult {
-        try await host.run(Command("iscsiadm", arguments, timeout: timeout ?? configuration.timeouts.command))
+        let command = Command("iscsiadm", arguments, timeout: timeout ?? configuration.timeouts.command)
+        var result = try await host.run(command)
+        for _ in 1..<Self.databaseAttempts where ISCSIAdmStatus(rawValue: result.exitCode) == .databaseError {
+            logger.debug("iscsiadm found its database locked; again", metadata: ["stderr": "\(result.stderr.trimmedLine)"])
+            try await host.clock.sleep(for: .milliseconds(100))
+            result = try await host.run(command)
+        }
+        return result
     }
+
+    static let databaseAttempts = 3
 
     func nodeExists(_ path: ISCSIPath) async throws -> Bool {
         let result = try await run(node(path))

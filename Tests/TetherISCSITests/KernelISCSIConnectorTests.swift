@@ -259,6 +259,16 @@ import Testing
         #expect(node.sessionCount == 1)
     }
 
+    @Test func iscsiadmLosingTheLockDirectoryRaceIsRunAgain() async throws {
+        // Both paths' first iscsiadm calls race to create open-iscsi's lock directory; one loses.
+        let node = F.node(portals: [F.portalA, F.portalB])
+        node.databaseLockRaces = 1
+        let volume = try await F.connector(node).attach(F.request(portals: [F.portalA, F.portalB], multipath: true))
+        #expect(volume.devicePath == "/dev/dm-0")
+        #expect(node.sessionCount == 2)
+        #expect(volume.paths.allSatisfy { $0.state == "active" })
+    }
+
     @Test func aDiskMultipathdTakesAnywayIsUsedThroughItsMap() async throws {
         let node = F.node()
         node.multipathClaimsEveryDisk = true

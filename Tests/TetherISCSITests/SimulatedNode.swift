@@ -52,6 +52,8 @@ final class SimulatedNode: @unchecked Sendable {
     /// Whether udev/60-tether.rules is installed: by-tether links from the map files.
     var tetherRules = true
     var multipathdRunning = true
+    /// The next this many iscsiadm calls lose the race for open-iscsi's lock directory (exit 6).
+    var databaseLockRaces = 0
     /// Node settings this open-iscsi does not know (an older one: node.session.scan).
     var unknownSettings: Set<String> = []
     /// multipath.conf's find_multipaths off: `multipath -c` takes every disk.
@@ -134,6 +136,10 @@ final class SimulatedNode: @unchecked Sendable {
     private func iscsiadm(_ arguments: [String], _ events: inout [DeviceEvent]) -> CommandResult {
         guard let iqn = value(after: "-T", in: arguments), let portal = value(after: "-p", in: arguments) else {
             return CommandResult(exitCode: 7, stderr: "iscsiadm: simulated only with -T and -p")
+        }
+        if databaseLockRaces > 0 {
+            databaseLockRaces -= 1
+            return CommandResult(exitCode: 6, stderr: "iSCSI ERROR: Could not open /run/lock/iscsi: 17 File exists")
         }
         let key = "\(portal) \(iqn)"
         let file = recordFile(portal, iqn)
