@@ -9,9 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=/opt/swift/usr/bin/swift
-scripts/lab.sh install
-scripts/ceph-lab.sh install
-[ "${1:-}" = cinder ] && scripts/cinder-lab.sh install
+scripts/packages.sh install demo ceph
+[ "${1:-}" = cinder ] && scripts/packages.sh install cinder
 "$SWIFT" build -c release --product tetherd
 "$SWIFT" build -c release --product tether-bench
 BIN=$("$SWIFT" build -c release --show-bin-path)

@@ -13,10 +13,8 @@
 # Run inside a private network namespace. Recipe and pitfalls: ../shared/LAB.md, "Ceph".
 set -euo pipefail
 
-PACKAGES=(ceph-mon ceph-osd ceph-common librbd-dev librados-dev uuid-runtime)
-
 install() {
-    "$(dirname "$0")/lab.sh" packages "${PACKAGES[@]}"
+    "$(dirname "$0")/packages.sh" install ceph
 }
 
 start() {

@@ -25,9 +25,6 @@
 # SCHEDULER_PID, VOLUME_PID, API_PID.
 set -euo pipefail
 
-PACKAGES=(cinder-api cinder-scheduler cinder-volume python3-cinderclient python3-os-brick
-          rabbitmq-server postgresql-15 python3-psycopg2 python3-rbd python3-rados ceph-common
-          curl uuid-runtime iproute2 procps util-linux)
 PGBIN=/usr/lib/postgresql/15/bin
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 PY=/usr/bin/python3
@@ -38,7 +35,7 @@ SECRET_UUID_B=bbbbbbbb-7e7e-4c1d-8000-0000000000b2
 HOSTNAME_CINDER=cinder-lab
 
 install() {
-    "$(dirname "$0")/lab.sh" packages "${PACKAGES[@]}"
+    "$(dirname "$0")/packages.sh" install cinder
 }
 
 # --- helpers --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ SWIFT=/opt/swift/usr/bin/swift
 
 if [ "${TETHER_DEMO_INNER:-}" != 1 ]; then
     echo "== installing packages and building"
-    scripts/lab.sh install
+    scripts/packages.sh install demo
     "$SWIFT" build --product tetherd
     "$SWIFT" build --product tether
     export TETHER_DEMO_INNER=1 TETHER_BIN=$("$SWIFT" build --show-bin-path)

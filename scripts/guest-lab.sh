@@ -56,8 +56,7 @@ CACHE=${TETHER_GUEST_CACHE:-/var/cache/tether-guest}
 BRIDGE=${TETHER_GUEST_BRIDGE:-tether-br0}
 NET=10.0.3.1/24  # net-up's default: the host's address on the bridge
 
-PACKAGES=(qemu-system-x86 busybox-static open-iscsi multipath-tools kpartx dmsetup sg3-utils
-          sg3-utils-udev udev kmod cpio zstd xz-utils iproute2 util-linux coreutils ceph-common)
+mapfile -t PACKAGES < <("$ROOT/scripts/packages.sh" list guest)
 
 # Host programs copied into the guest with their shared libraries.
 BINARIES=(/usr/sbin/iscsiadm /usr/sbin/iscsid /usr/sbin/multipath /usr/sbin/multipathd
@@ -79,8 +78,8 @@ log() { echo "guest-lab: $*" >&2; }
 die() { log "$*"; exit "${2:-1}"; }
 
 install() {
-    "$ROOT/scripts/lab.sh" packages "${PACKAGES[@]}"
-    "$ROOT/scripts/ceph-lab.sh" install  # the host clusters krbd scenarios map from
+    # guest includes ceph: the host clusters krbd scenarios map from
+    "$ROOT/scripts/packages.sh" install guest
 }
 
 # --- build ------------------------------------------------------------------------------------

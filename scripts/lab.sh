@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The test lab: installs what Tether's tests and demo need, and runs a private tgtd.
 #
-#   scripts/lab.sh install          apt packages (idempotent)
-#   scripts/lab.sh packages P...    installs those of packages P... that are missing
+#   scripts/lab.sh install          apt packages (idempotent; the list is in scripts/packages.sh)
 #   scripts/lab.sh start DIR        tgtd on 127.0.0.1:PORT and 127.0.0.2:PORT, own control socket;
 #                                   writes DIR/lab.env (TGT_SOCKET, TGT_CONTROL_PORT, PORT, TGTD_PID)
 #   scripts/lab.sh stop DIR         kills that tgtd by PID and removes DIR
@@ -11,27 +10,8 @@
 # the test's own. tgtd ignores SIGTERM and keeps its configuration in memory only.
 set -euo pipefail
 
-PACKAGES=(tgt libiscsi-bin libiscsi-dev libsqlite3-dev libudev-dev librbd-dev librados-dev
-          qemu-utils qemu-block-extra iproute2 procps curl python3 util-linux)
-
-# Installs those of the given packages that are missing.
-packages() {
-    local missing=()
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    # Another apt may hold the lock (unattended upgrades, a parallel job): wait for it.
-    for _ in $(seq 1 120); do
-        fuser /var/lib/dpkg/lock-frontend >/dev/null 2>&1 || break
-        sleep 1
-    done
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
 install() {
-    packages "${PACKAGES[@]}"
+    "$(dirname "$0")/packages.sh" install build tgt
 }
 
 start() {
@@ -79,8 +59,7 @@ stop() {
 
 case "${1:-}" in
     install) install ;;
-    packages) shift; packages "$@" ;;
     start) start "${2:?usage: lab.sh start DIR}" ;;
     stop) stop "${2:?usage: lab.sh stop DIR}" ;;
-    *) echo "usage: scripts/lab.sh install | packages P... | start DIR | stop DIR" >&2; exit 64 ;;
+    *) echo "usage: scripts/lab.sh install | start DIR | stop DIR" >&2; exit 64 ;;
 esac

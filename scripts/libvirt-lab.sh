@@ -7,10 +7,8 @@
 #   scripts/libvirt-lab.sh stop DIR       stops it by PID and removes DIR
 set -euo pipefail
 
-PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev libxml2-utils qemu-system-x86 qemu-utils qemu-block-extra)
-
 install() {
-    "$(dirname "$0")/lab.sh" packages "${PACKAGES[@]}"
+    "$(dirname "$0")/packages.sh" install libvirt
 }
 
 start() {

@@ -7,11 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=/opt/swift/usr/bin/swift
 
-scripts/lab.sh install
-scripts/ceph-lab.sh install
-scripts/libvirt-lab.sh install
-scripts/cinder-lab.sh install
-scripts/guest-lab.sh install
+scripts/packages.sh check
+scripts/packages.sh install test
 "$SWIFT" build --build-tests "$@"
 # The labs take fixed port ranges (Ceph 20000-43999, Cinder 44100-44199, tgtd 45000-60000), which
 # overlap the kernel's ephemeral range: reserve them in the namespace, so no client socket takes a
