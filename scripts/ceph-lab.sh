@@ -10,7 +10,7 @@
 #                                           bridge of scripts/guest-lab.sh net-up, for a guest's krbd)
 #   scripts/ceph-lab.sh stop DIR            kills the daemons by PID (OSD first) and removes DIR
 #
-# Run inside a private network namespace. Recipe and pitfalls: ../shared/LAB.md, "Ceph".
+# Run inside a private network namespace. Recipe and pitfalls: docs/LAB.md, "Ceph".
 set -euo pipefail
 
 install() {

@@ -14,7 +14,7 @@
 # Ports: BASE (CINDER_LAB_BASE, default 31000; moved up by 100 while any of them is taken) +0 PostgreSQL,
 # +1 AMQP, +2 Erlang distribution, +3 epmd, +4..+13 rabbitmqctl, +20 the Cinder API; all on 127.0.0.1.
 # Run inside a private network namespace (`unshare -n`, `ip link set lo up`) that also holds the Ceph
-# clusters. Recipe and pitfalls: ../shared/LAB.md, "OpenStack Cinder". Up in ~8-16 s, down in ~2-6 s.
+# clusters. Recipe and pitfalls: docs/LAB.md, "OpenStack Cinder". Up in ~8-16 s, down in ~2-6 s.
 # A failed start prints the relevant log tails, ends what it started and leaves DIR (logs) for `stop`.
 #
 # DIR/cinder.env: CINDER_ENDPOINT (http://127.0.0.1:PORT), CINDER_URL (.../v3/PROJECT_ID), PROJECT_ID

@@ -47,7 +47,7 @@
 # A scenario may have a host side, scenarios/SCENARIO.host, run as `SCENARIO.host pre|post` before
 # boot and after power-off with GUEST_SHARE (a directory the guest sees as /tether/share),
 # GUEST_CEPH_DIRS and, for post, GUEST_LOG; its TETHER-RESULT lines count like the guest's.
-# Recipe and pitfalls: ../shared/LAB.md, "The kernel path".
+# Recipe and pitfalls: docs/LAB.md, "The kernel path".
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

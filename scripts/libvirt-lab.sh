@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A private libvirtd for tests: its own /etc/libvirt, /run, /var/lib/libvirt and socket, in a
-# private mount namespace, as root. Recipe and pitfalls: ../shared/LAB.md, "libvirt".
+# private mount namespace, as root. Recipe and pitfalls: docs/LAB.md, "libvirt".
 #
 #   scripts/libvirt-lab.sh install        apt packages (idempotent)
-#   scripts/libvirt-lab.sh start DIR      starts libvirtd; writes DIR/libvirt.env (URI, LIBVIRTD_PID)
+#   scripts/libvirt-lab.sh start DIR      starts libvirtd; writes DIR/libvirt.env (URI, LIBVIRTD_PID);
+#                                         its log and the domains' logs (DIR/log/domains/qemu) stay in DIR
 #   scripts/libvirt-lab.sh stop DIR       stops it by PID and removes DIR
 set -euo pipefail
 
@@ -13,7 +14,7 @@ install() {
 
 start() {
     local dir=$1
-    mkdir -p "$dir"/{etc,lib,cache,sock,log,run}
+    mkdir -p "$dir"/{etc,lib,cache,sock,log/domains,run}
     chmod 700 "$dir"
     cp -r /etc/libvirt/. "$dir/etc/"
     cat >"$dir/etc/libvirtd.conf" <<CONF
@@ -45,6 +46,9 @@ CONF
         mkdir -p /var/lib/libvirt /var/cache/libvirt
         mount --bind "$dir/lib" /var/lib/libvirt
         mount --bind "$dir/cache" /var/cache/libvirt
+        # Domain logs hold full QEMU command lines: they stay in the lab, not the host'"'"'s /var/log.
+        mkdir -p /var/log/libvirt
+        mount --bind "$dir/log/domains" /var/log/libvirt
         exec libvirtd
     ' libvirtd "$dir" >"$dir/log/libvirtd.out" 2>&1 &
     local pid=$!
