@@ -18,8 +18,17 @@ final class Journal: Sendable {
         for file in [path, "\(path)-wal", "\(path)-shm"] where FileManager.default.fileExists(atPath: file) {
             chmod(file, 0o600)
         }
+        // GRDB puts a pool's writer in WAL mode with synchronous=NORMAL, where the last commits
+        // can vanish in a power cut while what they described (a session, a mapping) stays.
+        // FULL makes every acknowledged step durable; the writer connection lives as long as the pool.
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         writer = pool
         try Self.migrator.migrate(writer)
+    }
+
+    /// SQLite's `synchronous` level of the writer connection (2 is FULL).
+    func synchronousLevel() async throws -> Int {
+        try await writer.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// An in-memory journal, for tests.

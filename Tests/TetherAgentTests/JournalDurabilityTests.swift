@@ -1,0 +1,14 @@
+@testable import TetherAgent
+import TetherTesting
+import Testing
+
+@Suite struct JournalDurabilityTests {
+    /// An acknowledged step must survive a power cut: the on-disk journal commits with
+    /// synchronous=FULL, not GRDB's WAL default of NORMAL.
+    @Test func onDiskJournalCommitsWithSynchronousFull() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let journal = try Journal(directory: directory.path)
+        #expect(try await journal.synchronousLevel() == 2)
+    }
+}
