@@ -38,6 +38,9 @@ public struct AgentConfiguration: Sendable {
         public var iqnPrefix = "iqn.2026-11.io.tether"
         public var tgtSocket = "/var/run/tgtd/socket"
         public var tgtControlPort = 0
+        /// Directories export backing files and devices must lie in (canonical paths compared);
+        /// empty: file exports are refused.
+        public var backingDirectories: [String] = []
     }
 
     public init() {}
@@ -84,6 +87,14 @@ public struct AgentConfiguration: Sendable {
         configuration.target.iqnPrefix = try reader.string("target", "iqn_prefix") ?? configuration.target.iqnPrefix
         configuration.target.tgtSocket = try reader.string("target", "tgt_socket") ?? configuration.target.tgtSocket
         configuration.target.tgtControlPort = try reader.integer("target", "tgt_control_port") ?? 0
+        if let directories = try reader.strings("target", "backing_dirs") {
+            configuration.target.backingDirectories = try directories.map { directory in
+                guard directory.hasPrefix("/"), !directory.contains("\0") else {
+                    throw ConfigurationError(file: file, message: "[target] backing_dirs: \"\(directory)\" is not an absolute path")
+                }
+                return directory
+            }
+        }
         configuration.registryDirectory = try reader.string("ceph", "registry_dir") ?? configuration.registryDirectory
         configuration.cephDirectory = try reader.string("ceph", "ceph_dir") ?? configuration.cephDirectory
         if let seconds = try reader.seconds("ceph", "connect_timeout") { configuration.cephConnectTimeout = seconds }
@@ -105,7 +116,7 @@ public struct AgentConfiguration: Sendable {
             "node": ["host", "ip"],
             "iscsi": ["initiator", "initiator_file", "connect_timeout", "login_timeout", "command_timeout"],
             "multipath": ["enabled"],
-            "target": ["portals", "iqn_prefix", "tgt_socket", "tgt_control_port"],
+            "target": ["portals", "iqn_prefix", "tgt_socket", "tgt_control_port", "backing_dirs"],
             "ceph": ["registry_dir", "ceph_dir", "connect_timeout"],
             "libvirt": ["uri"],
             "cinder": CinderSettings.keys,
@@ -138,9 +149,13 @@ public struct AgentConfiguration: Sendable {
         mutating func seconds(_ table: String, _ key: String) throws -> Duration? {
             switch document[table]?[key] {
             case nil: return nil
-            case .integer(let number)? where number > 0: return .seconds(number)
-            case .float(let number)? where number > 0: return .milliseconds(Int(number * 1000))
-            default: throw fail(table, key, "a positive number of seconds")
+            // At most a day: milliseconds of it then fit every C type a timeout reaches, and
+            // Int(exactly:) cannot meet an infinity or NaN.
+            case .integer(let number)? where number > 0 && number <= 86_400: return .seconds(number)
+            case .float(let number)? where number > 0 && number <= 86_400:
+                guard let milliseconds = Int(exactly: (number * 1000).rounded()) else { throw fail(table, key, "1-86400 seconds") }
+                return .milliseconds(milliseconds)
+            default: throw fail(table, key, "a positive number of seconds, at most 86400")
             }
         }
 
