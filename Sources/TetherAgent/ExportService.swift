@@ -197,7 +197,7 @@ public final class ExportService: Sendable {
             return
         }
         if let wanted = volume.sizeBytes, size < wanted {
-            throw TetherError.invalidInput("\(path) has \(size) bytes, less than size_bytes \(wanted)", hint: "grow the backing store first")
+            throw TetherError.invalidField("volume.size_bytes", "\(wanted) is more than the \(size) bytes \(path) has", hint: "grow the backing store first")
         }
     }
 
