@@ -56,19 +56,19 @@ extension Tether.Export {
             if let rbd, rbd.split(separator: "/", omittingEmptySubsequences: false).count != 3 || rbd.contains("//") {
                 throw ValidationError("--rbd takes CLUSTER/POOL/IMAGE, got \"\(rbd)\".")
             }
-            try Input.volume(volumeID, "--volume-id")
-            try Input.initiator(initiator)
+            try Input.volume(volumeID, "--volume-id", global)
+            try Input.initiator(initiator, global)
             if let path {
-                try Input.check { try BackingPathGrammar.check(path, field: "--path") }
+                try global.check { try BackingPathGrammar.check(path, field: "--path") }
             }
             if let rbd {
                 let parts = rbd.split(separator: "/").map(String.init)
-                try Input.cluster(parts[0], "--rbd CLUSTER")
-                try Input.check { try IdentifierGrammar.poolName.check(parts[1], field: "--rbd POOL") }
-                try Input.check { try IdentifierGrammar.imageName.check(parts[2], field: "--rbd IMAGE") }
+                try Input.cluster(parts[0], "--rbd CLUSTER", global)
+                try global.check { try IdentifierGrammar.poolName.check(parts[1], field: "--rbd POOL") }
+                try global.check { try IdentifierGrammar.imageName.check(parts[2], field: "--rbd IMAGE") }
             }
             if let rbdUser {
-                try Input.check { try IdentifierGrammar.cephUser.check(rbdUser, field: "--rbd-user") }
+                try global.check { try IdentifierGrammar.cephUser.check(rbdUser, field: "--rbd-user") }
             }
             switch (connector, initiator) {
             case (nil, nil) where rbd != nil: break

@@ -16,8 +16,8 @@ extension Tether.Export {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            try Input.volume(volume, "VOLUME")
-            try Input.initiator(initiator)
+            try Input.volume(volume, "VOLUME", global)
+            try Input.initiator(initiator, global)
         }
 
         func run() async throws {

@@ -32,7 +32,7 @@ extension Tether {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            if let volume { try Input.volume(volume, "--volume") }
+            if let volume { try Input.volume(volume, "--volume", global) }
         }
 
         func run() async throws {

@@ -23,7 +23,7 @@ extension Tether {
             @OptionGroup var global: GlobalOptions
 
             func validate() throws {
-                try Input.volume(volume, "VOLUME")
+                try Input.volume(volume, "VOLUME", global)
             }
 
             func run() async throws {
@@ -44,7 +44,7 @@ extension Tether {
             @OptionGroup var global: GlobalOptions
 
             func validate() throws {
-                try Input.volume(volume, "VOLUME")
+                try Input.volume(volume, "VOLUME", global)
             }
 
             func run() async throws {

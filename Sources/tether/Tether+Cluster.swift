@@ -33,8 +33,8 @@ extension Tether.Cluster {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            try Input.cluster(name, "--name")
-            try Input.check { try UUIDGrammar.check(fsid, field: "--fsid") }
+            try Input.cluster(name, "--name", global)
+            try global.check { try UUIDGrammar.check(fsid, field: "--fsid") }
             if monHost.isEmpty { throw ValidationError("Give at least one --mon-host.") }
             if user.isEmpty { throw ValidationError("Give at least one --user USER=KEYFILE.") }
             for entry in user where !entry.contains("=") {
@@ -87,7 +87,7 @@ extension Tether.Cluster {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            try Input.cluster(name, "NAME")
+            try Input.cluster(name, "NAME", global)
         }
 
         func run() async throws {
@@ -101,7 +101,7 @@ extension Tether.Cluster {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            try Input.cluster(name, "NAME")
+            try Input.cluster(name, "NAME", global)
         }
 
         func run() async throws {

@@ -16,7 +16,7 @@ extension Tether {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            try Input.reference(ref)
+            try Input.reference(ref, global)
         }
 
         func run() async throws {

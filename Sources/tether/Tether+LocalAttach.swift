@@ -32,7 +32,7 @@ extension Tether {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            try Input.volume(volume, "VOLUME")
+            try Input.volume(volume, "VOLUME", global)
         }
 
         func run() async throws {
@@ -60,7 +60,7 @@ extension Tether {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            try Input.volume(volume, "VOLUME")
+            try Input.volume(volume, "VOLUME", global)
         }
 
         func run() async throws {

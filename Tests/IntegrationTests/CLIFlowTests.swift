@@ -74,12 +74,12 @@ struct CLIFlowTests {
                 #expect(denied.status == 5, "\(denied.output)")
                 #expect(denied.output.contains("hint:"))
 
-                // The CLI checks with the agent's grammars before it sends: usage errors (64) for
-                // arguments, invalid input (2) for what a file holds.
+                // The CLI checks with the agent's grammars before it sends, and answers as the
+                // agent would: invalid input (2), for arguments and for what a file holds.
                 for arguments in [["show", "../etc"], ["detach", "vol\nx"], ["export", "delete", "v2", "--initiator", "iqn.2026-11.io.x:a\nb"],
                     ["export", "create", "--volume-id", "v3", "--path", "relative.img", "--initiator", agent.initiator], ["local-attach", String(repeating: "v", count: 200)]] {
                     let refused = try Self.tether(agent, arguments)
-                    #expect(refused.status == 64, "\(arguments): \(refused.output)")
+                    #expect(refused.status == 2 && refused.output.contains("error:") && refused.output.contains("hint:"), "\(arguments): \(refused.output)")
                 }
                 let encrypted = try Self.tether(
                     agent, ["attach", "--connection-info", "-"],
