@@ -25,12 +25,13 @@ struct AgentHostileInputTests {
     }
 
     /// A live agent with one export and one network attachment (so there are journal rows,
-    /// tgt targets and a secret file to disturb).
-    struct Lab {
+    /// tgt targets and a secret file to disturb), and a Ceph registry of its own.
+    struct Live {
         let client: TetherAgentClient
         let agent: AgentProcess
         let tgtd: Tgtd
         let export: ExportResponse
+        let registry: TemporaryDirectory
 
         func snapshot() throws -> Snapshot {
             var files: [String: Data] = [:]
@@ -49,6 +50,11 @@ struct AgentHostileInputTests {
             for name in try FileManager.default.contentsOfDirectory(atPath: tgtd.directory.path) {
                 let attributes = try? FileManager.default.attributesOfItem(atPath: tgtd.directory.file(name))
                 backing[name] = name.hasSuffix(".img") ? (attributes?[.size] as? NSNumber)?.uint64Value ?? 0 : 0
+            }
+            // The cluster registry (clusters.d, keys, the ceph dir): what POST /v1/clusters writes.
+            let registryFiles = FileManager.default.enumerator(atPath: registry.path)
+            while let name = registryFiles?.nextObject() as? String {
+                files["registry/" + name] = FileManager.default.contents(atPath: registry.file(name)) ?? Data()
             }
             return Snapshot(
                 stateFiles: files, targets: try tgtd.tgtadm(["--op", "show", "--mode", "target"]),
@@ -93,13 +99,15 @@ struct AgentHostileInputTests {
         }
     }
 
-    static func withLab(_ body: (Lab) async throws -> Void) async throws {
+    static func withLab(_ body: (Live) async throws -> Void) async throws {
+        let registry = try TemporaryDirectory(prefix: "reg")
+        defer { registry.remove() }
         try await Tgtd.with { tgtd in
-            try await AgentProcess.with(tgtd: tgtd) { agent in
+            try await AgentProcess.with(tgtd: tgtd, extraConfig: Lab.cephConfig(registry: registry)) { agent in
                 let client = TetherAgentClient(socketPath: agent.socketPath)
                 let export = try await AgentISCSITests.export(client, tgtd, volume: "vol-held", initiator: agent.initiator)
                 let (attachment, _) = try await client.attach(CreateAttachmentRequest(connectionInfo: export.connectionInfo))
-                try await body(Lab(client: client, agent: agent, tgtd: tgtd, export: export))
+                try await body(Live(client: client, agent: agent, tgtd: tgtd, export: export, registry: registry))
                 _ = try await client.detach(attachment.id)
                 _ = try await client.deleteExport(volumeID: "vol-held")
                 #expect(try await client.health().attachments == 0)
@@ -196,6 +204,31 @@ struct AgentHostileInputTests {
                 try await lab.expectRefused("POST", "/v1/exports", body: lab.exportBody(path: "\"\(path)\""), field: "volume.path")
             }
             #expect(!FileManager.default.fileExists(atPath: "/etc/tether-new.img"))
+        }
+    }
+
+    /// Ceph names and keys: nothing reaches clusters.d, the keys directory, librados or libvirt.
+    @Test func cephNames() async throws {
+        try await Self.withLab { lab in
+            let fsid = "0b6a3c2e-5d4f-4e1a-9b8c-7d6e5f4a3b2c"
+            let key = "AQBVvd9kAAAAABAAwJ0hY5pXk3m1b0k+Qe0w1A=="
+            func cluster(name: String = "\"ceph-x\"", fsid: String = "\"\(fsid)\"", user: String = "\"cinder\"", key: String = "\"\(key)\"") -> String {
+                #"{"name": \#(name), "fsid": \#(fsid), "mon_host": ["127.0.0.1:6789"], "users": [{"name": \#(user), "key": \#(key)}]}"#
+            }
+            for name in [#""../ceph""#, #""ceph\u0000x""#, #""ceph\nx""#, "\"\(String(repeating: "c", count: 10_000))\"", #"".""#] {
+                try await lab.expectRefused("POST", "/v1/clusters", body: cluster(name: name), field: "name")
+                try await lab.expectRefused(
+                    "POST", "/v1/exports", body: #"{"volume": {"id": "v-rbd", "rbd": {"cluster": \#(name), "pool": "rbd", "image": "i"}}, "connector": {}}"#,
+                    field: "volume.rbd.cluster")
+            }
+            try await lab.expectRefused("POST", "/v1/clusters", body: cluster(fsid: #""not-a-uuid""#), field: "fsid")
+            try await lab.expectRefused("POST", "/v1/clusters", body: cluster(user: #""cinder\n[client.admin]""#), field: "users[0].name")
+            try await lab.expectRefused("POST", "/v1/clusters", body: cluster(key: #""key\n[client.admin]\n\tkey = x""#), field: "users[0].key")
+            for image in [#""../../x""#, #""a/b""#, #""img\u0000""#] {
+                try await lab.expectRefused(
+                    "POST", "/v1/exports", body: #"{"volume": {"id": "v-rbd", "rbd": {"cluster": "ceph", "pool": "rbd", "image": \#(image)}}, "connector": {}}"#,
+                    field: "volume.rbd.image")
+            }
         }
     }
 
