@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TetherAPI
 import TetherCinder
 import TetherCore
 import TetherISCSI
@@ -71,6 +72,12 @@ public struct AgentConfiguration: Sendable {
         configuration.hostName = try reader.string("node", "host")
         configuration.ip = try reader.string("node", "ip")
         configuration.initiator = try reader.string("iscsi", "initiator")
+        // The API's grammar: this name reaches libiscsi, open-iscsi's records and tgt's ACLs too.
+        if let initiator = configuration.initiator {
+            do { try ISCSINameGrammar.check(initiator, field: "[iscsi] initiator", what: "an initiator name") } catch let error as TetherError {
+                throw ConfigurationError(file: file, message: error.message)
+            }
+        }
         configuration.initiatorFile = try reader.string("iscsi", "initiator_file") ?? configuration.initiatorFile
         configuration.multipath = try reader.bool("multipath", "enabled") ?? false
         configuration.systemRoot = try reader.string("", "system_root") ?? configuration.systemRoot
@@ -85,6 +92,9 @@ public struct AgentConfiguration: Sendable {
             }
         }
         configuration.target.iqnPrefix = try reader.string("target", "iqn_prefix") ?? configuration.target.iqnPrefix
+        do { try ISCSINameGrammar.check(configuration.target.iqnPrefix, field: "[target] iqn_prefix", what: "a target name prefix") } catch let error as TetherError {
+            throw ConfigurationError(file: file, message: error.message)
+        }
         configuration.target.tgtSocket = try reader.string("target", "tgt_socket") ?? configuration.target.tgtSocket
         configuration.target.tgtControlPort = try reader.integer("target", "tgt_control_port") ?? 0
         if let directories = try reader.strings("target", "backing_dirs") {
