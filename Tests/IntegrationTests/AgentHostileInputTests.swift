@@ -153,7 +153,12 @@ struct AgentHostileInputTests {
                 try await lab.expectRefused("DELETE", "/v1/exports/\(ref)", field: "{volume}")
                 try await lab.expectRefused("DELETE", "/v1/local-attachments/\(ref)", field: "{volume}")
                 try await lab.expectRefused("GET", "/v1/clusters/\(ref)", field: "{name}")
+                try await lab.expectRefused("DELETE", "/v1/clusters/\(ref)", field: "{name}")
+                try await lab.expectRefused("GET", "/v1/local-attachments/\(ref)", field: "{volume}")
+                try await lab.expectRefused("POST", "/v1/cinder/connections/\(ref)", field: "{volume}")
+                try await lab.expectRefused("DELETE", "/v1/cinder/connections/\(ref)", field: "{volume}")
             }
+            try await lab.expectRefused("POST", "/v1/cinder/connections/vol-held?multipath=maybe", field: "multipath")
             for flag in ["yes", "TRUE%0A", "2", ""] {
                 try await lab.expectRefused("DELETE", "/v1/attachments/vol-held?force=\(flag)", field: "force")
             }
