@@ -57,7 +57,7 @@ public struct ISCSIConnectionData: Sendable {
             return text
         }
         func lun(_ value: JSONValue, _ key: String) throws -> Int {
-            // 0-65535: libiscsi carries a LUN in 16 bits; a larger one would trap in Int32(_:).
+            // 0-65535: libiscsi carries a LUN in 16 bits (the API layer checks the same range).
             guard let lun = value.intValue, (0...65535).contains(lun) else {
                 throw TetherError.invalidInput("\(what).\(key) must be a LUN number 0-65535, got \(value)")
             }
