@@ -46,6 +46,7 @@ initiator = "iqn.2026-11.io.tether.demo:compute-1"
 portals = ["127.0.0.1:$PORT", "127.0.0.2:$PORT"]
 tgt_socket = "$TGT_SOCKET"
 tgt_control_port = $TGT_CONTROL_PORT
+backing_dirs = ["$DIR"]
 TOML
 "$TETHER_BIN/tetherd" --config "$DIR/tether.toml" 2>"$DIR/tetherd.log" &
 AGENT_PID=$!

@@ -22,6 +22,19 @@ public struct CreateExportRequest: Codable, Sendable {
             case id, path, rbd
             case sizeBytes = "size_bytes"
         }
+
+        /// `size_bytes` is read as any JSON number and range-checked here, so -1, 2^64 or 1e300
+        /// answer `invalid_input` naming the field instead of a decoder's type error.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            id = try container.decode(String.self, forKey: .id)
+            path = try container.decodeIfPresent(String.self, forKey: .path)
+            rbd = try container.decodeIfPresent(RBDImage.self, forKey: .rbd)
+            if let size = try container.decodeIfPresent(JSONValue.self, forKey: .sizeBytes), !size.isNull {
+                let bytes = try NumberGrammar.check(size, field: "volume.size_bytes", range: NumberGrammar.sizeBytes, what: "size_bytes")
+                sizeBytes = UInt64(exactly: bytes)
+            }
+        }
     }
 
     /// An RBD image named by cluster (as registered), pool and image, and the user to give out

@@ -61,7 +61,8 @@ public struct Agent: Sendable {
         let attachments = AttachmentService(journal: journal, locks: locks, connectors: connectors, node: node, stats: stats, logger: logger)
         let exports = ExportService(
             journal: journal, locks: locks, exporter: exporter, host: host, iqnPrefix: configuration.target.iqnPrefix,
-            rbd: RBDExporter(registry: registry, connections: radosConnections), stats: stats, logger: logger)
+            rbd: RBDExporter(registry: registry, connections: radosConnections), backingDirectories: configuration.target.backingDirectories,
+            stats: stats, logger: logger)
 
         let cinder = configuration.cinder.map { settings in
             let client = CinderClient(settings.client)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TetherAPI
 import TetherCinder
 import TetherCore
 import TetherISCSI
@@ -38,6 +39,9 @@ public struct AgentConfiguration: Sendable {
         public var iqnPrefix = "iqn.2026-11.io.tether"
         public var tgtSocket = "/var/run/tgtd/socket"
         public var tgtControlPort = 0
+        /// Directories export backing files and devices must lie in (canonical paths compared);
+        /// empty: file exports are refused.
+        public var backingDirectories: [String] = []
     }
 
     public init() {}
@@ -68,6 +72,12 @@ public struct AgentConfiguration: Sendable {
         configuration.hostName = try reader.string("node", "host")
         configuration.ip = try reader.string("node", "ip")
         configuration.initiator = try reader.string("iscsi", "initiator")
+        // The API's grammar: this name reaches libiscsi, open-iscsi's records and tgt's ACLs too.
+        if let initiator = configuration.initiator {
+            do { try ISCSINameGrammar.check(initiator, field: "[iscsi] initiator", what: "an initiator name") } catch let error as TetherError {
+                throw ConfigurationError(file: file, message: error.message)
+            }
+        }
         configuration.initiatorFile = try reader.string("iscsi", "initiator_file") ?? configuration.initiatorFile
         configuration.multipath = try reader.bool("multipath", "enabled") ?? false
         configuration.systemRoot = try reader.string("", "system_root") ?? configuration.systemRoot
@@ -82,8 +92,19 @@ public struct AgentConfiguration: Sendable {
             }
         }
         configuration.target.iqnPrefix = try reader.string("target", "iqn_prefix") ?? configuration.target.iqnPrefix
+        do { try ISCSINameGrammar.check(configuration.target.iqnPrefix, field: "[target] iqn_prefix", what: "a target name prefix") } catch let error as TetherError {
+            throw ConfigurationError(file: file, message: error.message)
+        }
         configuration.target.tgtSocket = try reader.string("target", "tgt_socket") ?? configuration.target.tgtSocket
         configuration.target.tgtControlPort = try reader.integer("target", "tgt_control_port") ?? 0
+        if let directories = try reader.strings("target", "backing_dirs") {
+            configuration.target.backingDirectories = try directories.map { directory in
+                guard directory.hasPrefix("/"), !directory.contains("\0") else {
+                    throw ConfigurationError(file: file, message: "[target] backing_dirs: \"\(directory)\" is not an absolute path")
+                }
+                return directory
+            }
+        }
         configuration.registryDirectory = try reader.string("ceph", "registry_dir") ?? configuration.registryDirectory
         configuration.cephDirectory = try reader.string("ceph", "ceph_dir") ?? configuration.cephDirectory
         if let seconds = try reader.seconds("ceph", "connect_timeout") { configuration.cephConnectTimeout = seconds }
@@ -105,7 +126,7 @@ public struct AgentConfiguration: Sendable {
             "node": ["host", "ip"],
             "iscsi": ["initiator", "initiator_file", "connect_timeout", "login_timeout", "command_timeout"],
             "multipath": ["enabled"],
-            "target": ["portals", "iqn_prefix", "tgt_socket", "tgt_control_port"],
+            "target": ["portals", "iqn_prefix", "tgt_socket", "tgt_control_port", "backing_dirs"],
             "ceph": ["registry_dir", "ceph_dir", "connect_timeout"],
             "libvirt": ["uri"],
             "cinder": CinderSettings.keys,
@@ -138,9 +159,13 @@ public struct AgentConfiguration: Sendable {
         mutating func seconds(_ table: String, _ key: String) throws -> Duration? {
             switch document[table]?[key] {
             case nil: return nil
-            case .integer(let number)? where number > 0: return .seconds(number)
-            case .float(let number)? where number > 0: return .milliseconds(Int(number * 1000))
-            default: throw fail(table, key, "a positive number of seconds")
+            // At most a day: milliseconds of it then fit every C type a timeout reaches, and
+            // Int(exactly:) cannot meet an infinity or NaN.
+            case .integer(let number)? where number > 0 && number <= 86_400: return .seconds(number)
+            case .float(let number)? where number > 0 && number <= 86_400:
+                guard let milliseconds = Int(exactly: (number * 1000).rounded()) else { throw fail(table, key, "1-86400 seconds") }
+                return .milliseconds(milliseconds)
+            default: throw fail(table, key, "a positive number of seconds, at most 86400")
             }
         }
 

@@ -24,6 +24,8 @@ public final class AttachmentService: Sendable {
 
     /// Attaches, or returns the attachment that already exists for the same volume and target.
     func attach(_ request: CreateAttachmentRequest) async throws -> (AttachmentRecord, created: Bool) {
+        // Here, not only in the route: local-attach hands over Cinder's connection_info too.
+        try request.validate()
         let info = request.connectionInfo
         let mode = request.mode ?? .network
         let connector = try self.connector(for: info.driverVolumeType, mode: mode)

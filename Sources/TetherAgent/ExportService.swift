@@ -14,14 +14,17 @@ public final class ExportService: Sendable {
     let host: any TetherCore.Host
     let iqnPrefix: String
     let rbd: RBDExporter?
+    /// `[target] backing_dirs`: where backing files and devices may be; empty: none may.
+    let backingDirectories: [String]
     let stats: OperationStats
     let logger: Logger
 
     init(
         journal: Journal, locks: VolumeLocks, exporter: any Exporter, host: any TetherCore.Host, iqnPrefix: String, rbd: RBDExporter? = nil,
-        stats: OperationStats, logger: Logger
+        backingDirectories: [String] = [], stats: OperationStats, logger: Logger
     ) {
         self.rbd = rbd
+        self.backingDirectories = backingDirectories
         self.journal = journal
         self.locks = locks
         self.exporter = exporter
@@ -33,18 +36,23 @@ public final class ExportService: Sendable {
 
     /// initialize_connection: exports the volume to the connector's initiator. Idempotent.
     func create(_ request: CreateExportRequest) async throws -> (ExportResponse, created: Bool) {
+        try request.validate()
         if let image = request.volume.rbd {
             return try await createRBD(volumeID: request.volume.id, image: image)
         }
-        let volume = request.volume
-        try Self.validate(volume)
-        let path = volume.path ?? ""
+        var canonical = request.volume
+        guard let requested = canonical.path else {
+            throw TetherError.missingField("volume.path", in: "the export request")
+        }
         guard let initiator = request.connector.initiator, !initiator.isEmpty else {
             throw TetherError.missingField("initiator", in: "connector")
         }
         guard !exporter.portals.isEmpty else {
             throw TetherError(.unsupported, "this node serves no iSCSI portal", hint: "set [target] portals in tether.toml")
         }
+        let path = try await backingPath(requested)
+        canonical.path = path
+        let volume = canonical
         return try await locks.withLock("export:\(volume.id)") {
             try await self.stats.track("export") {
                 let previous = try await self.journal.export(volume: volume.id)
@@ -173,7 +181,7 @@ public final class ExportService: Sendable {
         }
         let number = (1...).first { !taken.contains($0) }!
         return ExportRecord(
-            volumeID: volume.id, path: volume.path ?? "", sizeBytes: volume.sizeBytes.map(Int64.init), targetNumber: number,
+            volumeID: volume.id, path: volume.path ?? "", sizeBytes: volume.sizeBytes.flatMap { Int64(exactly: $0) }, targetNumber: number,
             targetIQN: Self.iqn(prefix: iqnPrefix, volume: volume.id), lun: 1, scsiID: ExportSpec.scsiID(forVolume: volume.id), createdAt: Journal.now())
     }
 
@@ -189,23 +197,51 @@ public final class ExportService: Sendable {
             return
         }
         if let wanted = volume.sizeBytes, size < wanted {
-            throw TetherError.invalidInput("\(path) has \(size) bytes, less than size_bytes \(wanted)", hint: "grow the backing store first")
+            throw TetherError.invalidField("volume.size_bytes", "\(wanted) is more than the \(size) bytes \(path) has", hint: "grow the backing store first")
         }
     }
 
-    static func validate(_ volume: CreateExportRequest.Volume) throws {
-        guard !volume.id.isEmpty, volume.id.count <= 200, volume.id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) else {
-            throw TetherError.invalidInput("volume id \"\(volume.id)\" must be 1-200 characters of A-Z a-z 0-9 - _ . :")
+    /// Where `requested` really leads, checked against `[target] backing_dirs`: the canonical
+    /// path (symlinks resolved) of an existing regular file or block device inside one of the
+    /// directories, or a new file's name in such a directory (created later, with O_EXCL, so a
+    /// link put there meanwhile is not followed).
+    /// - Throws: `unsupported` when no directory is configured; `invalid_input` naming `volume.path`.
+    func backingPath(_ requested: String) async throws -> String {
+        let field: FieldPath = "volume.path"
+        guard !backingDirectories.isEmpty else {
+            throw TetherError(
+                .unsupported, "file exports are off on this node: [target] backing_dirs is empty",
+                hint: "list the directories that may hold backing files or devices in tether.toml [target] backing_dirs")
         }
-        guard let path = volume.path else {
-            throw TetherError.missingField("volume.path", in: "the export request")
+        var allowed: [String] = []
+        for directory in backingDirectories {
+            if let canonical = await host.resolvePath(directory) { allowed.append(canonical) }
         }
-        guard path.hasPrefix("/"), !path.contains(","), !path.contains("\0") else {
-            throw TetherError.invalidInput("backing path \"\(path)\" must be absolute and contain no commas")
+        let listed = backingDirectories.joined(separator: ", ")
+        if let canonical = await host.resolvePath(requested) {
+            guard BackingPathGrammar.isInside(canonical, allowed) else {
+                throw TetherError.invalidField(
+                    field, "\(requested) resolves to \(canonical), outside [target] backing_dirs (\(listed))",
+                    hint: "put the backing store inside one of those directories")
+            }
+            let kind = try await host.fileKind(canonical)
+            guard kind == .regular || kind == .blockDevice else {
+                throw TetherError.invalidField(
+                    field, "\(canonical) is a \(kind?.rawValue ?? "missing file"), not a regular file or block device",
+                    hint: "export a file or a block device")
+            }
+            return canonical
         }
-        if let size = volume.sizeBytes, size == 0 || size % 512 != 0 {
-            throw TetherError.invalidInput("size_bytes \(size) must be a positive multiple of 512")
+        let name = (requested as NSString).lastPathComponent
+        let parent = (requested as NSString).deletingLastPathComponent
+        guard let directory = await host.resolvePath(parent), try await host.fileKind(directory) == .directory,
+            allowed.contains(directory) || BackingPathGrammar.isInside(directory, allowed)
+        else {
+            throw TetherError.invalidField(
+                field, "\(requested) is not inside [target] backing_dirs (\(listed))",
+                hint: "create the backing store inside one of those directories")
         }
+        return directory + "/" + name
     }
 
     static func iqn(prefix: String, volume: String) -> String {
@@ -220,7 +256,7 @@ public final class ExportService: Sendable {
 
     static func spec(_ record: ExportRecord, _ grants: [GrantRecord]) -> ExportSpec {
         ExportSpec(
-            volume: ExportVolume(id: record.volumeID, path: record.path, sizeBytes: record.sizeBytes.map(UInt64.init)),
+            volume: ExportVolume(id: record.volumeID, path: record.path, sizeBytes: record.sizeBytes.flatMap { UInt64(exactly: $0) }),
             targetNumber: record.targetNumber, targetIQN: record.targetIQN, lun: record.lun, scsiID: record.scsiID, grants: grants.map(\.grant))
     }
 

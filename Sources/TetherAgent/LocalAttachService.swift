@@ -254,6 +254,13 @@ public final class LocalAttachService: Sendable {
     }
 
     static func checkAttachable(_ volume: CinderVolume) throws {
+        // Before anything is asked of Cinder or journaled; AttachmentService refuses an
+        // encrypted connection_info too, for Cinders that do not say it here.
+        if volume.encrypted {
+            throw TetherError(
+                .unsupported, "volume \(volume.id) is encrypted: encrypted volumes are not supported; attaching it would hand the guest the raw ciphertext",
+                hint: "use an unencrypted volume type, or attach this volume through Nova, which sets up its LUKS layer")
+        }
         switch volume.status {
         case "available":
             return

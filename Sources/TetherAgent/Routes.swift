@@ -22,6 +22,7 @@ struct Routes {
 
         v1.post("attachments") { request, _ in
             let body = try await JSONBody.decode(CreateAttachmentRequest.self, from: request, what: "the attachment request")
+            try body.validate()
             let (record, created) = try await self.attachments.attach(body)
             return try JSONBody.response(try Self.body(record), status: created ? .created : .ok)
         }
@@ -35,13 +36,14 @@ struct Routes {
             try JSONBody.response(try Self.body(try await self.attachments.extend(try Self.parameter("ref", context))))
         }
         v1.delete("attachments/:ref") { request, context in
-            let force = Self.flag("force", request) ?? false
+            let force = try Self.flag("force", request) ?? false
             let detached = try await self.attachments.detach(try Self.parameter("ref", context), force: force)
             return try JSONBody.response(DetachResponse(detached: detached))
         }
 
         v1.post("local-attachments") { request, _ in
             let body = try await JSONBody.decode(LocalAttachRequest.self, from: request, what: "the local-attach request")
+            try body.validate()
             let (attached, created) = try await self.localAttachments.attach(body)
             return try JSONBody.response(attached, status: created ? .created : .ok)
         }
@@ -52,22 +54,23 @@ struct Routes {
             try JSONBody.response(try await self.localAttachments.show(try Self.parameter("volume", context)))
         }
         v1.delete("local-attachments/:volume") { request, context in
-            let force = Self.flag("force", request) ?? false
+            let force = try Self.flag("force", request) ?? false
             return try JSONBody.response(try await self.localAttachments.detach(volumeID: try Self.parameter("volume", context), force: force))
         }
         v1.post("cinder/connections/:volume") { request, context in
-            let multipath = Self.flag("multipath", request)
+            let multipath = try Self.flag("multipath", request)
             return try JSONBody.response(
                 try await self.localAttachments.initializeConnection(volumeID: try Self.parameter("volume", context), multipath: multipath))
         }
         v1.delete("cinder/connections/:volume") { request, context in
-            let multipath = Self.flag("multipath", request)
+            let multipath = try Self.flag("multipath", request)
             return try JSONBody.response(
                 try await self.localAttachments.terminateConnection(volumeID: try Self.parameter("volume", context), multipath: multipath))
         }
 
         v1.post("exports") { request, _ in
             let body = try await JSONBody.decode(CreateExportRequest.self, from: request, what: "the export request")
+            try body.validate()
             let (response, created) = try await self.exports.create(body)
             return try JSONBody.response(response, status: created ? .created : .ok)
         }
@@ -78,6 +81,7 @@ struct Routes {
         v1.get("clusters/:name") { _, context in try JSONBody.response(try await self.clusters.show(try Self.parameter("name", context))) }
         v1.post("clusters") { request, _ in
             let body = try await JSONBody.decode(CreateClusterRequest.self, from: request, what: "the cluster")
+            try body.validate()
             let (cluster, _) = try await self.clusters.add(body)
             return try JSONBody.response(cluster, status: .created)
         }
@@ -89,7 +93,9 @@ struct Routes {
             return try JSONBody.response(try await self.clusters.sync())
         }
         v1.delete("exports/:volume") { request, context in
-            let initiator = request.uri.queryParameters.get("initiator")
+            let initiator = try request.uri.queryParameters.get("initiator").map {
+                try ISCSINameGrammar.check($0, field: .queryParameter("initiator"), what: "an initiator name")
+            }
             return try JSONBody.response(try await self.exports.delete(volumeID: try Self.parameter("volume", context), initiator: initiator))
         }
     }
@@ -109,16 +115,25 @@ struct Routes {
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// A boolean query parameter ("true" or "1"), nil when absent.
-    static func flag(_ name: String, _ request: Request) -> Bool? {
-        request.uri.queryParameters.get(name).map { $0 == "true" || $0 == "1" }
+    /// A boolean query parameter (true, false, 1, 0), nil when absent.
+    static func flag(_ name: String, _ request: Request) throws -> Bool? {
+        try FlagGrammar.check(request.uri.queryParameters.get(name), field: .queryParameter(name))
     }
 
-    /// A path parameter, percent-decoded: Hummingbird decodes query values but not the path,
-    /// and volume ids may hold characters clients encode (":" among them).
+    /// A path parameter, percent-decoded (Hummingbird decodes query values but not the path),
+    /// then checked against its grammar: `{ref}` and `{volume}` are volume or attachment ids,
+    /// `{name}` a cluster name.
     static func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
         let raw = try context.parameters.require(name)
-        return raw.removingPercentEncoding ?? raw
+        let grammar: IdentifierGrammar = switch name {
+        case "ref": .reference
+        case "name": .clusterName
+        default: .volumeID
+        }
+        guard let decoded = raw.removingPercentEncoding else {
+            throw TetherError.invalidField(.pathParameter(name), "is not valid percent-encoding", hint: "encode the value as RFC 3986 says")
+        }
+        return try grammar.check(decoded, field: .pathParameter(name))
     }
 
     static func body(_ record: AttachmentRecord) throws -> AttachmentBody {

@@ -7,6 +7,8 @@ public struct CinderVolume: Sendable, Hashable {
     public var multiattach: Bool
     public var volumeType: String?
     public var sizeGiB: Int
+    /// Cinder's `encrypted`: the volume carries a LUKS layer whose key only Nova's path sets up.
+    public var encrypted: Bool
     /// Attachment ids and the hosts they are for.
     public var attachments: [(id: String, host: String?)]
 
@@ -17,6 +19,8 @@ public struct CinderVolume: Sendable, Hashable {
         multiattach = value["multiattach"]?.boolValue ?? false
         volumeType = value["volume_type"]?.stringValue
         sizeGiB = value["size"]?.intValue ?? 0
+        // Anything but a clear false counts as encrypted: refusing is the safe side.
+        encrypted = value["encrypted"].map { $0.isNull ? false : ($0.boolValue ?? true) } ?? false
         attachments = (value["attachments"]?.arrayValue ?? []).compactMap { attachment in
             guard let id = attachment["attachment_id"]?.stringValue ?? attachment["id"]?.stringValue else { return nil }
             return (id, attachment["host_name"]?.stringValue)

@@ -55,6 +55,7 @@ extension HumanOutput {
     }
 
     private static func format(_ milliseconds: Double) -> String {
-        String(Int(milliseconds.rounded()))
+        // The agent's number: Int(exactly:) so NaN, infinities or 1e300 print as they are, not trap.
+        Int(exactly: milliseconds.rounded()).map(String.init) ?? "\(milliseconds)"
     }
 }

@@ -23,6 +23,8 @@ public protocol Host: Sendable {
     func listDirectory(_ path: String) async throws -> [String]
     /// The canonical path `path` resolves to (symlinks followed), nil when it does not exist.
     func resolvePath(_ path: String) async -> String?
+    /// What `path` is (symlinks followed), nil when it does not exist.
+    func fileKind(_ path: String) async throws -> FileKind?
     /// Starts listening for processed udev events of `subsystems` at once; events that happen
     /// after this returns are delivered. The stream ends when the caller stops iterating.
     func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent>

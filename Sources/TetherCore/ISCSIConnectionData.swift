@@ -57,8 +57,9 @@ public struct ISCSIConnectionData: Sendable {
             return text
         }
         func lun(_ value: JSONValue, _ key: String) throws -> Int {
-            guard let lun = value.intValue, lun >= 0 else {
-                throw TetherError.invalidInput("\(what).\(key) must be a LUN number, got \(value)")
+            // 0-65535: libiscsi carries a LUN in 16 bits (the API layer checks the same range).
+            guard let lun = value.intValue, (0...65535).contains(lun) else {
+                throw TetherError.invalidInput("\(what).\(key) must be a LUN number 0-65535, got \(value)")
             }
             return lun
         }
@@ -105,11 +106,10 @@ public struct ISCSIConnectionData: Sendable {
             guard let portal = try string("target_portal") else {
                 throw TetherError.missingField("target_portal", in: what)
             }
-            guard let singleLUN else {
-                throw TetherError.missingField("target_lun", in: what)
-            }
+            // os-brick reads a single-portal target_lun with get('target_lun', 0)
+            // (base_iscsi.py _get_all_targets): Cinder drivers that export LUN 0 leave it out.
             // An empty IQN is legal here: discovery fills it in when the portal serves one target.
-            paths = [ISCSIPath(portal: try Portal(parsing: portal), iqn: singleIQN ?? "", lun: singleLUN)]
+            paths = [ISCSIPath(portal: try Portal(parsing: portal), iqn: singleIQN ?? "", lun: singleLUN ?? 0)]
             needsDiscovery = true
         }
 
@@ -134,7 +134,8 @@ public struct ISCSIConnectionData: Sendable {
         }
         accessMode = try AccessMode(connectionInfoValue: string("access_mode"))
         volumeID = try string("volume_id")
-        encrypted = data["encrypted"]?.boolValue ?? false
+        // os-brick's default (encryptors get_encryption_metadata): absent means not encrypted.
+        encrypted = data["encrypted"]?.boolValue ?? info.extra["encrypted"]?.boolValue ?? false
     }
 }
 

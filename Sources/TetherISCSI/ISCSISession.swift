@@ -109,40 +109,59 @@ public final class ISCSISession: @unchecked Sendable {
 
     /// A VPD page of `lun`. The corresponding C function is `iscsi_inquiry_task`.
     public func inquiryVPD(lun: Int, page: UInt8) async throws -> [UInt8] {
-        try await scsi("INQUIRY VPD 0x\(String(page, radix: 16))") { context, callback, box in
-            iscsi_inquiry_task(context, Int32(lun), 1, Int32(page), 255, callback, box)
+        let lun = try Self.cLUN(lun)
+        return try await scsi("INQUIRY VPD 0x\(String(page, radix: 16))") { context, callback, box in
+            iscsi_inquiry_task(context, lun, 1, Int32(page), 255, callback, box)
         }
     }
 
     /// Size in bytes and block length of `lun`. The corresponding C function is `iscsi_readcapacity16_task`.
     public func readCapacity(lun: Int) async throws -> (bytes: UInt64, blockLength: UInt32) {
+        let lun32 = try Self.cLUN(lun)
         let data = try await scsi("READ CAPACITY(16)") { context, callback, box in
-            iscsi_readcapacity16_task(context, Int32(lun), callback, box)
+            iscsi_readcapacity16_task(context, lun32, callback, box)
         }
         guard let capacity = SCSIData.capacity16(data) else {
             throw TetherError(.iscsiCommandFailed, "READ CAPACITY(16) on \(portal) \(target) lun \(lun) returned \(data.count) bytes")
         }
-        return ((capacity.lastLBA + 1) * UInt64(capacity.blockLength), capacity.blockLength)
+        // The target's numbers: checked, since a LUN claiming 2^64 blocks must not trap the agent.
+        let (blocks, wrapped) = capacity.lastLBA.addingReportingOverflow(1)
+        let (bytes, overflow) = blocks.multipliedReportingOverflow(by: UInt64(capacity.blockLength))
+        guard !wrapped, !overflow else {
+            throw TetherError(.iscsiCommandFailed, "READ CAPACITY(16) on \(portal) \(target) lun \(lun) reports more than 2^64 bytes")
+        }
+        return (bytes, capacity.blockLength)
     }
 
     /// Reads `blocks` blocks at `lba`. The corresponding C function is `iscsi_read16_task`.
     public func read(lun: Int, lba: UInt64, blocks: UInt32, blockLength: UInt32) async throws -> [UInt8] {
-        try await scsi("READ(16)") { context, callback, box in
-            iscsi_read16_task(context, Int32(lun), lba, blocks * blockLength, Int32(blockLength), 0, 0, 0, 0, 0, callback, box)
+        let lun = try Self.cLUN(lun)
+        return try await scsi("READ(16)") { context, callback, box in
+            iscsi_read16_task(context, lun, lba, blocks * blockLength, Int32(blockLength), 0, 0, 0, 0, 0, callback, box)
         }
     }
 
     /// Writes `data` (whole blocks) at `lba`. The corresponding C function is `iscsi_write16_task`.
     public func write(lun: Int, lba: UInt64, data: [UInt8], blockLength: UInt32) async throws {
+        let lun = try Self.cLUN(lun)
         _ = try await perform { session in
             // The call returns only after libiscsi is done with the buffer, or destroyed the context.
             var buffer = data
             return try buffer.withUnsafeMutableBufferPointer { pointer in
                 try session.scsiOnQueue("WRITE(16)") { context, callback, box in
-                    iscsi_write16_task(context, Int32(lun), lba, pointer.baseAddress, UInt32(pointer.count), Int32(blockLength), 0, 0, 0, 0, 0, callback, box)
+                    iscsi_write16_task(context, lun, lba, pointer.baseAddress, UInt32(pointer.count), Int32(blockLength), 0, 0, 0, 0, 0, callback, box)
                 }
             }
         }
+    }
+
+    /// `lun` as libiscsi's `int`: a LUN from input is range-checked (0-65535) long before, but a
+    /// conversion that could trap has no place next to a C call.
+    static func cLUN(_ lun: Int) throws -> Int32 {
+        guard let value = Int32(exactly: lun), value >= 0 else {
+            throw TetherError.invalidInput("LUN \(lun) is out of range", hint: "LUNs are 0-65535")
+        }
+        return value
     }
 
     /// Logs out (best effort, bounded) and frees the context. Safe to call twice.

@@ -88,8 +88,9 @@ public struct LinuxHost: TetherCore.Host {
             throw TetherError(.hostCommandFailed, "cannot create \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        guard ftruncate(fd, off_t(size)) == 0 else {
-            let reason = String(cString: strerror(errno))
+        // off_t(exactly:): a size beyond off_t is refused, not trapped on, and the file goes.
+        guard let length = off_t(exactly: size), ftruncate(fd, length) == 0 else {
+            let reason = off_t(exactly: size) == nil ? "larger than off_t" : String(cString: strerror(errno))
             unlink(path)
             throw TetherError(.hostCommandFailed, "cannot size \(path) to \(size) bytes: \(reason)")
         }
@@ -149,6 +150,24 @@ public struct LinuxHost: TetherCore.Host {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+
+    /// The corresponding C function is `stat`.
+    public func fileKind(_ path: String) async throws -> FileKind? {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw TetherError(.hostCommandFailed, "cannot stat \(path): \(String(cString: strerror(errno)))")
+        }
+        switch status.st_mode & mode_t(S_IFMT) {
+        case mode_t(S_IFREG): return .regular
+        case mode_t(S_IFBLK): return .blockDevice
+        case mode_t(S_IFDIR): return .directory
+        case mode_t(S_IFCHR): return .characterDevice
+        case mode_t(S_IFIFO): return .fifo
+        case mode_t(S_IFSOCK): return .socket
+        default: return .other
+        }
     }
 
     public func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent> {

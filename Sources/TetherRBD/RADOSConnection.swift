@@ -112,7 +112,7 @@ public final class RADOSConnection: @unchecked Sendable {
             try self.withImage(pool: pool, image: image, readOnly: false) { handle in
                 let written = data.withUnsafeBytes { rbd_write(handle, offset, $0.count, $0.baseAddress?.assumingMemoryBound(to: CChar.self)) }
                 guard written == data.count else {
-                    throw RADOSFailure.error(written < 0 ? Int32(-written) : EIO, "write \(pool)/\(image)", cluster: self.clusterName)
+                    throw RADOSFailure.error(written < 0 ? Int32(clamping: -written) : EIO, "write \(pool)/\(image)", cluster: self.clusterName)
                 }
             }
         }

@@ -27,7 +27,7 @@ public struct TgtExporter: Exporter, TargetNumbering {
     }
 
     public func apply(_ spec: ExportSpec) async throws {
-        let tid = Int32(spec.targetNumber)
+        let tid = try Self.tid(spec)
         var state = try await targets().first { $0.tid == spec.targetNumber }
         if let existing = state, existing.iqn != spec.targetIQN {
             throw TetherError(.conflict, "tgt target \(tid) is \(existing.iqn), not \(spec.targetIQN)", hint: "another tool manages that target; give Tether its own tgtd")
@@ -44,10 +44,11 @@ public struct TgtExporter: Exporter, TargetNumbering {
                 throw TetherError(.conflict, "LUN \(spec.lun) of \(spec.targetIQN) is backed by \(backing), not \(spec.volume.path)")
             }
         } else {
-            try await checked(TgtRequest(.device, .new, tid: tid, lun: UInt64(spec.lun), parameters: "path=\(spec.volume.path)"), "add LUN \(spec.lun) to \(spec.targetIQN)")
+            let lun = try Self.lun(spec)
+            try await checked(TgtRequest(.device, .new, tid: tid, lun: lun, parameters: "path=\(spec.volume.path)"), "add LUN \(spec.lun) to \(spec.targetIQN)")
             // scsi_id fixes the NAA WWID (6 + id); scsi_sn the unit serial. tgtadm sends --params this way.
             let serial = String(spec.scsiID.prefix(16))
-            try await checked(TgtRequest(.device, .update, tid: tid, lun: UInt64(spec.lun), parameters: "targetOps scsi_id=\(spec.scsiID),scsi_sn=\(serial),"), "set the ids of \(spec.targetIQN) LUN \(spec.lun)")
+            try await checked(TgtRequest(.device, .update, tid: tid, lun: lun, parameters: "targetOps scsi_id=\(spec.scsiID),scsi_sn=\(serial),"), "set the ids of \(spec.targetIQN) LUN \(spec.lun)")
         }
 
         let wantedUsers = Set(spec.grants.map(\.chap.username))
@@ -76,8 +77,23 @@ public struct TgtExporter: Exporter, TargetNumbering {
         }
     }
 
+    /// The journal's numbers as tgt's header fields: checked, so a bad record is an error, not a trap.
+    static func tid(_ spec: ExportSpec) throws -> Int32 {
+        guard let tid = Int32(exactly: spec.targetNumber), tid > 0 else {
+            throw TetherError(.targetFailed, "target number \(spec.targetNumber) of \(spec.targetIQN) is outside tgt's range")
+        }
+        return tid
+    }
+
+    static func lun(_ spec: ExportSpec) throws -> UInt64 {
+        guard let lun = UInt64(exactly: spec.lun) else {
+            throw TetherError(.targetFailed, "LUN \(spec.lun) of \(spec.targetIQN) is outside tgt's range")
+        }
+        return lun
+    }
+
     public func remove(_ spec: ExportSpec) async throws {
-        let tid = Int32(spec.targetNumber)
+        let tid = try Self.tid(spec)
         if let state = try await targets().first(where: { $0.tid == spec.targetNumber }) {
             guard state.iqn == spec.targetIQN else {
                 throw TetherError(.conflict, "tgt target \(tid) is \(state.iqn), not \(spec.targetIQN); not removing it")

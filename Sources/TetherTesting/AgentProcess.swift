@@ -35,6 +35,7 @@ public final class AgentProcess: @unchecked Sendable {
                 portals = [\(tgtd.portals.map { "\"\($0)\"" }.joined(separator: ", "))]
                 tgt_socket = "\(tgtd.socketBase)"
                 tgt_control_port = \(tgtd.controlPort)
+                backing_dirs = ["\(tgtd.directory.path)"]
 
                 """
         }

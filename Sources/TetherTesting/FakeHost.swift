@@ -79,7 +79,21 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
     public func createSparseFile(_ path: String, size: UInt64, mode: UInt32) async throws {
         try lock.withLock {
             guard files[path] == nil else { throw TetherError(.conflict, "\(path) exists") }
-            files[path] = ([UInt8](repeating: 0, count: Int(size)), mode)
+            // The fake keeps the bytes in memory: a size it cannot hold is a failure, not a trap.
+            guard let count = Int(exactly: size), count <= 1 << 30 else {
+                throw TetherError(.hostCommandFailed, "cannot size \(path) to \(size) bytes in a FakeHost")
+            }
+            files[path] = ([UInt8](repeating: 0, count: count), mode)
+        }
+    }
+
+    public func fileKind(_ path: String) async throws -> FileKind? {
+        lock.withLock {
+            let resolved = follow(path)
+            if files[path] != nil || files[resolved] != nil { return .regular }
+            let prefix = resolved + "/"
+            if directories.contains(resolved) || files.keys.contains(where: { $0.hasPrefix(prefix) }) { return .directory }
+            return nil
         }
     }
 

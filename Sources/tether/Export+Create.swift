@@ -56,6 +56,20 @@ extension Tether.Export {
             if let rbd, rbd.split(separator: "/", omittingEmptySubsequences: false).count != 3 || rbd.contains("//") {
                 throw ValidationError("--rbd takes CLUSTER/POOL/IMAGE, got \"\(rbd)\".")
             }
+            try Input.volume(volumeID, "--volume-id", global)
+            try Input.initiator(initiator, global)
+            if let path {
+                try global.check { try BackingPathGrammar.check(path, field: "--path") }
+            }
+            if let rbd {
+                let parts = rbd.split(separator: "/").map(String.init)
+                try Input.cluster(parts[0], "--rbd CLUSTER", global)
+                try global.check { try IdentifierGrammar.poolName.check(parts[1], field: "--rbd POOL") }
+                try global.check { try IdentifierGrammar.imageName.check(parts[2], field: "--rbd IMAGE") }
+            }
+            if let rbdUser {
+                try global.check { try IdentifierGrammar.cephUser.check(rbdUser, field: "--rbd-user") }
+            }
             switch (connector, initiator) {
             case (nil, nil) where rbd != nil: break
             case (nil, nil): throw ValidationError("Pass --connector FILE or --initiator IQN.")
@@ -75,6 +89,8 @@ extension Tether.Export {
                 }
                 let request = CreateExportRequest(
                     volume: .init(id: volumeID, path: path, sizeBytes: size, rbd: image), connector: try readConnector())
+                // The same checks as the agent's, so a bad --connector file is refused before it is sent.
+                try request.validate()
                 if let output {
                     try LocalFile.checkWritable(output)
                 }

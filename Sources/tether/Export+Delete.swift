@@ -15,6 +15,11 @@ extension Tether.Export {
 
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            try Input.volume(volume, "VOLUME", global)
+            try Input.initiator(initiator, global)
+        }
+
         func run() async throws {
             try await global.report(.deleteExport(volumeID: volume, initiator: initiator)) {
                 HumanOutput.exportDeletion($0, initiator: initiator)

@@ -30,6 +30,18 @@ extension GlobalOptions {
         }
     }
 
+    /// Runs the agent's grammar checks (TetherAPI/Validation) on arguments before anything is
+    /// sent: a refusal prints as the agent's would and exits with its code (2, invalid input), so
+    /// scripts see the same answer whichever side caught it.
+    func check(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as TetherError {
+            printError(error)
+            throw ExitCode(error.code.exitCode)
+        }
+    }
+
     private func printError(_ error: TetherError) {
         var text: String
         if json {

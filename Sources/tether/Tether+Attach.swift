@@ -31,11 +31,17 @@ extension Tether {
 
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            if let volume { try Input.volume(volume, "--volume", global) }
+        }
+
         func run() async throws {
             try await global.run { client in
                 let request = CreateAttachmentRequest(
                     connectionInfo: try readConnectionInfo(), volumeID: volume, mode: mode,
                     readOnly: readOnly ? true : nil, force: force ? true : nil)
+                // The agent's own checks, so bad input never reaches it.
+                try request.validate()
                 let reply = try await client.reply(.attach(request))
                 try global.output(reply) { HumanOutput.attached(try $0.value(), created: $0.created) }
             }

@@ -22,6 +22,10 @@ extension Tether {
 
             @OptionGroup var global: GlobalOptions
 
+            func validate() throws {
+                try Input.volume(volume, "VOLUME", global)
+            }
+
             func run() async throws {
                 try await global.report(.cinderInitialize(volume, multipath: multipath)) { HumanOutput.cinderConnection($0) }
             }
@@ -38,6 +42,10 @@ extension Tether {
             var multipath: Bool?
 
             @OptionGroup var global: GlobalOptions
+
+            func validate() throws {
+                try Input.volume(volume, "VOLUME", global)
+            }
 
             func run() async throws {
                 try await global.report(.cinderTerminate(volume, multipath: multipath)) { HumanOutput.cinderConnection($0) }

@@ -33,6 +33,8 @@ extension Tether.Cluster {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
+            try Input.cluster(name, "--name", global)
+            try global.check { try UUIDGrammar.check(fsid, field: "--fsid") }
             if monHost.isEmpty { throw ValidationError("Give at least one --mon-host.") }
             if user.isEmpty { throw ValidationError("Give at least one --user USER=KEYFILE.") }
             for entry in user where !entry.contains("=") {
@@ -47,6 +49,7 @@ extension Tether.Cluster {
                     return CreateClusterRequest.User(name: parts[0], key: try Self.readKey(parts[1]))
                 }
                 let request = CreateClusterRequest(name: name, fsid: fsid, monHost: monHost, users: users)
+                try request.validate()
                 let reply = try await client.reply(.addCluster(request))
                 try global.output(reply) { "registered Ceph cluster \(name)\n\n" + HumanOutput.cluster(try $0.value()) }
             }
@@ -83,6 +86,10 @@ extension Tether.Cluster {
         @Argument(help: "The cluster's name.") var name: String
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            try Input.cluster(name, "NAME", global)
+        }
+
         func run() async throws {
             try await global.report(.cluster(name), human: HumanOutput.cluster)
         }
@@ -92,6 +99,10 @@ extension Tether.Cluster {
         static let configuration = CommandConfiguration(abstract: "Unregister a cluster and remove every file Tether made for it.")
         @Argument(help: "The cluster's name.") var name: String
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            try Input.cluster(name, "NAME", global)
+        }
 
         func run() async throws {
             try await global.report(.removeCluster(name), human: HumanOutput.clusterSync)

@@ -15,6 +15,10 @@ extension Tether {
 
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            try Input.reference(ref, global)
+        }
+
         func run() async throws {
             try await global.report(.detach(ref, force: force)) { HumanOutput.detached($0, ref: ref) }
         }

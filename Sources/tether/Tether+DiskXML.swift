@@ -13,6 +13,10 @@ extension Tether {
 
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            try Input.reference(ref, global)
+        }
+
         func run() async throws {
             try await global.report(.attachment(ref)) { attachment in
                 // print adds the newline the XML already ends with.

@@ -11,6 +11,10 @@ extension Tether {
 
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            try Input.reference(ref, global)
+        }
+
         func run() async throws {
             try await global.report(.extend(ref)) { HumanOutput.attachment($0) }
         }

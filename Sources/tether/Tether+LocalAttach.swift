@@ -31,6 +31,10 @@ extension Tether {
 
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            try Input.volume(volume, "VOLUME", global)
+        }
+
         func run() async throws {
             try await global.run { client in
                 let request = LocalAttachRequest(
@@ -54,6 +58,10 @@ extension Tether {
         var force = false
 
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            try Input.volume(volume, "VOLUME", global)
+        }
 
         func run() async throws {
             try await global.report(.localDetach(volume, force: force)) { HumanOutput.localDetached($0) }

@@ -19,7 +19,8 @@ struct CLIFlowTests {
         try await Tgtd.with { tgtd in
             try await AgentProcess.with(tgtd: tgtd) { agent in
                 let info = agent.directory.file("ci.json")
-                let volume = "vol:cli"
+                // Volume ids are [A-Za-z0-9._-]: ":" and "/" are refused, so none needs encoding.
+                let volume = "vol.cli_1"
                 let export = try Self.tether(agent, [
                     "export", "create", "--volume-id", volume, "--path", tgtd.directory.file("cli.img"), "--size", "32M",
                     "--initiator", agent.initiator, "--output", info,
@@ -72,6 +73,18 @@ struct CLIFlowTests {
                 let denied = try Self.tether(agent, ["attach", "--connection-info", "-"], stdin: String(decoding: try JSONEncoder().encode(wrong), as: UTF8.self))
                 #expect(denied.status == 5, "\(denied.output)")
                 #expect(denied.output.contains("hint:"))
+
+                // The CLI checks with the agent's grammars before it sends, and answers as the
+                // agent would: invalid input (2), for arguments and for what a file holds.
+                for arguments in [["show", "../etc"], ["detach", "vol\nx"], ["export", "delete", "v2", "--initiator", "iqn.2026-11.io.x:a\nb"],
+                    ["export", "create", "--volume-id", "v3", "--path", "relative.img", "--initiator", agent.initiator], ["local-attach", String(repeating: "v", count: 200)]] {
+                    let refused = try Self.tether(agent, arguments)
+                    #expect(refused.status == 2 && refused.output.contains("error:") && refused.output.contains("hint:"), "\(arguments): \(refused.output)")
+                }
+                let encrypted = try Self.tether(
+                    agent, ["attach", "--connection-info", "-"],
+                    stdin: #"{"driver_volume_type": "iscsi", "data": {"target_portal": "127.0.0.1", "volume_id": "v2", "encrypted": true}}"#)
+                #expect(encrypted.status == 2 && encrypted.output.contains("encrypted"), "\(encrypted.output)")
 
                 agent.stop()
                 #expect(try Self.tether(agent, ["list"]).status == 7)

@@ -17,7 +17,7 @@ import Testing
             stats: OperationStats(), logger: Logger(label: "test"))
     }
 
-    static func request(volume: String, iqn: String = "iqn.x:y") -> CreateAttachmentRequest {
+    static func request(volume: String, iqn: String = "iqn.2026-11.io.tether:x") -> CreateAttachmentRequest {
         CreateAttachmentRequest(connectionInfo: ConnectionInfo(driverVolumeType: "iscsi", data: [
             "target_portal": "192.0.2.1:3260", "target_iqn": .string(iqn), "target_lun": 1, "volume_id": .string(volume),
             "auth_method": "CHAP", "auth_username": "u", "auth_password": "topsecret",
@@ -40,7 +40,7 @@ import Testing
 
     @Test func anotherTargetForAnAttachedVolumeIsAConflict() async throws {
         _ = try await service.attach(Self.request(volume: "v1"))
-        let error = await #expect(throws: TetherError.self) { try await service.attach(Self.request(volume: "v1", iqn: "iqn.other:z")) }
+        let error = await #expect(throws: TetherError.self) { try await service.attach(Self.request(volume: "v1", iqn: "iqn.2026-11.io.tether:other")) }
         #expect(error?.code == .conflict)
     }
 

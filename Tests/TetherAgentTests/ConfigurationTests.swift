@@ -43,6 +43,12 @@ import Testing
         ("[target]\nportals = [\"a:0\"]", "portals"),
         ("a = 1\na = 2", "appears twice"),
         ("[iscsi]\nconnect_timeout = -1", "positive number"),
+        // Used to reach Int(number * 1000) and trap; a day at most keeps milliseconds in every C type.
+        ("[iscsi]\nlogin_timeout = 1e300", "at most 86400"),
+        ("[iscsi]\ncommand_timeout = 9223372036854775807", "at most 86400"),
+        ("[target]\nbacking_dirs = [\"relative/dir\"]", "not an absolute path"),
+        ("[iscsi]\ninitiator = \"iqn.test:a\"", "[iscsi] initiator"),
+        ("[target]\niqn_prefix = \"tether targets\"", "[target] iqn_prefix"),
     ])
     func badFilesNameFileLineAndKey(text: String, mentions: String) {
         let error = #expect(throws: ConfigurationError.self) { try AgentConfiguration.parse(text, file: "t.toml") }

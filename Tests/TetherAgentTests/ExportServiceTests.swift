@@ -13,12 +13,13 @@ import Testing
 
     init() throws {
         journal = try Journal()
+        host.makeDirectory("/v")
         service = ExportService(
             journal: journal, locks: VolumeLocks(), exporter: exporter, host: host, iqnPrefix: "iqn.2026-11.io.tether",
-            stats: OperationStats(), logger: Logger(label: "test"))
+            backingDirectories: ["/v"], stats: OperationStats(), logger: Logger(label: "test"))
     }
 
-    static func request(_ volume: String = "vol-1", initiator: String = "iqn.test:a", path: String = "/v/vol-1.img") -> CreateExportRequest {
+    static func request(_ volume: String = "vol-1", initiator: String = "iqn.2026-11.io.tether.test:a", path: String = "/v/vol-1.img") -> CreateExportRequest {
         CreateExportRequest(volume: .init(id: volume, path: path, sizeBytes: 1 << 20), connector: ConnectorProperties(initiator: initiator))
     }
 
@@ -30,7 +31,7 @@ import Testing
         #expect(data.paths.map(\.portal.description) == ["192.0.2.10:3260", "198.51.100.10:3260"])
         #expect(data.paths.allSatisfy { $0.iqn == "iqn.2026-11.io.tether:vol-1" && $0.lun == 1 })
         #expect(data.chap != nil)
-        #expect(exporter.specs[1]?.grants.map(\.initiator) == ["iqn.test:a"])
+        #expect(exporter.specs[1]?.grants.map(\.initiator) == ["iqn.2026-11.io.tether.test:a"])
     }
 
     @Test func repeatedExportReturnsTheSameCredentials() async throws {
@@ -41,15 +42,15 @@ import Testing
     }
 
     @Test func eachInitiatorGetsItsOwnAccountAndTheLastTakesTheTarget() async throws {
-        let (a, _) = try await service.create(Self.request(initiator: "iqn.test:a"))
-        let (b, _) = try await service.create(Self.request(initiator: "iqn.test:b"))
+        let (a, _) = try await service.create(Self.request(initiator: "iqn.2026-11.io.tether.test:a"))
+        let (b, _) = try await service.create(Self.request(initiator: "iqn.2026-11.io.tether.test:b"))
         #expect(a.connectionInfo.data["auth_username"] != b.connectionInfo.data["auth_username"])
         #expect(exporter.specs[1]?.grants.count == 2)
 
-        let first = try await service.delete(volumeID: "vol-1", initiator: "iqn.test:a")
-        #expect(first.initiatorsRemoved == ["iqn.test:a"] && !first.targetRemoved)
-        #expect(exporter.specs[1]?.grants.map(\.initiator) == ["iqn.test:b"])
-        let last = try await service.delete(volumeID: "vol-1", initiator: "iqn.test:b")
+        let first = try await service.delete(volumeID: "vol-1", initiator: "iqn.2026-11.io.tether.test:a")
+        #expect(first.initiatorsRemoved == ["iqn.2026-11.io.tether.test:a"] && !first.targetRemoved)
+        #expect(exporter.specs[1]?.grants.map(\.initiator) == ["iqn.2026-11.io.tether.test:b"])
+        let last = try await service.delete(volumeID: "vol-1", initiator: "iqn.2026-11.io.tether.test:b")
         #expect(last.targetRemoved)
         #expect(exporter.specs.isEmpty)
         #expect(try await journal.counts() == (0, 0, 0))
@@ -65,9 +66,9 @@ import Testing
     }
 
     @Test(arguments: [
-        CreateExportRequest(volume: .init(id: "bad id", path: "/v/x", sizeBytes: 512), connector: ConnectorProperties(initiator: "iqn.a:b")),
-        CreateExportRequest(volume: .init(id: "v", path: "relative/x", sizeBytes: 512), connector: ConnectorProperties(initiator: "iqn.a:b")),
-        CreateExportRequest(volume: .init(id: "v", path: "/v/x", sizeBytes: 100), connector: ConnectorProperties(initiator: "iqn.a:b")),
+        CreateExportRequest(volume: .init(id: "bad id", path: "/v/x", sizeBytes: 512), connector: ConnectorProperties(initiator: "iqn.2026-11.io.tether.test:c")),
+        CreateExportRequest(volume: .init(id: "v", path: "relative/x", sizeBytes: 512), connector: ConnectorProperties(initiator: "iqn.2026-11.io.tether.test:c")),
+        CreateExportRequest(volume: .init(id: "v", path: "/v/x", sizeBytes: 100), connector: ConnectorProperties(initiator: "iqn.2026-11.io.tether.test:c")),
         CreateExportRequest(volume: .init(id: "v", path: "/v/x", sizeBytes: 512), connector: ConnectorProperties()),
     ])
     func badExportRequestsChangeNothing(request: CreateExportRequest) async throws {
@@ -78,9 +79,34 @@ import Testing
     }
 
     @Test func missingBackingWithoutSizeIsNotFound() async throws {
-        let request = CreateExportRequest(volume: .init(id: "v", path: "/v/missing"), connector: ConnectorProperties(initiator: "iqn.a:b"))
+        let request = CreateExportRequest(volume: .init(id: "v", path: "/v/missing"), connector: ConnectorProperties(initiator: "iqn.2026-11.io.tether.test:c"))
         let error = await #expect(throws: TetherError.self) { try await service.create(request) }
         #expect(error?.code == .notFound)
+    }
+
+    /// Backing paths outside [target] backing_dirs, links leading out of it, and directories are
+    /// refused before anything is journaled or created; no backing_dirs refuses file exports.
+    @Test func backingPathsStayInsideTheAllowList() async throws {
+        host.makeDirectory("/etc")
+        host.setFile("/etc/shadow", "root:x")
+        host.link("/v/escape", to: "/etc")
+        host.makeDirectory("/v/sub")
+        for (path, size) in [("/etc/shadow", nil), ("/etc/new.img", 512), ("/v/escape/shadow", nil), ("/v/escape/new.img", 512), ("/v/sub", nil), ("/nowhere/x", 512)] as [(String, UInt64?)] {
+            let request = CreateExportRequest(volume: .init(id: "v", path: path, sizeBytes: size), connector: ConnectorProperties(initiator: "iqn.2026-11.io.tether.test:c"))
+            let error = await #expect(throws: TetherError.self) { try await service.create(request) }
+            #expect(error?.code == .invalidInput, "\(path)")
+            #expect(error?.message.hasPrefix("volume.path:") == true, "\(path)")
+        }
+        #expect(try await journal.counts() == (0, 0, 0))
+        #expect(host.file("/etc/new.img") == nil)
+        #expect(exporter.specs.isEmpty)
+
+        let closed = ExportService(
+            journal: journal, locks: VolumeLocks(), exporter: exporter, host: host, iqnPrefix: "iqn.2026-11.io.tether", stats: OperationStats(),
+            logger: Logger(label: "test"))
+        let error = await #expect(throws: TetherError.self) { try await closed.create(Self.request()) }
+        #expect(error?.code == .unsupported)
+        #expect(host.file("/v/vol-1.img") == nil)
     }
 
     @Test func restoreReappliesJournaledExports() async throws {

@@ -78,7 +78,8 @@ import Testing
     }
 
     static let badData: [([String: JSONValue], String)] = [
-        (["target_portal": "10.0.0.1:3260"], "target_lun"),
+        (["target_portals": ["a:1", "b:1"], "target_iqn": "iqn.x:y"], "target_lun"),
+        (["target_portal": "a:1", "target_lun": 65536], "LUN number"),
         (["target_iqn": "iqn.x:y", "target_lun": 1], "target_portal"),
         (["target_portals": ["a:1", "b:1"], "target_iqns": ["iqn.x:y"], "target_lun": 1], "2 target_portals but 1 target_iqns"),
         (["target_portal": "a:1", "target_lun": 1, "auth_method": "CHAP", "auth_username": "u"], "auth_password"),
@@ -86,6 +87,13 @@ import Testing
         (["target_portal": "a:99999", "target_lun": 1], "valid port"),
         (["target_portal": "a:1", "target_lun": 1, "auth_method": "kerberos"], "not supported"),
     ]
+
+    /// os-brick reads a single portal's target_lun with a default of 0 (base_iscsi.py
+    /// `_get_all_targets`); with lists there is no default, so Tether asks for it.
+    @Test func singlePortalWithoutTargetLUNIsLUNZero() throws {
+        let data = try ISCSIConnectionData(ConnectionInfo(driverVolumeType: "iscsi", data: ["target_portal": "10.0.0.1:3260", "target_iqn": "iqn.x:y"]))
+        #expect(data.paths.map(\.lun) == [0])
+    }
 
     @Test(arguments: badData)
     func missingOrWrongFieldsSayWhich(data: [String: JSONValue], mentions: String) {
