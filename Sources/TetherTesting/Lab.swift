@@ -9,7 +9,12 @@ public enum Lab {
         find(program) != nil
     }
 
+    /// `TETHER_LAB_HIDE` (comma-separated program names) hides peers, to prove that a missing
+    /// peer fails a run under CI=true.
     public static func find(_ program: String) -> String? {
+        let hidden = (ProcessInfo.processInfo.environment["TETHER_LAB_HIDE"] ?? "").split(separator: ",").map(String.init)
+        guard !hidden.contains((program as NSString).lastPathComponent) else { return nil }
+        if program.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: program) ? program : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         return directories.map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
