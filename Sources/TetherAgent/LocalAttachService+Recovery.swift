@@ -67,6 +67,7 @@ extension LocalAttachService {
             // Cut off while Cinder created it: its id never arrived. Find it by what it is, and
             // only among this node's: another host's unfinished attachment of a multiattach
             // volume looks the same but for its host.
+            // A record whose connector no longer parses was still made by this node: its host is ours.
             let connector = (try? ConnectorProperties(json: JSONDecoder().decode(JSONValue.self, from: Data(record.connector.utf8)))) ?? node
             guard let host = connector.host ?? node.host else {
                 throw TetherError(

@@ -71,13 +71,15 @@ public enum Redaction {
     }
 
     /// `error` with `secrets` masked in everything it would print. A `TetherError` keeps its code;
-    /// its cause is kept as redacted text. Anything else becomes an `internal` error.
-    public static func redact(_ error: any Error, secrets: Set<String>) -> TetherError {
-        guard !secrets.isEmpty else {
-            return (error as? TetherError) ?? TetherError(.internalError, "\(error)", cause: error)
-        }
+    /// its cause is kept as redacted text. Any other error holding a secret becomes its redacted
+    /// text (`RedactedCause`), still no `TetherError`: the API answers it as a 500 whose details
+    /// stay in the log.
+    public static func redact(_ error: any Error, secrets: Set<String>) -> any Error {
+        guard !secrets.isEmpty else { return error }
         guard var tether = error as? TetherError else {
-            return TetherError(.internalError, redact("\(error)", secrets: secrets))
+            let text = "\(error)"
+            let masked = redact(text, secrets: secrets)
+            return masked == text ? error : RedactedCause(description: masked)
         }
         tether.message = redact(tether.message, secrets: secrets)
         tether.hint = tether.hint.map { redact($0, secrets: secrets) }

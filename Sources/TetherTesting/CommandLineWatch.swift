@@ -35,10 +35,12 @@ public final class CommandLineWatch: Sendable {
     private func loop() {
         defer { finished.withLock { $0 = true } }
         while running.load(ordering: .sequentiallyConsistent) {
+            // /proc is always there; a failed listing is only a pass that saw nothing (counted).
             let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
             var seen: [Int32: String] = [:]
             var offending: [String] = []
             for pid in pids {
+                // A process may end between the listing and the read; kernel threads have no command line.
                 guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { continue }
                 let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
                 seen[pid] = line

@@ -34,6 +34,7 @@ extension Lab {
 
         /// The installed package's version, as `dpkg-query` says; "?" when it cannot tell.
         public var version: String {
+            // Only printed for the reader: a peer from outside Debian's packages is "?", not an error.
             guard let result = try? Lab.run("dpkg-query", ["-W", "-f=${Version}", package]), result.status == 0 else { return "?" }
             // Debian's epoch and revision say nothing a reader of the CI log needs.
             var text = result.output.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -74,6 +74,7 @@ public final class Tgtd: @unchecked Sendable {
 
     /// What tgtd wrote to its log (every run of it).
     public var tgtdLog: String {
+        // For failure messages only: no log yet reads as empty.
         (try? String(contentsOfFile: directory.file("tgtd.log"), encoding: .utf8)) ?? ""
     }
 
