@@ -47,14 +47,6 @@ public enum Lab {
         }
     }
 
-    /// PIDs of the processes whose command line contains `text` (a secret must never be there).
-    public static func processesWithCommandLine(containing text: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { Int($0) != nil }.filter { pid in
-            let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
-            return String(decoding: cmdline, as: UTF8.self).contains(text)
-        }
-    }
-
     /// The `[ceph]` table of a tether.toml for a test registry at `directory`.
     public static func cephConfig(registry directory: TemporaryDirectory, cephDirectory: String? = nil) -> String {
         "[ceph]\nregistry_dir = \"\(directory.path)\"\nceph_dir = \"\(cephDirectory ?? directory.file("ceph"))\"\nconnect_timeout = 5"
