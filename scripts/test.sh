@@ -10,6 +10,8 @@ SWIFT=/opt/swift/usr/bin/swift
 scripts/packages.sh check
 scripts/packages.sh install test
 "$SWIFT" build --build-tests "$@"
+# A missing lab peer must fail CI, not skip its suites: proved once, cheaply, with tgtd hidden.
+scripts/lab-honesty.sh
 # The labs take fixed port ranges (Ceph 20000-43999, Cinder 44100-44199, tgtd 45000-60000), which
 # overlap the kernel's ephemeral range: reserve them in the namespace, so no client socket takes a
 # port a lab is about to bind (RabbitMQ once found its port taken that way).

@@ -72,7 +72,11 @@ public struct Agent: Sendable {
             await cinder.useMicroversion(pinned)
         }
         let localAttachments = LocalAttachService(
-            journal: journal, locks: locks, attachments: attachments, cinder: cinder, node: node, stats: stats, logger: logger)
+            journal: journal, locks: locks, attachments: attachments, cinder: cinder, refusal: configuration.cinderRefusal, node: node, stats: stats,
+            logger: logger)
+        if let refusal = configuration.cinderRefusal {
+            logger.error("Cinder is off", metadata: ["problem": "\(refusal)", "hint": "\(refusal.problem.hint)"])
+        }
 
         try await attachments.recover()
         if !configuration.target.portals.isEmpty {

@@ -32,6 +32,8 @@ public struct AgentConfiguration: Sendable {
     public var systemRoot = "/"
     /// How to reach Cinder for local-attach; nil: not configured.
     public var cinder: CinderSettings?
+    /// Why Cinder is off although configured (a secret file others may read); nil otherwise.
+    public var cinderRefusal: CinderSettings.RefusedSecretFile?
 
     public struct Target: Sendable {
         /// The portals this node's tgtd serves; connection_info lists all of them.
@@ -111,7 +113,12 @@ public struct AgentConfiguration: Sendable {
         configuration.libvirtURI = try reader.string("libvirt", "uri") ?? configuration.libvirtURI
         // Typos first: a misspelt [cinder] key would otherwise surface as a missing one.
         try reader.rejectUnknown()
-        configuration.cinder = try CinderSettings.read(&reader, environment: environment)
+        do {
+            configuration.cinder = try CinderSettings.read(&reader, environment: environment)
+        } catch let refused as CinderSettings.RefusedSecretFile {
+            // A secret file others can read refuses Cinder alone; iSCSI and Ceph still serve.
+            configuration.cinderRefusal = refused
+        }
         return configuration
     }
 

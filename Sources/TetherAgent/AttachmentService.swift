@@ -23,9 +23,20 @@ public final class AttachmentService: Sendable {
     }
 
     /// Attaches, or returns the attachment that already exists for the same volume and target.
+    /// - Throws: errors with every secret of the request's connection_info masked: a peer's
+    ///   message may quote what it was sent.
     func attach(_ request: CreateAttachmentRequest) async throws -> (AttachmentRecord, created: Bool) {
-        // Here, not only in the route: local-attach hands over Cinder's connection_info too.
-        try request.validate()
+        do {
+            // Here, not only in the route: local-attach hands over Cinder's connection_info too.
+            // Inside the masking: a refused value may be a secret.
+            try request.validate()
+            return try await attachUnredacted(request)
+        } catch {
+            throw Redaction.redact(error, secrets: request.connectionInfo.secretValues)
+        }
+    }
+
+    private func attachUnredacted(_ request: CreateAttachmentRequest) async throws -> (AttachmentRecord, created: Bool) {
         let info = request.connectionInfo
         let mode = request.mode ?? .network
         let connector = try self.connector(for: info.driverVolumeType, mode: mode)
@@ -66,7 +77,9 @@ public final class AttachmentService: Sendable {
         let request = AttachRequest(
             attachmentID: record.id, volumeID: volumeID, connectionInfo: info, mode: mode, accessMode: accessMode, connector: node, force: force)
         do {
-            let attached = try await connector.attach(request)
+            var attached = try await connector.attach(request)
+            // Details may quote the connection_info (kernel RBD keeps it): the journal keeps none of its secrets.
+            attached.details = attached.details.map { Redaction.redact($0) }
             let result = try Self.json(attached)
             try await journal.finishAttach(id: record.id, result: result)
             record.state = AttachmentRecord.State.attached
@@ -79,7 +92,8 @@ public final class AttachmentService: Sendable {
             // Undo whatever the connector may have done, then forget the intent: the journal is as before.
             try? await connector.detach(connector.interruptedAttach(request), attachmentID: record.id, force: true)
             try await journal.abandonAttach(id: record.id)
-            logger.warning("attach failed", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "error": "\(error)"])
+            logger.warning(
+                "attach failed", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "error": "\(Redaction.redact(error, secrets: info.secretValues))"])
             throw error
         }
     }

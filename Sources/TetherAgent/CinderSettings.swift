@@ -1,4 +1,5 @@
 import Foundation
+import TetherCeph
 import TetherCinder
 import TetherCore
 
@@ -30,7 +31,7 @@ public struct CinderSettings: Sendable {
         }
         func secret(_ fileKey: String, _ variable: String, _ what: String) throws -> Secret? {
             if let path = try reader.string("cinder", fileKey) {
-                return try Self.secretFile(path, what: what, file: file)
+                return try Self.secretFile(path, key: fileKey, what: what, file: file)
             }
             return environment[variable].flatMap { $0.isEmpty ? nil : Secret($0) }
         }
@@ -100,14 +101,32 @@ public struct CinderSettings: Sendable {
             microversion: microversion, retryInterval: try reader.seconds("cinder", "retry_interval") ?? .seconds(30))
     }
 
-    /// A secret from a file that nobody but its owner (and group) may read.
-    static func secretFile(_ path: String, what: String, file: String) throws -> Secret {
-        var status = stat()
-        guard stat(path, &status) == 0, let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(file: file, message: "[cinder] cannot read \(what) from \(path)")
+    /// A secret file that fails `SecretFile`'s rule: the agent runs without Cinder and says why.
+    public struct RefusedSecretFile: Error, Sendable, CustomStringConvertible {
+        /// The `[cinder]` key that names the file.
+        public var key: String
+        public var problem: SecretFile.Problem
+
+        public var description: String { "[cinder] \(key) \(problem.message): Cinder is off on this node" }
+    }
+
+    /// A secret from a file owned by root (or tetherd's user) that group and others cannot read
+    /// or write.
+    /// - Throws: `RefusedSecretFile` when the file breaks that rule; `ConfigurationError` when
+    ///   it cannot be read or is empty.
+    static func secretFile(_ path: String, key: String, what: String, file: String) throws -> Secret {
+        let status: SecretFile.Status?
+        do {
+            status = try LocalFileInspector.status(of: path)
+        } catch let error as TetherError {
+            throw ConfigurationError(file: file, message: "[cinder] \(key): \(error.message)")
         }
-        guard status.st_mode & 0o007 == 0 else {
-            throw ConfigurationError(file: file, message: "[cinder] \(path) holds \(what) and is readable by everyone; chmod 600 it")
+        // Judged before it is read: a file others may swap or read is not used at all.
+        if let status, let problem = SecretFile.problem(path: path, status: status) {
+            throw RefusedSecretFile(key: key, problem: problem)
+        }
+        guard status != nil, let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(file: file, message: "[cinder] \(key): cannot read \(what) from \(path)")
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else {

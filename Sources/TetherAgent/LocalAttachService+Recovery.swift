@@ -64,8 +64,17 @@ extension LocalAttachService {
             try await journal.saveCinderAttachment(record)
         }
         if record.flow == CinderAttachmentRecord.Flow.attachments, record.cinderAttachmentID == nil, !createdInCinder {
-            // Cut off while Cinder created it: its id never arrived. Find it by what it is.
-            for id in try await watch.time({ try await client.unfinishedHostAttachments(volumeID: record.volumeID) }) {
+            // Cut off while Cinder created it: its id never arrived. Find it by what it is, and
+            // only among this node's: another host's unfinished attachment of a multiattach
+            // volume looks the same but for its host.
+            // A record whose connector no longer parses was still made by this node: its host is ours.
+            let connector = (try? ConnectorProperties(json: JSONDecoder().decode(JSONValue.self, from: Data(record.connector.utf8)))) ?? node
+            guard let host = connector.host ?? node.host else {
+                throw TetherError(
+                    .notConfigured, "cannot tell this node's Cinder attachment of volume \(record.volumeID) from another host's: the connector names no host",
+                    hint: "set [node] host in tether.toml; then tether local-detach \(record.volumeID)")
+            }
+            for id in try await watch.time({ try await client.unfinishedHostAttachments(volumeID: record.volumeID, host: host) }) {
                 try await watch.time { try await client.deleteAttachment(id) }
             }
         } else {

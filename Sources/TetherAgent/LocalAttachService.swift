@@ -12,18 +12,21 @@ public final class LocalAttachService: Sendable {
     let locks: VolumeLocks
     let attachments: AttachmentService
     let cinder: CinderClient?
+    /// Why Cinder is off although configured: a secret file others may read.
+    let refusal: CinderSettings.RefusedSecretFile?
     let node: ConnectorProperties
     let stats: OperationStats
     let logger: Logger
 
     init(
-        journal: Journal, locks: VolumeLocks, attachments: AttachmentService, cinder: CinderClient?, node: ConnectorProperties,
-        stats: OperationStats, logger: Logger
+        journal: Journal, locks: VolumeLocks, attachments: AttachmentService, cinder: CinderClient?, refusal: CinderSettings.RefusedSecretFile? = nil,
+        node: ConnectorProperties, stats: OperationStats, logger: Logger
     ) {
         self.journal = journal
         self.locks = locks
         self.attachments = attachments
         self.cinder = cinder
+        self.refusal = refusal
         self.node = node
         self.stats = stats
         self.logger = logger
@@ -214,7 +217,8 @@ public final class LocalAttachService: Sendable {
         let client = try requireCinder()
         let connector = self.connector(multipath: multipath)
         let info = try await client.initializeConnection(try Self.validVolumeID(volumeID), connector: connector)
-        return CinderConnectionBody(volumeID: volumeID, connector: connector, connectionInfo: info)
+        // The backend's CHAP password is Cinder's to hand out, not this agent's: the answer names it masked.
+        return CinderConnectionBody(volumeID: volumeID, connector: connector, connectionInfo: info.redacted())
     }
 
     func terminateConnection(volumeID: String, multipath: Bool?) async throws -> CinderConnectionBody {
@@ -234,6 +238,9 @@ public final class LocalAttachService: Sendable {
     }
 
     func requireCinder() throws -> CinderClient {
+        if let refusal {
+            throw TetherError(.notConfigured, refusal.description, hint: "\(refusal.problem.hint), then restart tetherd")
+        }
         guard let cinder else {
             throw TetherError(
                 .notConfigured, "Cinder is not configured on this node",

@@ -102,7 +102,7 @@ struct Routes {
 
     func health() async throws -> Response {
         let counts = try await journal.counts()
-        let problems = await clusters.problems
+        let problems = await clusters.problems + (localAttachments.refusal.map { ["\($0)"] } ?? [])
         return try JSONBody.response(
             HealthBody(
                 status: problems.isEmpty ? "ok" : "degraded", version: TetherVersion.current, attachments: counts.attachments,
@@ -142,6 +142,7 @@ struct Routes {
             id: record.id, volumeID: record.volumeID, protocolName: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network,
             state: record.state, target: record.targetKey, createdAt: record.createdAt, paths: attached?.paths ?? [], wwid: attached?.wwid,
             sizeBytes: attached?.sizeBytes, devicePath: attached?.devicePath, diskXML: attached?.diskXML,
-            qemu: attached.map { AttachmentBody.QEMUBody(blockdev: $0.qemuBlockdev, objects: $0.qemuObjects) }, details: attached?.details)
+            qemu: attached.map { AttachmentBody.QEMUBody(blockdev: $0.qemuBlockdev, objects: $0.qemuObjects) },
+            details: attached?.details.map { Redaction.redact($0) })
     }
 }

@@ -19,7 +19,7 @@ extension CephRegistry {
     ///
     /// A file that cannot be read or parsed, or that clashes with one read before it (same fsid,
     /// same secret UUID; files are read in name order), is a `problem` and is skipped. A key file
-    /// that is missing, readable by group or others, or holds no cephx key is a problem too: its
+    /// that is missing, fails `SecretFile`'s rule (owner, mode), or holds no cephx key is a problem too: its
     /// cluster stays, that user has no key. A missing `clusters.d` is an empty registry.
     /// - Throws: only when `clusters.d` exists and cannot be listed.
     public static func load(directory: String, host: any Host, inspector: any FileInspector = LocalFileInspector()) async throws -> CephRegistry {
@@ -61,12 +61,12 @@ extension CephRegistry {
 
     private static func readKey(of user: CephUser, host: any Host, inspector: any FileInspector) async -> Result<Secret, KeyProblem> {
         do {
-            guard let mode = try await inspector.permissions(of: user.keyFile) else {
+            guard let status = try await inspector.status(of: user.keyFile) else {
                 return .failure(KeyProblem(message: "the key file is missing"))
             }
             // The key lets anyone who reads it act as this user on the whole cluster.
-            guard mode & 0o077 == 0 else {
-                return .failure(KeyProblem(message: "mode \(octal(mode)) lets group or others read the key; run chmod 600 \(user.keyFile)"))
+            if let problem = SecretFile.problem(path: user.keyFile, status: status) {
+                return .failure(KeyProblem(message: problem.description))
             }
             let key = CephKey.fromKeyFile(try await host.read(user.keyFile))
             if let problem = CephKey.problem(with: key) {
@@ -81,8 +81,7 @@ extension CephRegistry {
     }
 
     static func octal(_ mode: UInt32) -> String {
-        let digits = String(mode, radix: 8)
-        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+        SecretFile.octal(mode)
     }
 
     /// Writes `cluster`'s registry file under `directory`, and the key files (0600) of the users

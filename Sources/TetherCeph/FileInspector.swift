@@ -16,6 +16,16 @@ public protocol FileInspector: Sendable {
     /// The permission bits (`mode & 0o7777`) of `path`, following symbolic links as a reader does
     /// (Kubernetes mounts secrets as links), or nil when it does not exist.
     func permissions(of path: String) async throws -> UInt32?
+    /// The permission bits and owner of `path` (links followed), or nil when it does not exist:
+    /// what `SecretFile.problem` judges a key file by.
+    func status(of path: String) async throws -> SecretFile.Status?
+}
+
+extension FileInspector {
+    /// For inspectors that know no owners (test fakes): every file is the agent's own.
+    public func status(of path: String) async throws -> SecretFile.Status? {
+        try await permissions(of: path).map { SecretFile.Status(mode: $0, owner: UInt32(geteuid())) }
+    }
 }
 
 /// The real file system, through `stat` and `FileManager`.
@@ -35,13 +45,21 @@ public struct LocalFileInspector: FileInspector {
         }
     }
 
-    /// The corresponding C function is `stat`.
     public func permissions(of path: String) async throws -> UInt32? {
+        try Self.status(of: path)?.mode
+    }
+
+    public func status(of path: String) async throws -> SecretFile.Status? {
+        try Self.status(of: path)
+    }
+
+    /// The corresponding C function is `stat`.
+    public static func status(of path: String) throws -> SecretFile.Status? {
         var status = stat()
         guard stat(path, &status) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { return nil }
             throw TetherError(.hostCommandFailed, "cannot stat \(path): \(String(cString: strerror(errno)))")
         }
-        return UInt32(status.st_mode) & 0o7777
+        return SecretFile.Status(mode: UInt32(status.st_mode) & 0o7777, owner: UInt32(status.st_uid))
     }
 }

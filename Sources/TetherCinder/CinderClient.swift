@@ -103,10 +103,18 @@ public actor CinderClient {
         }
     }
 
-    /// Attachments of `volumeID` that belong to no instance and are not complete: what a host
-    /// attach cut off before Cinder's answer arrived may have left (Cinder's views name no host).
-    public func unfinishedHostAttachments(volumeID: String) async throws -> [String] {
-        let body = try await json("GET", "/attachments/detail?volume_id=\(volumeID)", what: "list the attachments of volume \(volumeID)")
+    /// Attachments of `volumeID` made for the connector host `host` that belong to no instance and
+    /// are not complete: what this host's attach, cut off before Cinder's answer arrived, may have
+    /// left. Never another host's: Cinder's attachment views name no host, so the list is asked
+    /// for by the `attached_host` column (set from the connector's host when Cinder exported the
+    /// volume). Cinder lets admins filter by it; for others it answers 400, and nothing is found.
+    /// - Throws: what Cinder answers; `invalid_input` for an empty host.
+    public func unfinishedHostAttachments(volumeID: String, host: String) async throws -> [String] {
+        guard !host.isEmpty, let encodedHost = host.addingPercentEncoding(withAllowedCharacters: .alphanumerics) else {
+            throw TetherError.invalidInput("no connector host to find this node's Cinder attachments of volume \(volumeID) by")
+        }
+        let body = try await json(
+            "GET", "/attachments/detail?volume_id=\(volumeID)&attached_host=\(encodedHost)", what: "list this host's attachments of volume \(volumeID)")
         return (body["attachments"]?.arrayValue ?? []).compactMap { attachment in
             guard attachment["volume_id"]?.stringValue == volumeID, let id = attachment["id"]?.stringValue else { return nil }
             let instance = attachment["instance"]?.stringValue ?? ""

@@ -35,8 +35,13 @@ public enum HumanOutput {
 
     static func yesNo(_ flag: Bool) -> String { flag ? "yes" : "no" }
 
-    /// `value` with credentials replaced by `<redacted>`: keys that name one (ConnectionInfo's
-    /// rule), and the inline `data` of a QEMU `secret` object.
+    /// `value` with credentials replaced by `<redacted>`: keys that name one (`Redaction`'s rule,
+    /// but for QEMU's `*-secret` options, which name a secret object by id), and the inline `data`
+    /// of a QEMU `secret` object.
+    /// QEMU options the rule would mask that hold no secret: references to a secret object by id,
+    /// and the list of auth schemes Ceph may use.
+    static let qemuSecretReferences: Set<String> = ["password-secret", "key-secret", "auth-client-required"]
+
     static func redacted(_ value: JSONValue) -> JSONValue {
         switch value {
         case .array(let items):
@@ -45,7 +50,7 @@ public enum HumanOutput {
             let isQEMUSecret = object["qom-type"]?.stringValue == "secret"
             var copy: [String: JSONValue] = [:]
             for (key, item) in object {
-                let secret = ConnectionInfo.isSecretKey(key) || (isQEMUSecret && key == "data")
+                let secret = (Redaction.isSecretKey(key) && !qemuSecretReferences.contains(key)) || (isQEMUSecret && key == "data")
                 copy[key] = secret ? "<redacted>" : redacted(item)
             }
             return .object(copy)

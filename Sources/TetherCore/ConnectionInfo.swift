@@ -70,22 +70,23 @@ extension ConnectionInfo {
         }
     }
 
-    /// The same connection_info with every secret-bearing value replaced by `<redacted>`:
-    /// fit for the journal, logs and listings.
+    /// The same connection_info with every secret-bearing value, at any depth of `data` and of
+    /// the other top-level keys, replaced by `<redacted>` (`Redaction`'s rule): fit for the
+    /// journal, logs and answers.
     public func redacted() -> ConnectionInfo {
         var copy = self
-        for key in copy.data.keys where Self.isSecretKey(key) {
-            copy.data[key] = "<redacted>"
-        }
+        copy.data = Redaction.redact(.object(data)).objectValue ?? [:]
+        copy.extra = Redaction.redact(.object(extra)).objectValue ?? [:]
         return copy
     }
 
-    /// Keys whose values are credentials in the payloads of os-brick, Cinder and Tether.
+    /// Whether `key` names a credential (`Redaction.isSecretKey`).
     public static func isSecretKey(_ key: String) -> Bool {
-        let lowered = key.lowercased()
-        return lowered.hasSuffix("password") || lowered == "keyring" || lowered == "secret"
-            || lowered.hasSuffix("_key") || lowered == "key"
+        Redaction.isSecretKey(key)
     }
+
+    /// Every secret text this connection_info holds, at any depth.
+    public var secretValues: Set<String> { Redaction.secretValues(in: json()) }
 }
 
 extension ConnectionInfo: Codable {

@@ -25,6 +25,13 @@ enum ISCSIFailure {
             break
         }
         let lowered = libiscsiError.lowercased()
+        // Mutual CHAP: the target answered our challenge wrongly. libiscsi says so in text only
+        // ("Authentication failed. Invalid CHAP_R response from the target"), with no status.
+        if lowered.contains("authentication failed") || lowered.contains("chap_r") {
+            return TetherError(
+                .iscsiAuthFailed, "mutual CHAP failed at \(place): \(libiscsiError)",
+                hint: "check target_auth_username/target_auth_password against the target's outgoing account")
+        }
         if what.hasPrefix("connect") || lowered.contains("connect") || lowered.contains("refused") || lowered.contains("unreachable") || lowered.contains("socket") {
             return TetherError(.iscsiUnreachable, "cannot reach portal \(portal): \(libiscsiError)", hint: "check the portal address and that the target listens there")
         }

@@ -14,7 +14,14 @@ public final class HTTPTap: @unchecked Sendable {
         case forward
         /// Close the client's connection without an answer.
         case drop
+        /// Forward the request, let the server act on it, and close the client's connection
+        /// without its answer (kept in `lostAnswers`): a reply lost on the way back.
+        case loseAnswer
     }
+
+    /// The answers `.loseAnswer` kept from the client, in order.
+    public var lostAnswers: [String] { lost.withLock { $0 } }
+    private let lost = Mutex<[String]>([])
 
     public let port: Int
     private let upstreamPort: Int
@@ -76,7 +83,8 @@ public final class HTTPTap: @unchecked Sendable {
         let summary = head.split(separator: "\r\n").first.map(String.init) ?? ""
         let body = head.components(separatedBy: "\r\n\r\n").dropFirst().joined()
         let rule = decide.withLock { $0 }
-        guard rule(summary + " " + body) == .forward else { return }
+        let verdict = rule(summary + " " + body)
+        guard verdict != .drop else { return }
 
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(upstream) }
@@ -87,10 +95,19 @@ public final class HTTPTap: @unchecked Sendable {
         guard connected == 0 else { return }
         guard Self.writeAll(upstream, Self.closing(request)) else { return }
         var buffer = [UInt8](repeating: 0, count: 65536)
+        var answer: [UInt8] = []
         while true {
             let count = read(upstream, &buffer, buffer.count)
             if count < 0, errno == EINTR { continue }
-            guard count > 0, Self.writeAll(client, Array(buffer[0..<count])) else { return }
+            guard count > 0 else { break }
+            if verdict == .loseAnswer {
+                answer += buffer[0..<count]
+            } else if !Self.writeAll(client, Array(buffer[0..<count])) {
+                return
+            }
+        }
+        if verdict == .loseAnswer {
+            lost.withLock { $0.append(String(decoding: answer, as: UTF8.self)) }
         }
     }
 

@@ -9,7 +9,8 @@ public final class Tgtd: @unchecked Sendable {
     public let port: Int
     public let controlPort: Int
     public let portals: [Portal]
-    private let process: Process
+    // Replaced only by `restart`, which the test that owns this tgtd calls.
+    private var process: Process
 
     /// The `TGT_IPC_SOCKET` base; the socket itself is `<base>.<controlPort>`.
     public var socketBase: String { directory.file("tgtd.sock") }
@@ -31,17 +32,7 @@ public final class Tgtd: @unchecked Sendable {
         for _ in 0..<5 {
             let port = Lab.randomPort()
             let controlPort = Int.random(in: 100...999)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["-f", "-C", "\(controlPort)", "--iscsi", "portal=\(portalHosts[0]):\(port)"]
-            process.environment = ProcessInfo.processInfo.environment.merging(["TGT_IPC_SOCKET": directory.file("tgtd.sock")]) { _, new in new }
-            let log = FileHandle(forWritingAtPath: directory.file("tgtd.log")) ?? {
-                _ = FileManager.default.createFile(atPath: directory.file("tgtd.log"), contents: nil)
-                return FileHandle(forWritingAtPath: directory.file("tgtd.log"))!
-            }()
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
+            let process = try launch(binary, directory: directory, host: portalHosts[0], port: port, controlPort: controlPort)
             let tgtd = Tgtd(directory: directory, port: port, controlPort: controlPort, portals: portalHosts.map { Portal(host: $0, port: port) }, process: process)
             if tgtd.waitUntilReady(), tgtd.addPortals(portalHosts.dropFirst()) {
                 return tgtd
@@ -50,6 +41,41 @@ public final class Tgtd: @unchecked Sendable {
         }
         directory.remove()
         throw TetherError(.internalError, "tgtd did not start on a free port after 5 tries")
+    }
+
+    private static func launch(_ binary: String, directory: TemporaryDirectory, host: String, port: Int, controlPort: Int) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["-f", "-C", "\(controlPort)", "--iscsi", "portal=\(host):\(port)"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["TGT_IPC_SOCKET": directory.file("tgtd.sock")]) { _, new in new }
+        let log = FileHandle(forWritingAtPath: directory.file("tgtd.log")) ?? {
+            _ = FileManager.default.createFile(atPath: directory.file("tgtd.log"), contents: nil)
+            return FileHandle(forWritingAtPath: directory.file("tgtd.log"))!
+        }()
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return process
+    }
+
+    /// Kills tgtd (as a crash or a reboot would) and starts it again on the same portals and
+    /// control socket. It comes back with no target: tgtd keeps its configuration in memory only.
+    public func restart() throws {
+        guard let binary = Lab.find("tgtd") else {
+            throw TetherError(.notFound, "tgtd is not installed", hint: "run scripts/lab.sh install")
+        }
+        kill(keepDirectory: true)
+        process = try Self.launch(binary, directory: directory, host: portals[0].host, port: port, controlPort: controlPort)
+        guard waitUntilReady(), addPortals(portals.dropFirst().map(\.host)[...]) else {
+            throw TetherError(.internalError, "tgtd did not serve \(portals) again after a restart: \(tgtdLog.suffix(2000))")
+        }
+    }
+
+    /// What tgtd wrote to its log (every run of it).
+    public var tgtdLog: String {
+        // For failure messages only: no log yet reads as empty.
+        (try? String(contentsOfFile: directory.file("tgtd.log"), encoding: .utf8)) ?? ""
     }
 
     /// Runs `body` with a fresh tgtd and stops it afterwards, on success and on error.

@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 /// Every bad input gets a clear error and leaves the journal, the secrets and tgtd as they were.
-@Suite(.tags(.integration), .enabled(if: Lab.has("tgtd")), .timeLimit(.minutes(2)))
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.tgtd)), .lab(.tgtd), .timeLimit(.minutes(2)))
 struct AgentBadInputTests {
     /// Exports vol-bad to the agent's initiator, runs `body`, then checks nothing was left behind.
     static func withExport(
@@ -125,15 +125,24 @@ struct AgentBadInputTests {
         try await Self.withExport { client, export, tgtd, agent in
             let password = AgentISCSITests.password(export.connectionInfo)
             #expect(password.count >= 16)
+            // Every command line on the machine is read while the agent logs in, fails, attaches
+            // and detaches: a secret on argv is caught while its program runs.
+            let watch = CommandLineWatch(for: [password, "Wrong-Password-123"])
             var wrong = export.connectionInfo
             wrong.data["auth_password"] = "Wrong-Password-123"
-            _ = await Self.attachError(client, wrong)
+            let refused = await Self.attachError(client, wrong)
+            #expect(refused?.code == .iscsiAuthFailed)
             let (attachment, _) = try await client.attach(CreateAttachmentRequest(connectionInfo: export.connectionInfo))
+            _ = try await client.detach(attachment.id)
+            let report = watch.stop()
+            #expect(report.offending.isEmpty, "\(report.offending)")
+            // The watch really read live command lines: the agent's own among them, many times.
+            #expect(report.passes > 1)
+            #expect(report.seen[agent.pid]?.contains("--config") == true)
 
             #expect(!agent.log().contains(password))
             #expect(!agent.log().contains("Wrong-Password-123"))
             #expect(!((try? String(contentsOfFile: tgtd.directory.file("tgtd.log"), encoding: .utf8)) ?? "").contains(password))
-            #expect(try Lab.processesWithCommandLine(containing: password).isEmpty)
             // Files that hold the secret are 0600; nothing under the state dir is readable by others.
             let enumerator = FileManager.default.enumerator(atPath: agent.stateDirectory)
             while let name = enumerator?.nextObject() as? String {
@@ -144,7 +153,6 @@ struct AgentBadInputTests {
             var socketInfo = stat()
             stat(agent.socketPath, &socketInfo)
             #expect(socketInfo.st_mode & 0o777 == 0o660)
-            _ = try await client.detach(attachment.id)
         }
     }
 }

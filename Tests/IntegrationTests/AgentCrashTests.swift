@@ -6,7 +6,7 @@ import TetherTesting
 import Testing
 
 /// tetherd killed in the middle of an attach: the next start rolls it back before serving.
-@Suite(.tags(.integration), .enabled(if: Lab.has("tgtd")), .timeLimit(.minutes(2)))
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.tgtd)), .lab(.tgtd), .timeLimit(.minutes(2)))
 struct AgentCrashTests {
     @Test func attachCutOffByACrashIsRolledBackAtStart() async throws {
         let listener = try SilentListener()
@@ -24,8 +24,14 @@ struct AgentCrashTests {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 try await Task.sleep(for: .milliseconds(200))
+                let killed = agent.pid
                 agent.crash()
-                _ = await inFlight.result
+                #expect(kill(killed, 0) != 0, "tetherd \(killed) still runs after SIGKILL")
+                // The client saw the agent go away mid-request, not an answer.
+                switch await inFlight.result {
+                case .failure(let error as TetherError): #expect(error.code == .agentUnavailable, "\(error)")
+                case let other: Issue.record("the attach in flight ended with \(other), not agent_unavailable")
+                }
 
                 try agent.start()
                 #expect(agent.log().contains("rolled back an interrupted attach"))

@@ -7,7 +7,7 @@ import TetherTesting
 import Testing
 
 /// connection_info variants a real Cinder sends: one portal only (discovery), no IQN, mutual CHAP.
-@Suite(.tags(.integration), .enabled(if: Lab.has("tgtd")), .timeLimit(.minutes(2)))
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.tgtd)), .lab(.tgtd), .timeLimit(.minutes(2)))
 struct AgentDiscoveryTests {
     static func singlePortal(_ info: ConnectionInfo, keepIQN: Bool = true) -> ConnectionInfo {
         var single = info
@@ -67,7 +67,7 @@ struct AgentDiscoveryTests {
 
                 info.data["target_auth_password"] = "not-the-target-secret"
                 let error = await #expect(throws: TetherError.self) { try await client.attach(CreateAttachmentRequest(connectionInfo: info)) }
-                #expect(error != nil)
+                #expect(error?.code == .iscsiAuthFailed, "\(String(describing: error))")
                 #expect(try await client.health().attachments == 0)
             }
         }

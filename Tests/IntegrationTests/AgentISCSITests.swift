@@ -8,7 +8,7 @@ import Testing
 
 /// tetherd (the built binary) against a real tgtd, checked with libiscsi and qemu-io as
 /// independent clients.
-@Suite(.tags(.integration), .enabled(if: Lab.has("tgtd")), .timeLimit(.minutes(2)))
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.tgtd, .qemuIO)), .lab(.tgtd, .qemuIO), .timeLimit(.minutes(2)))
 struct AgentISCSITests {
     static func export(_ client: TetherAgentClient, _ tgtd: Tgtd, volume: String, initiator: String) async throws -> ExportResponse {
         let request = CreateExportRequest(
@@ -114,9 +114,14 @@ struct AgentISCSITests {
                 let client = TetherAgentClient(socketPath: agent.socketPath)
                 let export = try await Self.export(client, tgtd, volume: "vol-restore", initiator: agent.initiator)
                 #expect(agent.stop() == 0)
-                // tgtd forgets its configuration when it restarts; here the target is simply deleted.
-                try tgtd.tgtadm(["--op", "delete", "--mode", "target", "--tid", "1", "--force"])
+                let before = tgtd.pid
+                try tgtd.restart()
+                #expect(tgtd.pid != before)
+                // The restarted tgtd has forgotten the target: only the agent can bring it back.
+                let iqn = try #require(export.connectionInfo.data["target_iqn"]?.stringValue)
+                #expect(!(try tgtd.tgtadm(["--op", "show", "--mode", "target"])).contains(iqn))
                 try agent.start()
+                #expect(try tgtd.tgtadm(["--op", "show", "--mode", "target"]).contains(iqn))
                 let (attachment, _) = try await client.attach(CreateAttachmentRequest(connectionInfo: export.connectionInfo))
                 #expect(attachment.wwid == export.export.wwid)
             }

@@ -11,7 +11,7 @@ import Testing
 /// Network-mode RBD through tetherd against two real Ceph clusters holding the same pool and image
 /// names, with qemu-io reading what librbd wrote through Tether's QEMU JSON.
 // Serialized: each test runs two Ceph clusters; more at once overload a 2-core machine.
-@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)), .serialized)
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD, .qemuIO)), .lab(.cephMon, .cephOSD, .qemuIO), .timeLimit(.minutes(3)), .serialized)
 struct AgentRBDTests {
     static func register(_ lab: CephLab, in directory: String) async throws {
         try await lab.register(in: directory)
@@ -119,7 +119,7 @@ struct AgentRBDTests {
 }
 
 /// initialize_connection for RBD (target side), then attach from that answer alone.
-@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)), .serialized)
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD)), .lab(.cephMon, .cephOSD), .timeLimit(.minutes(3)), .serialized)
 struct AgentRBDExportTests {
     @Test func exportOnAThenAttachWithNoOtherHintResolvesToA() async throws {
         try await CephLab.withTwo { a, b in

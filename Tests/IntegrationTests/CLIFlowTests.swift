@@ -5,7 +5,7 @@ import Testing
 
 /// The `tether` binary against a real tetherd and tgtd: the operator's flow, its exit codes,
 /// and its JSON.
-@Suite(.tags(.integration), .enabled(if: Lab.has("tgtd")), .timeLimit(.minutes(2)))
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.tgtd)), .lab(.tgtd), .timeLimit(.minutes(2)))
 struct CLIFlowTests {
     static var binary: String {
         (AgentProcess.binary as NSString).deletingLastPathComponent + "/tether"

@@ -8,6 +8,9 @@ import Testing
 /// Every failure leaves both sides clean: the volume available with no attachment in Cinder,
 /// nothing attached and no secret file here.
 extension CinderLocalAttachTests {
+    /// TetherCinder's code, which this target does not import.
+    static let cinderUnreachable = TetherError.Code(rawValue: "cinder.unreachable")
+
     @Test func badVolumesFailClearlyAndChangeNothing() async throws {
         let lab = try await CinderLab.running()
         let volume = try await lab.createVolume(type: "ceph-a")
@@ -59,6 +62,7 @@ extension CinderLocalAttachTests {
             let error = await #expect(throws: TetherError.self) {
                 try await client.reply(.localAttach(LocalAttachRequest(volumeID: volume)))
             }
+            #expect(error?.code == .notFound, "\(String(describing: error))")
             #expect(error?.message.contains("ceph-b") == true, "\(String(describing: error))")
             try await Self.expectClean(lab, volume, client, agent)
         }
@@ -80,6 +84,7 @@ extension CinderLocalAttachTests {
             let error = await #expect(throws: TetherError.self) {
                 try await client.reply(.localAttach(LocalAttachRequest(volumeID: volume)))
             }
+            #expect(error?.code == Self.cinderUnreachable, "\(String(describing: error))")
             #expect(error?.message.contains("tetherd retries it") == true, "\(String(describing: error))")
             // Nothing attached here any more; Cinder's side is pending.
             #expect(try await client.attachments().isEmpty)
@@ -108,6 +113,7 @@ extension CinderLocalAttachTests {
             let error = await #expect(throws: TetherError.self) {
                 try await client.reply(.localDetach(volume, force: false))
             }
+            #expect(error?.code == Self.cinderUnreachable, "\(String(describing: error))")
             #expect(error?.message.contains("detached here, but Cinder was not told") == true, "\(String(describing: error))")
             #expect(try await client.attachments().isEmpty)
             try lab.startAPI()
@@ -130,9 +136,13 @@ extension CinderLocalAttachTests {
                 agent.crash()
                 return .forward
             }
-            await #expect(throws: (any Error).self) {
+            let killed = agent.pid
+            let cutOff = await #expect(throws: TetherError.self) {
                 try await client.reply(.localAttach(LocalAttachRequest(volumeID: volume)))
             }
+            // The agent died mid-request: the client got no answer at all.
+            #expect(cutOff?.code == .agentUnavailable, "\(String(describing: cutOff))")
+            #expect(kill(killed, 0) != 0)
             tap.onRequest { _ in .forward }
             try await Self.waitUntil("Cinder completes the attachment") { try lab.status(volume) == "in-use" }
             try agent.start()
@@ -142,6 +152,49 @@ extension CinderLocalAttachTests {
             #expect(agent.log().contains("rolled back"))
             try await Self.expectClean(lab, volume, client, agent)
         }
+    }
+
+    /// Cinder creates this node's attachment but its answer is lost. Another host has an
+    /// unfinished, instance-less attachment of the same volume, which looks the same to Cinder's
+    /// attachment views: the rollback deletes this node's attachment and leaves the other's.
+    @Test func lostCreateRollbackSparesAnotherHostsAttachment() async throws {
+        let lab = try await CinderLab.running()
+        let volume = try await lab.createVolume(type: "ceph-a")
+        defer { lab.deleteVolume(volume) }
+        let otherHost = "other-node-\(UUID().uuidString.prefix(8).lowercased())"
+        let connector = #"{"host": "\#(otherHost)", "initiator": "iqn.1993-08.org.debian:01:other", "ip": "127.0.0.9", "platform": "x86_64", "os_type": "linux", "multipath": false}"#
+        let other = try lab.api("POST", "/attachments", #"{"attachment": {"volume_uuid": "\#(volume)", "connector": \#(connector)}}"#, microversion: "3.54")
+        let otherID = try #require(other["attachment"]?["id"]?.stringValue)
+        defer { _ = try? lab.api("DELETE", "/attachments/\(otherID)", microversion: "3.54") }
+        #expect(try lab.attachments(volume).first?["status"]?.stringValue == "attaching")
+        // The other host is still attaching; the volume is made attachable here again.
+        try lab.resetStatus(volume, to: "available")
+
+        try await Self.withTappedAgent(lab) { agent, client, tap in
+            tap.onRequest { request in
+                request.hasPrefix("POST ") && request.contains("/attachments HTTP/") ? .loseAnswer : .forward
+            }
+            let error = await #expect(throws: TetherError.self) {
+                try await client.reply(.localAttach(LocalAttachRequest(volumeID: volume)))
+            }
+            #expect(error?.code == Self.cinderUnreachable, "\(String(describing: error))")
+            tap.onRequest { _ in .forward }
+
+            // Cinder did create this node's attachment: its answer was lost on the way back.
+            let lost = try #require(tap.lostAnswers.first)
+            let body = try JSONDecoder().decode(JSONValue.self, from: Data((lost.components(separatedBy: "\r\n\r\n").dropFirst().first ?? "").utf8))
+            let ourID = try #require(body["attachment"]?["id"]?.stringValue)
+            #expect(ourID != otherID)
+
+            let left = try lab.attachments(volume).compactMap { $0["id"]?.stringValue }
+            #expect(left == [otherID], "left in Cinder: \(left)")
+            #expect(try await client.attachments().isEmpty)
+            #expect(try await client.reply(.localAttachments).value().localAttachments.isEmpty)
+            #expect(agent.log().contains("local attach rolled back"))
+        }
+        try lab.api("DELETE", "/attachments/\(otherID)", microversion: "3.54")
+        try lab.resetStatus(volume, to: "available")
+        #expect(try lab.attachments(volume).isEmpty)
     }
 
     /// An agent that reaches Cinder through an HTTPTap, so a test can act at an exact request.

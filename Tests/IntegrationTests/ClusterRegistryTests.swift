@@ -9,7 +9,7 @@ import Testing
 
 /// The cluster registry end to end: files a deployment tool wrote before the agent started, a
 /// broken file beside them, and `tether cluster add|show|remove|sync` through the real binaries.
-@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)), .serialized)
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD)), .lab(.cephMon, .cephOSD), .timeLimit(.minutes(3)), .serialized)
 struct ClusterRegistryTests {
     @Test func registryFromFilesAndFromTheCLI() async throws {
         try await CephLab.withTwo { a, b in
@@ -25,7 +25,9 @@ struct ClusterRegistryTests {
                     #expect(health.status == "degraded")
                     #expect(health.problems?.first?.contains("broken.toml") == true)
 
-                    // A through the CLI: the key comes from a file, never the command line.
+                    // A through the CLI: the key comes from a file, never the command line. Every
+                    // command line on the machine is read while the CLI, the agent and the attach run.
+                    let watch = CommandLineWatch(for: [a.cinderKey.reveal { $0 }])
                     let keyFile = registry.file("a.key")
                     try a.cinderKey.reveal { try $0.write(toFile: keyFile, atomically: true, encoding: .utf8) }
                     let add = try CLIFlowTests.tether(agent, [
@@ -48,6 +50,9 @@ struct ClusterRegistryTests {
                     let (attachment, _) = try await client.attach(CreateAttachmentRequest(connectionInfo: AgentRBDTests.connectionInfo(a, volume: "va", clusterName: "ceph-a")))
                     #expect(attachment.state == "attached")
                     _ = try await client.detach("va")
+                    let report = watch.stop()
+                    #expect(report.offending.isEmpty, "\(report.offending)")
+                    #expect(report.passes > 1 && report.seen[agent.pid] != nil)
 
                     // Removing A leaves nothing of it behind; B stays.
                     let remove = try CLIFlowTests.tether(agent, ["cluster", "remove", "ceph-a"])
@@ -58,7 +63,6 @@ struct ClusterRegistryTests {
                     #expect(try CLIFlowTests.tether(agent, ["cluster", "show", "ceph-a"]).status == 3)
 
                     #expect(!agent.log().contains(a.cinderKey.reveal { $0 }))
-                    #expect(try Lab.processesWithCommandLine(containing: a.cinderKey.reveal { $0 }).isEmpty)
                     #expect(!agent.log().contains(b.cinderKey.reveal { $0 }))
                 }
             }

@@ -11,7 +11,7 @@ import Testing
 /// two clusters with the same pool and image names: libvirt's own QEMU command line gives each disk
 /// its own monitors, user and secret.
 @Suite(
-    .tags(.integration), .enabled(if: CephLab.isAvailable && LibvirtLab.isAvailable), .timeLimit(.minutes(3)), .serialized)
+    .tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD, .libvirtd, .virsh)), .lab(.cephMon, .cephOSD, .libvirtd, .virsh), .timeLimit(.minutes(3)), .serialized)
 struct LibvirtSecretTests {
     @Test func secretsPerClusterAndOneDomainWithDisksFromBoth() async throws {
         try await LibvirtLab.with { libvirt in

@@ -7,7 +7,7 @@ import Testing
 /// librados/librbd through Tether, against two real Ceph clusters at once: explicit monitors and
 /// keys only, never a ceph.conf.
 // Serialized: each test runs two Ceph clusters; more at once overload a 2-core machine.
-@Suite(.tags(.integration), .enabled(if: CephLab.isAvailable), .timeLimit(.minutes(3)), .serialized)
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD)), .lab(.cephMon, .cephOSD), .timeLimit(.minutes(3)), .serialized)
 struct RADOSTests {
     @Test func twoClustersSamePoolAndImageNameStayApart() async throws {
         try await CephLab.withTwo { a, b in

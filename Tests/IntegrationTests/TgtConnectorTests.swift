@@ -8,7 +8,7 @@ import TetherTesting
 import Testing
 
 /// The exporter and the network connector against a real tgtd, without the agent.
-@Suite(.tags(.integration), .enabled(if: Lab.has("tgtd")), .timeLimit(.minutes(2)))
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.tgtd)), .lab(.tgtd), .timeLimit(.minutes(2)))
 struct TgtConnectorTests {
     static let initiator = "iqn.2026-11.io.tether.test:node1"
 

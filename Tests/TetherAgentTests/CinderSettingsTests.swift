@@ -58,10 +58,23 @@ import Testing
             password_file = "\(file)"
             project_name = "service"
             """
-        chmod(file, 0o644)
-        let wide = #expect(throws: ConfigurationError.self) { try AgentConfiguration.parse(text, file: "t.toml") }
-        #expect(wide?.message.contains("chmod 600") == true)
+        // Readable or writable by group or others: Cinder is off, the rest of the agent is not.
+        for mode: mode_t in [0o644, 0o640, 0o620, 0o604] {
+            chmod(file, mode)
+            let configuration = try AgentConfiguration.parse(text, file: "t.toml")
+            #expect(configuration.cinder == nil)
+            let refusal = try #require(configuration.cinderRefusal)
+            #expect(refusal.key == "password_file")
+            #expect(refusal.description.contains(file) && refusal.description.contains(SecretFile.octal(UInt32(mode))))
+            #expect(refusal.problem.hint == "run chmod 600 \(file)")
+        }
+        // Owned by someone who is neither root nor tetherd's user.
         chmod(file, 0o600)
+        chown(file, 4242, 4242)
+        let foreign = try #require(try AgentConfiguration.parse(text, file: "t.toml").cinderRefusal)
+        #expect(foreign.description.contains("uid 4242"))
+        #expect(foreign.problem.hint.hasPrefix("run chown "))
+        chown(file, geteuid(), getegid())
         let cinder = try #require(try AgentConfiguration.parse(text, file: "t.toml", environment: ["OS_PASSWORD": "env-loses"]).cinder)
         guard case .password(_, _, _, let password, _, _) = cinder.client.auth else {
             Issue.record("not password")

@@ -87,7 +87,8 @@ import Testing
 
     @Test func aFailingHolderReleasesTheLock() async throws {
         let locks = VolumeLocks()
-        await #expect(throws: TetherError.self) { try await locks.withLock("v") { throw TetherError(.internalError, "boom") } }
+        let error = await #expect(throws: TetherError.self) { try await locks.withLock("v") { throw TetherError(.internalError, "boom") } }
+        #expect(error?.code == .internalError && error?.message == "boom")
         let value = try await locks.withLock("v") { 1 }
         #expect(value == 1)
     }

@@ -87,6 +87,7 @@ import Testing
 
     @Test(arguments: ["", "../x", ".hidden", "client.cinder", "a/b", "a b"])
     func userNamesAreSafeInFileNames(name: String) {
-        #expect(throws: TetherError.self) { try CephUser.validate(name: name) }
+        let error = #expect(throws: TetherError.self) { try CephUser.validate(name: name) }
+        #expect(error?.code == .invalidInput)
     }
 }

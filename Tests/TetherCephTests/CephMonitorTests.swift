@@ -53,10 +53,12 @@ import Testing
     }
 
     @Test func monitorInitChecksItsAddresses() throws {
-        #expect(throws: TetherError.self) { try CephMonitor([]) }
-        #expect(throws: TetherError.self) {
+        let none = #expect(throws: TetherError.self) { try CephMonitor([]) }
+        #expect(none?.code == .invalidInput)
+        let mixed = #expect(throws: TetherError.self) {
             try CephMonitor([CephMonitorAddress(.either, Portal(host: "a", port: 1)), CephMonitorAddress(.v1, Portal(host: "a", port: 2))])
         }
+        #expect(mixed?.code == .invalidInput)
         #expect(try CephMonitor(v2: Portal(host: "h", port: 3300), v1: Portal(host: "h", port: 6789)).description == "[v2:h:3300,v1:h:6789]")
     }
 }

@@ -96,7 +96,8 @@ import Testing
 
         let uuidOfB = registry.cluster(named: "ceph-b")!.secretUUID(for: registry.cluster(named: "ceph-b")!.users[0]).uuidString
         let byUUID = try CephFixtures.rbd(["cluster_name": nil, "secret_uuid": .string(uuidOfB)])
-        #expect(throws: TetherError.self) { try CephResolver.resolve(byUUID, in: registry) }
+        let disagreeing = #expect(throws: TetherError.self) { try CephResolver.resolve(byUUID, in: registry) }
+        #expect(disagreeing?.code == .conflict)
     }
 
     @Test func sharedMonitorAddressIsAmbiguous() async throws {
@@ -114,7 +115,8 @@ import Testing
         #expect(error?.message.contains("ceph-a, lab-2") == true)
         // Same host, other port: not the same monitor.
         let other = try CephFixtures.rbd(["cluster_name": nil, "secret_uuid": nil, "hosts": ["192.0.2.22"], "ports": ["6790"]])
-        #expect(throws: TetherError.self) { try CephResolver.resolve(other, in: registry) }
+        let unmatched = #expect(throws: TetherError.self) { try CephResolver.resolve(other, in: registry) }
+        #expect(unmatched?.code == .notFound)
         #expect(try CephResolver.resolve(CephFixtures.rbd(["cluster_name": nil, "secret_uuid": nil, "hosts": ["192.0.2.21"], "ports": nil]), in: registry).cluster.name == "ceph-a")
     }
 

@@ -34,6 +34,15 @@ import Testing
             let widened = try await CephRegistry.load(directory: temp.path, host: host)
             #expect(widened.problems.map(\.file) == [keyFile])
             #expect(widened.problems.first?.message.contains("0644") == true)
+
+            // The same rule as Cinder's secret files: a key owned by another user is refused too.
+            chmod(keyFile, 0o600)
+            chown(keyFile, 4242, 4242)
+            #expect(try await inspector.status(of: keyFile) == SecretFile.Status(mode: 0o600, owner: 4242))
+            let foreign = try await CephRegistry.load(directory: temp.path, host: host)
+            #expect(foreign.problems.map(\.file) == [keyFile])
+            #expect(foreign.problems.first?.message.contains("uid 4242") == true)
+            #expect(foreign.problems.first?.message.contains("chown") == true)
         }
     }
 }

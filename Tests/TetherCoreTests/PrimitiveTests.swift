@@ -19,7 +19,8 @@ import Testing
 
     @Test(arguments: ["", ":3260", "[fe80::1:3260", "host:0", "host:x"])
     func badPortals(text: String) {
-        #expect(throws: TetherError.self) { try Portal(parsing: text) }
+        let error = #expect(throws: TetherError.self) { try Portal(parsing: text) }
+        #expect(error?.code == .invalidInput)
     }
 
     @Test func secretNeverPrints() {

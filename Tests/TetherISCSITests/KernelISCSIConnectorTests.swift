@@ -162,7 +162,8 @@ import Testing
         let node = F.node(lun: 1)
         let connector = F.connector(node)
         let first = try await connector.attach(F.request(lun: 1, volume: "vol-1"))
-        await #expect(throws: TetherError.self) { try await connector.attach(F.request(lun: 9, volume: "vol-9")) }
+        let missing = await #expect(throws: TetherError.self) { try await connector.attach(F.request(lun: 9, volume: "vol-9")) }
+        #expect(missing?.code == .iscsiLUNNotFound, "\(String(describing: missing))")
         #expect(node.sessionCount == 1)
         #expect(node.diskNames == ["sdb"])
         try await connector.detach(first, attachmentID: "att-vol-1", force: false)

@@ -57,9 +57,10 @@ import Testing
         #expect(node.sessionCount == 1)
 
         // With force it goes on, cleans up, and still reports what went wrong.
-        await #expect(throws: TetherError.self) {
+        let forced = await #expect(throws: TetherError.self) {
             try await connector.detach(volume, attachmentID: "att-vol-1", force: true)
         }
+        #expect(forced?.code == .hostCommandFailed)
         #expect(node.diskNames.isEmpty)
         #expect(node.sessionCount == 0)
         #expect(node.nodeRecords.isEmpty)
@@ -150,9 +151,10 @@ import Testing
     }
 
     @Test func recordValuesOpenISCSICannotKeepAreRefused() {
-        #expect(throws: TetherError.self) { try ISCSINodeRecord.check(" lead", what: "p") }
-        #expect(throws: TetherError.self) { try ISCSINodeRecord.check("a\u{7}b", what: "p") }
-        #expect(throws: TetherError.self) { try ISCSINodeRecord.check(String(repeating: "x", count: 256), what: "p") }
+        for value in [" lead", "a\u{7}b", String(repeating: "x", count: 256)] {
+            let error = #expect(throws: TetherError.self) { try ISCSINodeRecord.check(value, what: "p") }
+            #expect(error?.code == .invalidInput, "\(value)")
+        }
         #expect(throws: Never.self) { try ISCSINodeRecord.check("in = side #ok", what: "p") }
     }
 
@@ -171,7 +173,8 @@ import Testing
         #expect(try LUNAddressing(connectionInfoValue: "SAM2").kernelLUN(255) == 255)
         #expect(try LUNAddressing(connectionInfoValue: "SAM2").kernelLUN(256) == 16640)
         #expect(try LUNAddressing(connectionInfoValue: "SAM3-flat").kernelLUN(1) == 16385)
-        #expect(throws: TetherError.self) { try LUNAddressing(connectionInfoValue: "flat") }
+        let flat = #expect(throws: TetherError.self) { try LUNAddressing(connectionInfoValue: "flat") }
+        #expect(flat?.code == .invalidInput)
     }
 
     @Test(arguments: [
@@ -188,7 +191,9 @@ import Testing
         let b = [try Portal(parsing: "192.0.2.10"), try Portal(parsing: "198.51.100.10")]
         let paths = try SendTargetsDiscovery.paths(seed: seed, targets: [("iqn.a", []), ("iqn.b", b)])
         #expect(paths.map(\.portal) == b && paths.allSatisfy { $0.lun == 3 && $0.iqn == "iqn.b" })
-        #expect(throws: TetherError.self) { try SendTargetsDiscovery.paths(seed: ISCSIPath(portal: seed.portal, iqn: "", lun: 3), targets: [("iqn.a", []), ("iqn.b", b)]) }
-        #expect(throws: TetherError.self) { try SendTargetsDiscovery.paths(seed: seed, targets: [("iqn.a", [])]) }
+        let unnamed = #expect(throws: TetherError.self) { try SendTargetsDiscovery.paths(seed: ISCSIPath(portal: seed.portal, iqn: "", lun: 3), targets: [("iqn.a", []), ("iqn.b", b)]) }
+        #expect(unnamed?.code == .invalidInput)
+        let unlisted = #expect(throws: TetherError.self) { try SendTargetsDiscovery.paths(seed: seed, targets: [("iqn.a", [])]) }
+        #expect(unlisted?.code == .iscsiNotAuthorized)
     }
 }

@@ -51,6 +51,7 @@ import Testing
         ("Failed to log in to target. Status: Authorization failure(514)", .iscsiNotAuthorized),
         ("Failed to log in to target. Status: Target removed(517)", .iscsiLoginFailed),
         ("connect() failed: Connection refused", .iscsiUnreachable),
+        ("Authentication failed. Invalid CHAP_R response from the target", .iscsiAuthFailed),
     ])
     func classifiesLibiscsiErrors(text: String, code: TetherError.Code) {
         let error = ISCSIFailure.classify(what: "login", portal: Portal(host: "192.0.2.1", port: 3260), target: "iqn.x:y", libiscsiError: text, timedOut: false)

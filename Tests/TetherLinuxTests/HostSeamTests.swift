@@ -13,11 +13,19 @@ import Testing
     }
 
     @Test func killsTheProgramAtItsTimeout() async throws {
+        let scratch = try TemporaryDirectory(prefix: "kill")
+        defer { scratch.remove() }
+        let pidFile = scratch.file("pid")
         let started = ContinuousClock.now
-        await #expect(throws: TetherError.self) {
-            _ = try await LinuxHost().run(Command("/bin/sleep", ["30"], timeout: .milliseconds(300)))
+        let error = await #expect(throws: TetherError.self) {
+            _ = try await LinuxHost().run(Command("/bin/sh", ["-c", "echo $$ > \(pidFile); exec sleep 30"], timeout: .milliseconds(300)))
         }
+        #expect(error?.code == .timedOut)
         #expect(ContinuousClock.now - started < .seconds(60))
+        // The program itself is gone (killed and reaped), not merely waited for no longer.
+        let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(2).first
+        #expect(state == nil || state == "Z", "sleep \(pid) is still \(state ?? "-")")
     }
 
     /// iscsiadm starts iscsid, which keeps whatever descriptors it was given: the call must end
@@ -78,6 +86,7 @@ import Testing
         #expect(try await host.listDirectory(scratch.path) == ["scan"])
         #expect(try await host.listDirectory(scratch.file("absent")) == [])
         #expect(await host.resolvePath(scratch.file("absent")) == nil)
-        await #expect(throws: TetherError.self) { try await host.writeAttribute(scratch.file("absent"), "1") }
+        let absent = await #expect(throws: TetherError.self) { try await host.writeAttribute(scratch.file("absent"), "1") }
+        #expect(absent?.code == .hostCommandFailed)
     }
 }

@@ -72,24 +72,28 @@ import Testing
 
     @Test func whatTheKernelCannotTakeIsRefusedBeforeAnyWrite() throws {
         let (cluster, user) = try Self.cluster(["v2:10.0.0.1:3300"])
-        #expect(throws: TetherError.self) {
+        let msgr2Only = #expect(throws: TetherError.self) {
             try KRBDMapRequest(cluster: cluster, user: user, spec: Self.spec, readOnly: false, messenger: .legacy, connectTimeout: .seconds(1), extraOptions: [])
         }
+        #expect(msgr2Only?.code == .invalidInput, "\(String(describing: msgr2Only))")
         let (good, goodUser) = try Self.cluster(["10.0.0.1:6789"])
         for options in [["secret=x"], ["a b"], ["x,y"], ["ro"], ["Name"]] {
-            #expect(throws: TetherError.self) {
+            let error = #expect(throws: TetherError.self) {
                 try KRBDMapRequest(cluster: good, user: goodUser, spec: Self.spec, readOnly: false, messenger: .legacy, connectTimeout: .seconds(1), extraOptions: options)
             }
+            #expect(error?.code == .invalidInput, "\(options)")
         }
         for image in ["a b", "a,b", "a\nb", ""] {
             var spec = Self.spec
             spec.image = image
-            #expect(throws: TetherError.self) {
+            let error = #expect(throws: TetherError.self) {
                 try KRBDMapRequest(cluster: good, user: goodUser, spec: spec, readOnly: false, messenger: .legacy, connectTimeout: .seconds(1), extraOptions: [])
             }
+            #expect(error?.code == .invalidInput, "\(image)")
         }
         let request = try KRBDMapRequest(cluster: good, user: goodUser, spec: Self.spec, readOnly: false, messenger: .legacy, connectTimeout: .seconds(1), extraOptions: [])
-        #expect(throws: TetherError.self) { try request.line(key: Secret("abc,ro def")) }
+        let badKey = #expect(throws: TetherError.self) { try request.line(key: Secret("abc,ro def")) }
+        #expect(badKey?.code == .invalidInput)
     }
 
     @Test func errnosComeFromPOSIXErrorsAndFromLinuxHostsMessages() {
