@@ -14,7 +14,7 @@ import Glibc
 /// volumes). Each answers 4xx naming the field; afterwards the agent still serves, and the state
 /// directory (journal and secret files, every byte), tgtd's targets, ACLs and accounts, and the
 /// backing directory are exactly as before.
-@Suite(.tags(.integration), .enabled(if: Lab.has("tgtd")), .timeLimit(.minutes(3)))
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.tgtd)), .lab(.tgtd), .timeLimit(.minutes(3)))
 struct AgentHostileInputTests {
     /// What a request must not change.
     struct Snapshot: Equatable {
