@@ -176,7 +176,13 @@ struct SocketStaging: Sendable {
                 throw TetherError(.internalError, "cannot \(what) \(bindPath): \(String(cString: strerror(errno)))")
             }
         }
-        try check(chown(bindPath, uid_t.max, group), "give group \(group) to")
+        var info = stat()
+        try check(stat(bindPath, &info), "stat")
+        // chown needs root unless the owner is in the group; an agent run unprivileged (a
+        // developer's, whose own group is the API group) has the right group already.
+        if info.st_gid != group {
+            try check(chown(bindPath, uid_t.max, group), "give group \(group) to")
+        }
         try check(chmod(bindPath, 0o660), "chmod 0660")
         try check(rename(bindPath, socket), "rename to \(socket)")
         rmdir(directory)
