@@ -68,7 +68,7 @@ enum JSONBody {
     }
 
     /// The whole body of a JSON request, within the size limit and the deadline.
-    static func body(of request: Request, what: String) async throws -> [UInt8] {
+    static func body(of request: Request, what: String, deadline: Duration = Self.deadline) async throws -> [UInt8] {
         let length = request.headers[.contentLength]
         let chunked = request.headers[.transferEncoding] != nil
         if let length, let size = Int(length), size > maximumSize {

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TetherAgent
 import TetherAPI
 import TetherClient
 import TetherCore
@@ -111,6 +112,9 @@ struct AgentHTTPTests {
             Self.expectError(try RawConnection.exchange(agent.socketPath, Array(twoLengths.utf8)), status: 400, code: .invalidInput)
             let notANumber = "POST /v1/attachments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1x\r\n\r\n{}"
             Self.expectError(try RawConnection.exchange(agent.socketPath, Array(notANumber.utf8)), status: 400, code: .invalidInput)
+            // Both framings at once (the request-smuggling shape).
+            let both = "POST /v1/attachments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+            Self.expectError(try RawConnection.exchange(agent.socketPath, Array(both.utf8)), status: 400, code: .invalidInput)
             // More bytes than Content-Length: the rest is read as a next request, which is garbage.
             let longer = Self.post(close: false, body: Array("{}".utf8)) + Array("garbage after the body\r\n\r\n".utf8)
             let answer = try RawConnection.exchange(agent.socketPath, longer)
@@ -180,6 +184,48 @@ struct AgentHTTPTests {
             #expect(slow.peerClosed())
             #expect(try slow.receiveAll().isEmpty)
             #expect(elapsed >= .seconds(Self.idleTimeout) && elapsed < .seconds(Self.idleTimeout * 5), "\(elapsed)")
+        }
+    }
+
+    @Test func stalledBodyIsClosedAfterTheIdleTimeout() async throws {
+        try await Self.withAgent { agent in
+            // Content-Length 100, 10 bytes, then silence with the connection left open.
+            let head = "POST /v1/attachments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            let started = ContinuousClock.now
+            let answer = try RawConnection.exchange(agent.socketPath, Array((head + #"{"connecti"#).utf8))
+            let elapsed = ContinuousClock.now - started
+            #expect(answer.bytes.isEmpty, "\(answer.text)")
+            #expect(elapsed >= .seconds(Self.idleTimeout) && elapsed < .seconds(Self.idleTimeout * 5), "\(elapsed)")
+        }
+    }
+
+    @Test func undecodableJournalRecordIsA500WithAnErrorIdAndTheAgentServes() async throws {
+        try await TemporaryDirectory.with(prefix: "reg") { registry in
+            try await AgentProcess.with(tgtd: nil, extraConfig: Lab.cephConfig(registry: registry)) { agent in
+                // An attachment whose stored result is not JSON, written beside the running agent
+                // (SQLite allows it): listing attachments then fails in a way no route expects.
+                let journal = try Journal(directory: agent.stateDirectory)
+                let now = Journal.now()
+                try await journal.beginAttach(
+                    AttachmentRecord(
+                        id: "a-corrupt", volumeID: "vol-corrupt", targetKey: "iscsi:x:1", protocolName: "iscsi", mode: "network",
+                        state: AttachmentRecord.State.attaching, connectionInfo: "{}", result: nil, createdAt: now, updatedAt: now))
+                try await journal.finishAttach(id: "a-corrupt", result: "not json")
+                let request = Array("GET /v1/attachments HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+                let answer = try RawConnection.exchange(agent.socketPath, request)
+                #expect(answer.response?.status == 500, "\(answer.text)")
+                #expect(answer.error?.code == "internal")
+                let id = try #require(answer.error?.id, "\(answer.text)")
+                #expect(id.count == 12 && id.allSatisfy { $0.isHexDigit })
+                #expect(answer.error?.hint?.contains(id) == true)
+                // The details are in the log line with that id, not in the answer.
+                let line = agent.log().split(separator: "\n").first { $0.contains("error_id=\(id)") }
+                #expect(line?.contains("level=error") == true, "\(agent.log())")
+                #expect(!answer.text.contains("not json"))
+                // The agent keeps serving.
+                #expect(try await TetherAgentClient(socketPath: agent.socketPath).health().attachments == 1)
+                #expect(kill(agent.pid, 0) == 0)
+            }
         }
     }
 

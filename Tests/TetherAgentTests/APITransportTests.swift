@@ -153,3 +153,61 @@ import Testing
         #expect(JSONBody.tooLarge().code.httpStatus == 413)
     }
 }
+
+/// JSONBody's checks before and while it reads, on in-memory requests.
+@Suite struct JSONBodyTests {
+    static func request(_ headers: HTTPFields, body: RequestBody) -> Request {
+        Request(head: HTTPRequest(method: .post, scheme: nil, authority: "localhost", path: "/v1/attachments", headerFields: headers), body: body)
+    }
+
+    static func code(of request: Request, deadline: Duration = .seconds(5)) async -> TetherError.Code? {
+        let error = await #expect(throws: TetherError.self) { _ = try await JSONBody.body(of: request, what: "the test body", deadline: deadline) }
+        return error?.code
+    }
+
+    @Test func declaredLengthOverTheLimitIsRefusedUnread() async {
+        // The stream would fail the test if read: the length alone decides.
+        let unread = AsyncStream<ByteBuffer>(unfolding: {
+            Issue.record("the body was read")
+            return nil
+        })
+        let request = Self.request([.contentType: "application/json", .contentLength: "\((1 << 20) + 1)"], body: RequestBody(asyncSequence: unread))
+        #expect(await Self.code(of: request) == .bodyTooLarge)
+    }
+
+    @Test func chunkedBodyOverTheLimitIsTooLarge() async {
+        let chunks = AsyncStream<ByteBuffer> { continuation in
+            for _ in 0..<17 { continuation.yield(ByteBuffer(repeating: 0x20, count: 64 << 10)) }
+            continuation.finish()
+        }
+        let request = Self.request([.contentType: "application/json", .transferEncoding: "chunked"], body: RequestBody(asyncSequence: chunks))
+        #expect(await Self.code(of: request) == .bodyTooLarge)
+    }
+
+    @Test func bodyThatStopsArrivingTimesOut() async {
+        // One chunk, then nothing, the stream left open.
+        let stalled = AsyncStream<ByteBuffer> { continuation in continuation.yield(ByteBuffer(string: "{\"conn")) }
+        let request = Self.request([.contentType: "application/json", .contentLength: "100"], body: RequestBody(asyncSequence: stalled))
+        let started = ContinuousClock.now
+        #expect(await Self.code(of: request, deadline: .milliseconds(200)) == .requestTimedOut)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test(arguments: [nil, "text/plain", "application/xml"] as [String?])
+    func bodyThatIsNotJSONIsUnsupportedMediaType(contentType: String?) async {
+        var headers: HTTPFields = [.contentLength: "2"]
+        if let contentType { headers[.contentType] = contentType }
+        #expect(await Self.code(of: Self.request(headers, body: RequestBody(buffer: ByteBuffer(string: "{}")))) == .unsupportedMediaType)
+    }
+
+    @Test func missingBodyIsInvalidInput() async {
+        let request = Self.request([.contentType: "application/json"], body: RequestBody(buffer: ByteBuffer()))
+        #expect(await Self.code(of: request) == .invalidInput)
+    }
+
+    @Test func bodyWithinTheLimitIsRead() async throws {
+        let request = Self.request(
+            [.contentType: "application/json; charset=utf-8", .contentLength: "2"], body: RequestBody(buffer: ByteBuffer(string: "{}")))
+        #expect(try await JSONBody.body(of: request, what: "the test body") == Array("{}".utf8))
+    }
+}
