@@ -9,7 +9,8 @@ import TetherCore
 
 /// Answers broken HTTP/1.1 framing (garbage request line, bad chunk sizes, header floods, a
 /// connection that ends mid-request) with Tether's 400 error body instead of Hummingbird's bare
-/// one, and closes a connection once a response that says `Connection: close` is out.
+/// one, closes a connection once a response that says `Connection: close` is out, and never
+/// drains more than the body limit of a request its route did not read.
 ///
 /// Sits after the HTTP decoder, so it sees the decoder's errors and every request and response
 /// part. A framing error while a route may be reading the body goes to that route (JSONBody
@@ -24,6 +25,8 @@ final class HTTPFramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let logger: Logger
     /// A request head was read and its end not yet.
     private var requestOpen = false
+    /// Body bytes of the open request so far.
+    private var bodyBytes = 0
     /// Requests read minus responses finished.
     private var responsesOwed = 0
     private var closeAfterResponse = false
@@ -40,9 +43,20 @@ final class HTTPFramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head:
             requestOpen = true
+            bodyBytes = 0
             responsesOwed += 1
-        case .body:
-            break
+        case .body(let buffer):
+            bodyBytes += buffer.readableBytes
+            // A route that reads the body answers 413 at the limit; one that does not would
+            // have the rest drained, however large: once answered, such a connection ends.
+            if bodyBytes > JSONBody.maximumSize {
+                closeAfterResponse = true
+                if responsesOwed <= 0 {
+                    closed = true
+                    context.close(promise: nil)
+                    return
+                }
+            }
         case .end:
             requestOpen = false
         }

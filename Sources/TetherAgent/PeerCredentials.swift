@@ -78,8 +78,8 @@ final class PeerCredentialHandler: ChannelDuplexHandler, RemovableChannelHandler
     typealias OutboundOut = HTTPResponsePart
 
     private enum State {
-        case unchecked
-        case checking(readPending: Bool)
+        /// No verdict yet; whether a read was asked for meanwhile.
+        case waiting(readPending: Bool)
         case allowed
         case refused
     }
@@ -87,7 +87,8 @@ final class PeerCredentialHandler: ChannelDuplexHandler, RemovableChannelHandler
     private let access: APIAccess
     private let logger: Logger
     private let userGroups: @Sendable (UInt32) -> [UInt32]?
-    private var state = State.unchecked
+    private var state = State.waiting(readPending: false)
+    private var checkStarted = false
 
     init(access: APIAccess, logger: Logger, userGroups: @escaping @Sendable (UInt32) -> [UInt32]? = { UnixGroups.groups(ofUser: $0) }) {
         self.access = access
@@ -113,16 +114,16 @@ final class PeerCredentialHandler: ChannelDuplexHandler, RemovableChannelHandler
         switch state {
         case .allowed:
             context.read()
-        case .unchecked, .checking:
-            state = .checking(readPending: true)
+        case .waiting:
+            state = .waiting(readPending: true)
         case .refused:
             break
         }
     }
 
     private func check(_ context: ChannelHandlerContext) {
-        guard case .unchecked = state else { return }
-        state = .checking(readPending: false)
+        guard !checkStarted else { return }
+        checkStarted = true
         guard let provider = context.channel as? any SocketOptionProvider else {
             refuse(context, peer: nil, reason: "the connection has no socket credentials")
             return
@@ -162,7 +163,7 @@ final class PeerCredentialHandler: ChannelDuplexHandler, RemovableChannelHandler
             refuse(context, peer: peer, reason: "not root and not in group \(access.groupName)")
             return
         }
-        let readPending = if case .checking(true) = state { true } else { false }
+        guard case .waiting(let readPending) = state else { return }
         state = .allowed
         logger.trace("API peer allowed", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "verdict": "\(verdict)"])
         if readPending { context.read() }

@@ -72,6 +72,26 @@ struct AgentHTTPTests {
         }
     }
 
+    @Test func bodyNobodyReadsIsNotDrainedPastTheLimit() async throws {
+        try await Self.withAgent { agent in
+            // /v1/health answers without reading the body; the agent must not then read 64 MiB.
+            let size = 64 << 20
+            let connection = try RawConnection(agent.socketPath)
+            defer { connection.close() }
+            try connection.send(Array("GET /v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: \(size)\r\n\r\n".utf8))
+            let chunk = [UInt8](repeating: 0x20, count: 64 << 10)
+            var sent = 0
+            while sent < size {
+                let count = try connection.send(chunk)
+                sent += count
+                if count < chunk.count { break }
+            }
+            let answer = RawAnswer(bytes: try connection.receiveAll())
+            #expect(answer.response?.status == 200, "\(answer.text)")
+            #expect(sent < 16 << 20, "the agent read \(sent) bytes")
+        }
+    }
+
     @Test func truncatedBodyIsInvalidInput() async throws {
         try await Self.withAgent { agent in
             // Content-Length says 100, 10 bytes come, then the client stops sending.
@@ -229,6 +249,29 @@ struct AgentHTTPTests {
         }
     }
 
+    @Test func socketThatCannotBePublishedStopsTheAgentWithTheReason() async throws {
+        try await TemporaryDirectory.with(prefix: "pub") { directory in
+            // A directory where the socket should go: the rename into place fails.
+            try FileManager.default.createDirectory(atPath: directory.file("t.sock/x"), withIntermediateDirectories: true)
+            let config = """
+                socket = "\(directory.file("t.sock"))"
+                state_dir = "\(directory.file("state"))"
+                [iscsi]
+                initiator = "iqn.2026-11.io.tether.test:node1"
+                \(Lab.cephConfig(registry: directory))
+                [libvirt]
+                uri = ""
+                """
+            try config.write(toFile: directory.file("tether.toml"), atomically: true, encoding: .utf8)
+            let (status, output) = try await Lab.offPool { try Lab.run(AgentProcess.binary, ["--config", directory.file("tether.toml")]) }
+            #expect(status == 1, "\(output)")
+            #expect(output.contains("cannot publish the API socket"), "\(output)")
+            #expect(output.contains("rename"), "\(output)")
+            // Nothing is left where the socket was staged.
+            #expect(!FileManager.default.fileExists(atPath: directory.file(".t.sock.d")))
+        }
+    }
+
     @Test func manyHalfRequestsDoNotStopTheAgent() async throws {
         try await Self.withAgent { agent in
             let connections = try (0..<50).map { _ in try RawConnection(agent.socketPath) }
@@ -259,17 +302,20 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// Sends `bytes`; stops quietly when the agent has closed its end (it may have answered).
-    func send(_ bytes: [UInt8]) throws {
+    /// Returns how many bytes went out.
+    @discardableResult
+    func send(_ bytes: [UInt8]) throws -> Int {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if written < 0 {
                 if errno == EINTR { continue }
-                if errno == EPIPE || errno == ECONNRESET { return }
+                if errno == EPIPE || errno == ECONNRESET { return offset }
                 throw TetherError(.internalError, "send: \(String(cString: strerror(errno)))")
             }
             offset += written
         }
+        return offset
     }
 
     /// Everything until the agent closes the connection.
