@@ -92,7 +92,9 @@ public struct Agent: Sendable {
         let logger = logger
         let application = Application(
             router: router, server: .http1(configuration: Self.http1(access: access, idleTimeout: configuration.api.idleTimeout, logger: logger)),
-            configuration: .init(address: .unixDomainSocket(path: staging.bindPath), serverName: "tetherd"),
+            configuration: .init(
+                address: .unixDomainSocket(path: staging.bindPath), serverName: "tetherd",
+                availableConnectionsDelegate: MaximumAvailableConnections(Self.maximumConnections, logger: logger)),
             onServerRunning: { _ in
                 do {
                     try staging.publish(group: access.group)
@@ -121,6 +123,10 @@ public struct Agent: Sendable {
         unlink(socket)
         logger.info("stopped")
     }
+
+    /// Connections served at once; more wait in the socket's backlog until one ends. Keeps a flood
+    /// of idle connections from taking the descriptors the journal, tgtd and libiscsi need.
+    static let maximumConnections = 256
 
     /// HTTP/1.1 with the peer check first, Tether's answers to broken framing, an idle timeout
     /// (which also bounds a request head sent byte by byte) and header limits far above what

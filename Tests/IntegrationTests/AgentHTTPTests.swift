@@ -272,6 +272,24 @@ struct AgentHTTPTests {
         }
     }
 
+    @Test func connectionsOverTheCapWaitUntilIdleOnesAreClosed() async throws {
+        try await Self.withAgent { agent in
+            // Fill every slot with a half request, then one more request waits in the backlog. NIO
+            // accepts a few connections per wake-up, so the cap can be passed by those few.
+            let connections = try (0..<Agent.maximumConnections + 16).map { _ in try RawConnection(agent.socketPath) }
+            defer { connections.forEach { $0.close() } }
+            for connection in connections { try connection.send(Array("GET /v1/health HTTP/1.1\r\n".utf8)) }
+            let waiting = try RawConnection(agent.socketPath)
+            defer { waiting.close() }
+            try waiting.send(Array("GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(!waiting.anythingArrived(), "served over the cap")
+            // The idle timeout frees the slots; then it is served.
+            let answer = RawAnswer(bytes: try waiting.receiveAll())
+            #expect(answer.response?.status == 200, "\(answer.text)")
+        }
+    }
+
     @Test func manyHalfRequestsDoNotStopTheAgent() async throws {
         try await Self.withAgent { agent in
             let connections = try (0..<50).map { _ in try RawConnection(agent.socketPath) }
@@ -336,6 +354,13 @@ final class RawConnection: @unchecked Sendable {
     }
 
     func close() { Glibc.close(fd) }
+
+    /// Whether the agent has answered or closed, without waiting.
+    func anythingArrived() -> Bool {
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
+        return count >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
+    }
 
     /// Whether the agent has closed the connection (EOF or reset), without waiting.
     func peerClosed() -> Bool {
