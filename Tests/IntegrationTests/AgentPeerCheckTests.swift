@@ -55,8 +55,10 @@ struct AgentPeerCheckTests {
     static var tether: String { (AgentProcess.binary as NSString).deletingLastPathComponent + "/tether" }
 
     /// `tether health` as another identity (setpriv options); its exit status and output.
-    static func health(_ agent: AgentProcess, as identity: [String]) throws -> (status: Int32, output: String) {
-        try Lab.run("setpriv", identity + ["--", tether, "health", "--socket", agent.socketPath])
+    static func health(_ agent: AgentProcess, as identity: [String]) async throws -> (status: Int32, output: String) {
+        let arguments = identity + ["--", tether, "health", "--socket", agent.socketPath]
+        // Off the cooperative pool: waiting for the child there would stall the other tests.
+        return try await Lab.offPool { try Lab.run("setpriv", arguments) }
     }
 
     @Test func socketHasTheGroupAndMode0660AndNoStagingIsLeft() async throws {
@@ -75,10 +77,10 @@ struct AgentPeerCheckTests {
         try await Self.withAgent { agent, ids in
             #expect(try await TetherAgentClient(socketPath: agent.socketPath).health().status == "ok")
             // A member by the group database, its primary group elsewhere.
-            let member = try Self.health(agent, as: ["--reuid=\(ids.member)", "--regid=nogroup", "--init-groups"])
+            let member = try await Self.health(agent, as: ["--reuid=\(ids.member)", "--regid=nogroup", "--init-groups"])
             #expect(member.status == 0, "\(member.output)")
             // A user outside the database's group whose effective gid is the group.
-            let primary = try Self.health(agent, as: ["--reuid=\(Self.nobody)", "--regid=\(ids.gid)", "--clear-groups"])
+            let primary = try await Self.health(agent, as: ["--reuid=\(Self.nobody)", "--regid=\(ids.gid)", "--clear-groups"])
             #expect(primary.status == 0, "\(primary.output)")
             #expect(!agent.log().contains("API connection refused"))
         }
@@ -89,7 +91,7 @@ struct AgentPeerCheckTests {
             // nobody with the group only as a supplementary group of its process (a session
             // from before it was removed from the group, say): the socket file lets it connect,
             // the peer check refuses it because the group database does not list it.
-            let refused = try Self.health(agent, as: ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--groups=\(ids.gid)"])
+            let refused = try await Self.health(agent, as: ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--groups=\(ids.gid)"])
             #expect(refused.status == 5, "\(refused.output)")
             #expect(refused.output.contains("without reading the request"), "\(refused.output)")
             #expect(refused.output.contains("group \(ids.group)"), "\(refused.output)")
@@ -103,7 +105,7 @@ struct AgentPeerCheckTests {
 
     @Test func userWithoutTheGroupCannotOpenTheSocket() async throws {
         try await Self.withAgent { agent, ids in
-            let outsider = try Self.health(agent, as: ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups"])
+            let outsider = try await Self.health(agent, as: ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups"])
             #expect(outsider.status == 7, "\(outsider.output)")
             #expect(outsider.output.contains("Permission denied"), "\(outsider.output)")
             #expect(outsider.output.contains(ids.group), "\(outsider.output)")
