@@ -14,8 +14,9 @@ import TetherCore
 ///
 /// Sits after the HTTP decoder, so it sees the decoder's errors and every request and response
 /// part. A framing error while a route may be reading the body goes to that route (JSONBody
-/// turns it into a 400); any other is answered here, after the responses still owed. Either way the connection closes after that answer: after a framing error
-/// nothing more on it can be trusted.
+/// turns it into a 400); one inside a request already answered only closes the connection; any
+/// other is answered here, after the responses still owed. Either way the connection closes
+/// then: after a framing error nothing more on it can be trusted.
 final class HTTPFramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -72,13 +73,18 @@ final class HTTPFramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard !closed, pendingError == nil, !closeAfterResponse else { return }
         logger.notice("malformed HTTP request", metadata: ["error": "\(error)"])
         closeAfterResponse = true
-        if responsesOwed <= 0 {
-            answer(context, framing)
-        } else if requestOpen {
+        switch (requestOpen, responsesOwed > 0) {
+        case (true, true):
             // The route may be reading this body: its error becomes the answer.
             context.fireErrorCaught(error)
-        } else {
+        case (true, false):
+            // This request has its answer already; a second one would confuse the client.
+            closed = true
+            context.close(promise: nil)
+        case (false, true):
             pendingError = framing
+        case (false, false):
+            answer(context, framing)
         }
     }
 

@@ -111,6 +111,16 @@ struct AgentHTTPTests {
         }
     }
 
+    @Test func badChunkAfterTheAnswerOnlyClosesTheConnection() async throws {
+        try await Self.withAgent { agent in
+            // /v1/health answers at once; the broken body after it must not get a second answer.
+            let request = "GET /v1/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\nZZ\r\n"
+            let answer = try RawConnection.exchange(agent.socketPath, Array(request.utf8))
+            #expect(answer.response?.status == 200, "\(answer.text)")
+            #expect(answer.text.components(separatedBy: "HTTP/1.1 ").count == 2, "\(answer.text)")
+        }
+    }
+
     @Test func garbageRequestLinesAreInvalidInput() async throws {
         try await Self.withAgent { agent in
             let garbage: [[UInt8]] = [
