@@ -138,8 +138,7 @@ public struct Agent: Sendable {
             httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 32 << 10, maxHeaderFieldCount: 100))
     }
 
-    /// Removes a socket file left by a previous run (and its staging directory); refuses when an
-    /// agent still answers on it.
+    /// Removes a socket file left by a previous run; refuses when an agent still answers on it.
     static func prepareSocket(_ path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -194,7 +193,8 @@ struct SocketStaging: Sendable {
         rmdir(directory)
     }
 
-    /// Removes the staging directory and whatever is left in it.
+    /// Removes the staging directory and the socket left in it, if any (a run that crashed
+    /// before publishing); their absence is no error.
     func discard() {
         unlink(bindPath)
         rmdir(directory)
