@@ -73,6 +73,49 @@ struct AgentPeerCheckTests {
         }
     }
 
+    @Test func socketAppearsWithItsGroupAndModeAlready() async throws {
+        let group = "ttg\(String(UInt32.random(in: 0...0xff_ffff), radix: 16))"
+        try Self.run("groupadd", [group])
+        defer { try? Self.run("groupdel", [group]) }  // cleanup: a failure here must not hide the test's own
+        let gid = try #require(UnixGroups.id(ofGroup: group))
+        try await TemporaryDirectory.with(prefix: "sok") { directory in
+            let socket = directory.file("t.sock")
+            let config = """
+                socket = "\(socket)"
+                state_dir = "\(directory.file("state"))"
+                [iscsi]
+                initiator = "iqn.2026-11.io.tether.test:node1"
+                \(Lab.cephConfig(registry: directory))
+                [libvirt]
+                uri = ""
+                [api]
+                group = "\(group)"
+                """
+            try config.write(toFile: directory.file("tether.toml"), atomically: true, encoding: .utf8)
+            // Watch for the socket's first appearance while tetherd starts: its mode and group
+            // must be right from that moment (a chmod after bind would leave a window).
+            let watcher = Task {
+                try await Lab.offPool { () -> stat? in
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    var info = stat()
+                    while ContinuousClock.now < deadline {
+                        if lstat(socket, &info) == 0 { return info }
+                    }
+                    return nil
+                }
+            }
+            let agent = try SpawnedProcess(AgentProcess.binary, ["--config", directory.file("tether.toml")], logPath: directory.file("agent.log"))
+            defer {
+                kill(agent.pid, SIGTERM)
+                _ = agent.wait()
+            }
+            let first = try #require(try await watcher.value, "the socket never appeared")
+            #expect(first.st_mode & 0o777 == 0o660)
+            #expect(first.st_gid == gid)
+            #expect(first.st_mode & S_IFMT == S_IFSOCK)
+        }
+    }
+
     @Test func rootAndTheGroupAreServed() async throws {
         try await Self.withAgent { agent, ids in
             #expect(try await TetherAgentClient(socketPath: agent.socketPath).health().status == "ok")
