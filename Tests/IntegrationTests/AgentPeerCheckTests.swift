@@ -146,6 +146,32 @@ struct AgentPeerCheckTests {
         }
     }
 
+    @Test func refusedPeerChangesNothingThatAMemberChanges() async throws {
+        try await Self.withAgent { agent, ids in
+            // The same cluster registration from a refused peer and from a member: only the
+            // member's takes effect, so the refused request was never acted on.
+            let keyFile = agent.directory.file("cinder.key")
+            try "AQAA8VNlAAAAABAAAAsWISw3Qk1YY255hI+apQ==".write(toFile: keyFile, atomically: true, encoding: .utf8)
+            #expect(chmod(keyFile, 0o644) == 0)
+            func add(_ name: String) -> [String] {
+                [
+                    "--", Self.tether, "cluster", "add", "--name", name, "--fsid", UUID().uuidString.lowercased(),
+                    "--mon-host", "127.0.0.1:6789", "--user", "cinder=\(keyFile)", "--socket", agent.socketPath,
+                ]
+            }
+            let refusedIdentity = ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--groups=\(ids.gid)"]
+            let refusedArguments = refusedIdentity + add("ceph-refused")
+            let refused = try await Lab.offPool { try Lab.run("setpriv", refusedArguments) }
+            #expect(refused.status == 5, "\(refused.output)")
+            let memberIdentity = ["--reuid=\(ids.member)", "--regid=nogroup", "--init-groups"]
+            let memberArguments = memberIdentity + add("ceph-member")
+            let member = try await Lab.offPool { try Lab.run("setpriv", memberArguments) }
+            #expect(member.status == 0, "\(member.output)")
+            let clusters = try await TetherAgentClient(socketPath: agent.socketPath).send(.clusters)
+            #expect(clusters.clusters.map(\.name) == ["ceph-member"])
+        }
+    }
+
     @Test func userWithoutTheGroupCannotOpenTheSocket() async throws {
         try await Self.withAgent { agent, ids in
             let outsider = try await Self.health(agent, as: ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups"])
