@@ -154,12 +154,14 @@ public struct ErrorBody: Codable, Sendable {
         public var code: String
         public var message: String
         public var hint: String?
+        /// Only for an internal error: the id of its line in tetherd's log.
+        public var id: String?
     }
 
     public var error: Detail
 
-    public init(_ error: TetherError) {
-        self.error = Detail(code: error.code.rawValue, message: error.message, hint: error.hint)
+    public init(_ error: TetherError, id: String? = nil) {
+        self.error = Detail(code: error.code.rawValue, message: error.message, hint: error.hint, id: id)
     }
 
     public var tetherError: TetherError {

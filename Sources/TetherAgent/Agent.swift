@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TetherAPI
 import TetherCeph
 import TetherCinder
@@ -88,14 +90,26 @@ public struct Agent: Sendable {
             attachments: attachments, exports: exports, clusters: clusters, localAttachments: localAttachments, journal: journal, node: node, stats: stats
         ).register(on: router)
         let socket = configuration.socketPath
+        let access = try APIAccess.resolve(configured: configuration.api.group)
         try Self.prepareSocket(socket)
+        let staging = try SocketStaging(socket: socket)
+        let publishing = PublishOutcome()
         let logger = logger
         let application = Application(
-            router: router, configuration: .init(address: .unixDomainSocket(path: socket), serverName: "tetherd"),
+            router: router, server: .http1(configuration: Self.http1(access: access, idleTimeout: configuration.api.idleTimeout, logger: logger)),
+            configuration: .init(
+                address: .unixDomainSocket(path: staging.bindPath), serverName: "tetherd",
+                availableConnectionsDelegate: MaximumAvailableConnections(Self.maximumConnections, logger: logger)),
             onServerRunning: { _ in
-                // Root and the tether group may talk to the agent; nobody else.
-                chmod(socket, 0o660)
-                logger.info("serving", metadata: ["socket": "\(socket)", "version": "\(TetherVersion.current)"])
+                do {
+                    try staging.publish(group: access.group)
+                    logger.info("serving", metadata: ["socket": "\(socket)", "group": "\(access.groupName)", "version": "\(TetherVersion.current)"])
+                } catch {
+                    // A socket nobody can find serves nobody: stop, and fail with why.
+                    logger.critical("cannot publish the API socket", metadata: ["error": "\(error)"])
+                    publishing.fail(error)
+                    kill(getpid(), SIGTERM)
+                }
             }, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -109,8 +123,24 @@ public struct Agent: Sendable {
         }
         defer { finisher.cancel() }
         try await group.run()
+        staging.discard()
+        if let error = publishing.error { throw error }
         unlink(socket)
         logger.info("stopped")
+    }
+
+    /// Connections served at once; more wait in the socket's backlog until one ends. Keeps a flood
+    /// of idle connections from taking the descriptors the journal, tgtd and libiscsi need.
+    static let maximumConnections = 256
+
+    /// HTTP/1.1 with the peer check first, Tether's answers to broken framing, an idle timeout
+    /// (which also bounds a request head sent byte by byte) and header limits far above what
+    /// Tether's clients send.
+    static func http1(access: APIAccess, idleTimeout: Duration, logger: Logger) -> HTTP1Channel.Configuration {
+        .init(
+            additionalChannelHandlers: [PeerCredentialHandler(access: access, logger: logger), HTTPFramingHandler(logger: logger)],
+            idleTimeout: .milliseconds(Int64(idleTimeout / .milliseconds(1))),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 32 << 10, maxHeaderFieldCount: 100))
     }
 
     /// Removes a socket file left by a previous run; refuses when an agent still answers on it.
@@ -123,6 +153,65 @@ public struct Agent: Sendable {
         }
         unlink(path)
     }
+}
+
+/// The API socket is bound in a private directory (0700, so only root can connect meanwhile),
+/// given mode 0660 and its group, and only then renamed to its path: no moment exists in which
+/// the socket is reachable with other rights. A rename keeps the bound socket.
+struct SocketStaging: Sendable {
+    let socket: String
+    let directory: String
+    var bindPath: String { directory + "/s" }
+
+    init(socket: String) throws {
+        let url = URL(fileURLWithPath: socket)
+        self.socket = socket
+        directory = url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".d"
+        discard()
+        guard mkdir(directory, 0o700) == 0 else {
+            throw TetherError(.internalError, "cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        guard bindPath.utf8.count <= UnixSocket.maximumPathLength else {
+            discard()
+            throw TetherError.invalidInput(
+                "the socket path \(socket) is too long: tetherd binds it first as \(bindPath), over \(UnixSocket.maximumPathLength) bytes",
+                hint: "use a socket path at most \(UnixSocket.maximumPathLength - 5) bytes long")
+        }
+    }
+
+    /// Gives the bound socket its group and mode 0660, then moves it to `socket`.
+    func publish(group: UInt32) throws {
+        func check(_ result: Int32, _ what: String) throws {
+            guard result == 0 else {
+                throw TetherError(.internalError, "cannot \(what) \(bindPath): \(String(cString: strerror(errno)))")
+            }
+        }
+        var info = stat()
+        try check(stat(bindPath, &info), "stat")
+        // chown needs root unless the owner is in the group; an agent run unprivileged (a
+        // developer's, whose own group is the API group) has the right group already.
+        if info.st_gid != group {
+            try check(chown(bindPath, uid_t.max, group), "give group \(group) to")
+        }
+        try check(chmod(bindPath, 0o660), "chmod 0660")
+        try check(rename(bindPath, socket), "rename to \(socket)")
+        rmdir(directory)
+    }
+
+    /// Removes the staging directory and the socket left in it, if any (a run that crashed
+    /// before publishing); their absence is no error.
+    func discard() {
+        unlink(bindPath)
+        rmdir(directory)
+    }
+}
+
+/// Whether the socket could be published: set from `onServerRunning`, read after the server stops.
+final class PublishOutcome: Sendable {
+    private let failure = Mutex<(any Error)?>(nil)
+
+    func fail(_ error: any Error) { failure.withLock { $0 = error } }
+    var error: (any Error)? { failure.withLock { $0 } }
 }
 
 /// An exclusive lock on the state directory, so two agents never share one journal.

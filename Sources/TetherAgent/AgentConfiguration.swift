@@ -34,6 +34,15 @@ public struct AgentConfiguration: Sendable {
     public var cinder: CinderSettings?
     /// Why Cinder is off although configured (a secret file others may read); nil otherwise.
     public var cinderRefusal: CinderSettings.RefusedSecretFile?
+    public var api = API()
+
+    /// `[api]`: who may use the socket, and how long a connection may sit idle.
+    public struct API: Sendable {
+        /// The socket's group, whose members may use the API; nil: `tether` if it exists, else root.
+        public var group: String?
+        /// A connection that sends nothing (or only part of a request head) this long is closed.
+        public var idleTimeout: Duration = .seconds(30)
+    }
 
     public struct Target: Sendable {
         /// The portals this node's tgtd serves; connection_info lists all of them.
@@ -111,6 +120,8 @@ public struct AgentConfiguration: Sendable {
         configuration.cephDirectory = try reader.string("ceph", "ceph_dir") ?? configuration.cephDirectory
         if let seconds = try reader.seconds("ceph", "connect_timeout") { configuration.cephConnectTimeout = seconds }
         configuration.libvirtURI = try reader.string("libvirt", "uri") ?? configuration.libvirtURI
+        configuration.api.group = try reader.string("api", "group")
+        if let seconds = try reader.seconds("api", "idle_timeout") { configuration.api.idleTimeout = seconds }
         // Typos first: a misspelt [cinder] key would otherwise surface as a missing one.
         try reader.rejectUnknown()
         do {
@@ -136,6 +147,7 @@ public struct AgentConfiguration: Sendable {
             "target": ["portals", "iqn_prefix", "tgt_socket", "tgt_control_port", "backing_dirs"],
             "ceph": ["registry_dir", "ceph_dir", "connect_timeout"],
             "libvirt": ["uri"],
+            "api": ["group", "idle_timeout"],
             "cinder": CinderSettings.keys,
         ]
 

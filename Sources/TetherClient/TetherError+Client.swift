@@ -4,13 +4,19 @@ import TetherCore
 import Glibc
 #endif
 
+extension TetherError.Code {
+    /// tetherd refused this client: it is neither root nor in the API socket's group. Its kind
+    /// is `denied` (exit 5), from its last word.
+    public static let agentDenied = Self(rawValue: "agent.denied")
+}
+
 extension TetherError {
     /// tetherd's socket could not be connected to.
     public static func agentUnavailable(socketPath: String, errno error: Int32) -> TetherError {
         let hint =
             switch error {
             case EACCES, EPERM:
-                "run tether as root or as a member of the socket's group, or pass --socket / set TETHER_SOCKET"
+                "only root and members of the socket's group \(UnixHTTPClient.socketGroup(socketPath)) may use tetherd: run tether as root or as a member of that group, or pass --socket / set TETHER_SOCKET"
             default:
                 "start tetherd, or pass --socket / set TETHER_SOCKET"
             }

@@ -27,13 +27,16 @@ public struct UnixHTTPClient: Sendable {
     /// Sends `request` and reads the whole response, blocking the calling thread.
     ///
     /// - Throws: `TetherError` with code `.agentUnavailable` when the socket cannot be reached or
-    ///   the peer closes it early, `.timedOut` when it does not answer in time, `.internalError`
-    ///   when the answer is not HTTP, `.invalidInput` when `socketPath` cannot be a socket address.
+    ///   the peer closes it early, `.agentDenied` when the running agent closed it without reading
+    ///   the request (it refuses this user), `.timedOut` when it does not answer in time,
+    ///   `.internalError` when the answer is not HTTP, `.invalidInput` when `socketPath` cannot be
+    ///   a socket address.
     public func send(_ request: HTTPRequest) throws -> HTTPResponse {
         let socket = try connect()
         defer { close(socket) }
-        try writeAll(request.serialized(), to: socket)
-        return try readResponse(from: socket)
+        let agent = Self.peerPID(socket)
+        let sent = try writeAll(request.serialized(), to: socket)
+        return try readResponse(from: socket, requestSent: sent, agent: agent)
     }
 
     /// `send(_:)` on a thread of its own, so the blocking socket calls stay off the cooperative pool.
@@ -60,27 +63,39 @@ public struct UnixHTTPClient: Sendable {
         }
     }
 
-    private func writeAll(_ bytes: [UInt8], to fd: Int32) throws {
+    /// Sends all of `bytes`; false when the agent closed its end first. It may have answered
+    /// before it did (413 for a body over its limit), so the caller still reads.
+    private func writeAll(_ bytes: [UInt8], to fd: Int32) throws -> Bool {
         var offset = 0
         while offset < bytes.count {
             // MSG_NOSIGNAL: a peer that went away must fail this call, not kill the process with SIGPIPE.
             let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if written < 0 {
                 if errno == EINTR { continue }
+                if errno == EPIPE || errno == ECONNRESET { return false }
                 throw ioFailure(errno, while: "sending the request")
             }
             offset += written
         }
+        return true
     }
 
-    private func readResponse(from fd: Int32) throws -> HTTPResponse {
+    private func readResponse(from fd: Int32, requestSent: Bool, agent: Int32?) throws -> HTTPResponse {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
                 if errno == EINTR { continue }
+                // A reset: the agent closed with our request unread (it refused us, or died first).
+                if errno == ECONNRESET {
+                    if received.isEmpty { throw closedUnread(agent: agent) }
+                    if let response = try HTTPResponse.parse(received, atEnd: true) { return response }
+                }
                 throw ioFailure(errno, while: "reading the response")
+            }
+            if count == 0, received.isEmpty, !requestSent {
+                throw closedUnread(agent: agent)
             }
             if count == 0, received.isEmpty {
                 // tetherd read the request and went away: it exited or was killed mid-operation.
@@ -97,6 +112,37 @@ public struct UnixHTTPClient: Sendable {
                 return response
             }
         }
+    }
+
+    /// The agent closed the connection before it read the request. tetherd does that to a peer
+    /// that is neither root nor in the socket's group; if the agent is gone, it may have died.
+    private func closedUnread(agent: Int32?) -> TetherError {
+        let group = Self.socketGroup(socketPath)
+        let membership = "only root and members of the socket's group \(group) may use tetherd"
+        // kill(pid, 0): EPERM means the process exists but belongs to someone else (root).
+        if let agent, agent > 0, kill(agent, 0) == 0 || errno == EPERM {
+            return TetherError(
+                .agentDenied, "tetherd (pid \(agent)) at \(socketPath) closed the connection without reading the request: it does not accept uid \(getuid())",
+                hint: "\(membership): run tether as root, or add this user to \(group) (usermod -aG \(group) USER) and log in again")
+        }
+        return TetherError(
+            .agentUnavailable, "tetherd at \(socketPath) closed the connection without reading the request",
+            hint: "check that tetherd is still running (its log says why it closed the connection); \(membership)")
+    }
+
+    /// The pid of the process that listens on the connected socket, nil when unknown (another
+    /// pid namespace answers 0).
+    static func peerPID(_ fd: Int32) -> Int32? {
+        guard let agent = PeerCredentials.of(socket: fd), agent.pid > 0 else { return nil }
+        return agent.pid
+    }
+
+    /// The name of the group `path` belongs to, for hints; "gid N" when it has no name, "its
+    /// group" when the path cannot be read.
+    static func socketGroup(_ path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "(the socket's group)" }
+        return UnixGroups.name(ofGroup: info.st_gid) ?? "gid \(info.st_gid)"
     }
 
     private func ioFailure(_ error: Int32, while doing: String) -> TetherError {

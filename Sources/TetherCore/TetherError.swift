@@ -42,6 +42,12 @@ extension TetherError.Code {
     public static let hostCommandFailed = Self(rawValue: "host.command_failed")
     /// A feature this node has no configuration for (Cinder, say).
     public static let notConfigured = Self(rawValue: "not_configured")
+    /// HTTP: a request body over the agent's limit (413).
+    public static let bodyTooLarge = Self(rawValue: "body_too_large")
+    /// HTTP: a body that is not `application/json` (415).
+    public static let unsupportedMediaType = Self(rawValue: "unsupported_media_type")
+    /// HTTP: a request that did not arrive whole in time (408).
+    public static let requestTimedOut = Self(rawValue: "request_timed_out")
 
     public static let iscsiUnreachable = Self(rawValue: "iscsi.unreachable")
     public static let iscsiAuthFailed = Self(rawValue: "iscsi.auth_failed")
@@ -61,7 +67,7 @@ extension TetherError.Code {
 
     public var kind: Kind {
         switch self {
-        case .invalidInput, .unsupported: .invalidInput
+        case .invalidInput, .unsupported, .bodyTooLarge, .unsupportedMediaType, .requestTimedOut: .invalidInput
         case .notFound, .iscsiLUNNotFound: .notFound
         case .conflict, .iscsiWWIDMismatch: .conflict
         case .iscsiAuthFailed, .iscsiNotAuthorized: .denied
@@ -76,7 +82,13 @@ extension TetherError.Code {
     /// The HTTP status the agent answers with.
     public var httpStatus: Int {
         switch kind {
-        case .invalidInput: 400
+        case .invalidInput:
+            switch self {
+            case .bodyTooLarge: 413
+            case .unsupportedMediaType: 415
+            case .requestTimedOut: 408
+            default: 400
+            }
         case .notFound: 404
         case .conflict: 409
         case .denied: 403

@@ -12,17 +12,20 @@ final class CannedServer: @unchecked Sendable {
     var socketPath: String { directory + "/s" }
     private let listener: Int32
     private let answer: [UInt8]?
+    /// False: answer (or close) at once, with the request unread, as tetherd does to a refused peer.
+    private let reading: Bool
     private let done = DispatchSemaphore(value: 0)
     private var received: [UInt8] = []
 
     /// - Parameter answer: the bytes to send back, or nil to never answer and wait for the client to leave.
-    private init(answer: [UInt8]?) throws {
+    private init(answer: [UInt8]?, reading: Bool) throws {
         var template = Array("/tmp/tcl-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw POSIXError(.init(rawValue: errno) ?? .EIO)
         }
         directory = String(cString: made)
         self.answer = answer
+        self.reading = reading
         listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -45,9 +48,9 @@ final class CannedServer: @unchecked Sendable {
     /// returned and the request the server received. Removes the socket and its directory on
     /// success and on error.
     static func with<Value>(
-        answer: String?, _ body: (String) async throws -> Value
+        answer: String?, reading: Bool = true, _ body: (String) async throws -> Value
     ) async throws -> (value: Value, request: String) {
-        let server = try CannedServer(answer: answer.map { Array($0.utf8) })
+        let server = try CannedServer(answer: answer.map { Array($0.utf8) }, reading: reading)
         defer { server.cleanUp() }
         Thread { server.serve() }.start()
         let value: Value
@@ -66,6 +69,10 @@ final class CannedServer: @unchecked Sendable {
         let connection = accept(listener, nil, nil)
         guard connection >= 0 else { return }
         defer { close(connection) }
+        guard reading else {
+            if let answer { _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+            return
+        }
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !requestComplete {
             let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }

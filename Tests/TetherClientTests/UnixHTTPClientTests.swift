@@ -77,6 +77,34 @@ import TetherCore
         #expect(error?.hint?.contains("tether list") == true)
     }
 
+    @Test func agentThatClosesWithTheRequestUnreadDeniesThisUser() async throws {
+        // What a peer that is neither root nor in the socket's group sees: the running agent
+        // closes the connection before reading a byte.
+        let (error, _) = try await CannedServer.with(answer: nil, reading: false) { path in
+            await #expect(throws: TetherError.self) { try await TetherAgentClient(socketPath: path).health() }
+        }
+        #expect(error?.code == .agentDenied)
+        #expect(error?.code.exitCode == 5)
+        #expect(error?.message.contains("without reading the request") == true)
+        // The hint names the socket's group (this test's socket belongs to root's group).
+        let group = UnixGroups.name(ofGroup: getegid()) ?? "gid \(getegid())"
+        #expect(error?.hint?.contains("group \(group)") == true, "\(error?.hint ?? "")")
+    }
+
+    @Test func answerSentBeforeTheAgentClosedIsRead() async throws {
+        // tetherd answers 413 to a body over its limit and closes without reading the rest: the
+        // client's send fails, and the answer is still there to read.
+        let body = #"{"error":{"code":"body_too_large","message":"too large"}}"#
+        let answer = "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        let big = Data(repeating: 0x20, count: 8 << 20)
+        let (response, _) = try await CannedServer.with(answer: answer, reading: false) { path in
+            try await UnixHTTPClient(socketPath: path).send(HTTPRequest(method: "POST", target: "/v1/attachments", body: big))
+        }
+        #expect(response.status == 413)
+        let error = try JSONDecoder().decode(ErrorBody.self, from: response.body)
+        #expect(error.error.code == "body_too_large")
+    }
+
     @Test func missingSocketIsAgentUnavailable() async throws {
         let path = "/tmp/tcl-missing-\(UInt32.random(in: 0...UInt32.max)).sock"
         let error = await #expect(throws: TetherError.self) { try await TetherAgentClient(socketPath: path).health() }
