@@ -12,6 +12,9 @@ extension Lab {
         case postgres = "/usr/lib/postgresql/15/bin/postgres"
         case rabbitMQ = "rabbitmq-server"
         case qemuIO = "qemu-io"
+        case setpriv
+        case useradd
+        case groupadd
 
         public var program: String { rawValue }
 
@@ -29,6 +32,8 @@ extension Lab {
             case .postgres: "postgresql-15"
             case .rabbitMQ: "rabbitmq-server"
             case .qemuIO: "qemu-utils"
+            case .setpriv: "util-linux"
+            case .useradd, .groupadd: "passwd"
             }
         }
 

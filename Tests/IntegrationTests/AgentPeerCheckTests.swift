@@ -13,7 +13,7 @@ import Glibc
 /// else is refused. The `tether` CLI runs as other users through setpriv; the test makes its
 /// own group and user and removes them.
 @Suite(
-    .tags(.integration), .enabled(if: getuid() == 0 && Lab.has("setpriv") && Lab.has("groupadd") && Lab.has("useradd")),
+    .tags(.integration), .enabled(if: getuid() == 0 && Lab.runs(.setpriv, .useradd, .groupadd)), .lab(.setpriv, .useradd, .groupadd),
     .timeLimit(.minutes(2)), .serialized)
 struct AgentPeerCheckTests {
     static let nobody = "65534"
