@@ -15,6 +15,7 @@
 #   libvirt  scripts/libvirt-lab.sh: a private libvirtd running QEMU (TCG) domains
 #   cinder   scripts/cinder-lab.sh: Cinder api/scheduler/volume, PostgreSQL, RabbitMQ, os-brick
 #   guest    scripts/guest-lab.sh: QEMU and the host programs copied into the kernel-path guest
+#   package  scripts/package.sh: strip, gzip, dpkg-deb
 #   fresh    scripts/fresh-check.sh: debootstrap and what it caches the base root with
 #   test     everything scripts/test.sh runs
 #
@@ -36,9 +37,10 @@ group() {
         guest) group build; group ceph
             echo qemu-system-x86 busybox-static open-iscsi multipath-tools kpartx dmsetup sg3-utils \
                 sg3-utils-udev udev kmod cpio zstd xz-utils iproute2 util-linux coreutils ;;
+        package) echo binutils gzip dpkg ;;
         fresh) echo debootstrap zstd util-linux git ;;
         test) group demo; group ceph; group libvirt; group cinder; group guest ;;
-        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest fresh test)" >&2
+        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest package fresh test)" >&2
            return 64 ;;
     esac
 }

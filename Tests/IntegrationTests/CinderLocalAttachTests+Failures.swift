@@ -142,7 +142,8 @@ extension CinderLocalAttachTests {
             }
             // The agent died mid-request: the client got no answer at all.
             #expect(cutOff?.code == .agentUnavailable, "\(String(describing: cutOff))")
-            #expect(kill(killed, 0) != 0)
+            // The tap's thread killed it and is reaping it: the client can see the socket close first.
+            try await Self.waitUntil("tetherd \(killed) is gone after SIGKILL", timeout: .seconds(10)) { kill(killed, 0) != 0 }
             tap.onRequest { _ in .forward }
             try await Self.waitUntil("Cinder completes the attachment") { try lab.status(volume) == "in-use" }
             try agent.start()

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the Debian package: scripts/package.sh [OUTDIR] -> OUTDIR/tether_<version>_amd64.deb
+# (default OUTDIR: .build/deb). Release build with Swift's runtime linked statically, so the
+# package depends only on Debian's libraries (computed from the binaries with ldd + dpkg -S).
+#
+# Contents: /usr/sbin/tetherd, /usr/bin/tether, udev rules (/usr/lib/udev/rules.d), systemd unit
+# (tetherd.service, Type=notify), tmpfiles.d (/run/tether, /var/lib/tether), sysusers.d (group
+# tether), a commented /etc/tether/tether.toml (conffile), man pages tether(1) and tetherd(8)
+# (swift-argument-parser's generate-manual), bash/zsh/fish completions.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SWIFT=/opt/swift/usr/bin/swift
+OUT=$(mkdir -p "${1:-$ROOT/.build/deb}" && cd "${1:-$ROOT/.build/deb}" && pwd)
+cd "$ROOT"
+
+log() { echo "package: $*" >&2; }
+
+"$ROOT/scripts/packages.sh" install build package
+"$SWIFT" build -c release --static-swift-stdlib --product tetherd
+"$SWIFT" build -c release --static-swift-stdlib --product tether
+BIN=$("$SWIFT" build -c release --show-bin-path)
+VERSION=$("$BIN/tether" --version)
+
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/tether-deb.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT
+PKG=$STAGE/tether_${VERSION}_amd64
+
+# put MODE SOURCE DEST: one file into the package tree.
+put() { install -D -m "$1" "$2" "$PKG$3"; }
+
+put 0755 "$BIN/tetherd" /usr/sbin/tetherd
+put 0755 "$BIN/tether" /usr/bin/tether
+strip --strip-unneeded "$PKG/usr/sbin/tetherd" "$PKG/usr/bin/tether"
+for rules in udev/*.rules; do put 0644 "$rules" "/usr/lib/udev/rules.d/$(basename "$rules")"; done
+put 0644 packaging/tetherd.service /usr/lib/systemd/system/tetherd.service
+put 0644 packaging/tether.tmpfiles /usr/lib/tmpfiles.d/tether.conf
+put 0644 packaging/tether.sysusers /usr/lib/sysusers.d/tether.conf
+put 0644 packaging/tether.toml /etc/tether/tether.toml
+[ -x hooks/qemu.d/tether ] && put 0755 hooks/qemu.d/tether /etc/libvirt/hooks/qemu.d/tether
+
+# Man pages from the commands' own help (the plugin builds the tools it needs in release mode).
+MAN=$STAGE/man
+mkdir -p "$MAN"
+for product in tether tetherd; do
+    "$SWIFT" package --allow-writing-to-directory "$MAN" generate-manual --product "$product" \
+        --output-directory "$MAN" --section "$([ "$product" = tetherd ] && echo 8 || echo 1)" \
+        --authors "Tether developers" >&2
+done
+for page in "$MAN"/*.[18]; do
+    section=${page##*.}
+    gzip -9n -c "$page" >"$STAGE/page.gz"
+    put 0644 "$STAGE/page.gz" "/usr/share/man/man$section/$(basename "$page").gz"
+done
+
+"$BIN/tether" --generate-completion-script bash >"$STAGE/tether.bash"
+"$BIN/tether" --generate-completion-script zsh >"$STAGE/_tether"
+"$BIN/tether" --generate-completion-script fish >"$STAGE/tether.fish"
+put 0644 "$STAGE/tether.bash" /usr/share/bash-completion/completions/tether
+put 0644 "$STAGE/_tether" /usr/share/zsh/vendor-completions/_tether
+put 0644 "$STAGE/tether.fish" /usr/share/fish/vendor_completions.d/tether.fish
+put 0644 packaging/debian/copyright /usr/share/doc/tether/copyright
+
+# Depends: the Debian packages that hold the shared libraries the binaries load.
+depends=$(ldd "$PKG/usr/sbin/tetherd" "$PKG/usr/bin/tether" | awk '/=> \// {print $3}' | sort -u |
+    while read -r lib; do dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib"; done |
+    cut -d: -f1 | sort -u |
+    while read -r p; do echo "$p (>= $(dpkg-query -W -f='${Version}' "$p" | sed 's/-[^-]*$//'))"; done |
+    paste -sd, | sed 's/,/, /g')
+
+mkdir -p "$PKG/DEBIAN"
+sed -e "s/@VERSION@/$VERSION/" -e "s/@DEPENDS@/$depends/" \
+    -e "s/@SIZE@/$(du -sk "$PKG" | cut -f1)/" packaging/debian/control >"$PKG/DEBIAN/control"
+echo /etc/tether/tether.toml >"$PKG/DEBIAN/conffiles"
+for script in postinst prerm postrm; do install -m 0755 "packaging/debian/$script" "$PKG/DEBIAN/$script"; done
+
+dpkg-deb --root-owner-group -Zxz --build "$PKG" "$OUT/" >&2
+log "built $OUT/tether_${VERSION}_amd64.deb"
+echo "$OUT/tether_${VERSION}_amd64.deb"
