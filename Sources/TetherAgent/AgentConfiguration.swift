@@ -139,7 +139,10 @@ public struct AgentConfiguration: Sendable {
             switch document[table]?[key] {
             case nil: return nil
             case .integer(let number)? where number > 0: return .seconds(number)
-            case .float(let number)? where number > 0: return .milliseconds(Int(number * 1000))
+            // Int(_:) traps on inf, nan and past Int.max (TOML's `inf`, `1e300`): those are refused.
+            case .float(let number)? where number > 0:
+                guard let milliseconds = Int(exactly: (number * 1000).rounded(.up)) else { throw fail(table, key, "a positive number of seconds") }
+                return .milliseconds(milliseconds)
             default: throw fail(table, key, "a positive number of seconds")
             }
         }
