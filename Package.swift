@@ -144,6 +144,7 @@ let package = Package(
             name: "TetherAgentTests",
             dependencies: [
                 "TetherAgent", "TetherAPI", "TetherCinder", "TetherTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
