@@ -65,8 +65,12 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
             let exports = ExportService(
                 journal: journal, locks: locks, exporter: RecordingExporter(portals: [Portal(host: "127.0.0.1", port: 3260)]), host: host,
                 iqnPrefix: "iqn.2026-12.io.tether", stats: stats, logger: logger)
+            // The registry writes through the host but lists its directory on the real filesystem
+            // (LocalFileInspector): a path that does not exist keeps it empty, so clusters added
+            // here are written to FakeHost and never listed back (add answers not_found).
             let clusters = try await ClusterService(
-                directory: "/fuzz/etc/tether", cephDirectory: "/fuzz/etc/ceph", libvirtURI: "", host: host, logger: logger)
+                directory: "/nonexistent/tether-fuzz/etc/tether", cephDirectory: "/nonexistent/tether-fuzz/etc/ceph", libvirtURI: "", host: host,
+                logger: logger)
             let local = LocalAttachService(journal: journal, locks: locks, attachments: attachments, cinder: nil, node: node, stats: stats, logger: logger)
             let router = Router(context: BasicRequestContext.self)
             Routes(attachments: attachments, exports: exports, clusters: clusters, localAttachments: local, journal: journal, node: node, stats: stats)
@@ -82,11 +86,18 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
         return Self.blocking {
             let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(bytes: body)))
             let context = BasicRequestContext(source: ApplicationRequestContextSource(channel: NIOAsyncTestingChannel(), logger: logger))
+            // The router answers TetherError (and every HTTPResponseError) itself; what it throws
+            // is what Hummingbird's server would answer 500.
             do {
-                return try await responder.respond(to: request, context: context).status
-            } catch let error as any HTTPResponseError {
-                return error.status
+                let response = try await responder.respond(to: request, context: context)
+                if verbose {
+                    let body = BodyCollector()
+                    try await response.body.write(body)
+                    print("    \(String(decoding: body.bytes.bytes, as: UTF8.self).prefix(300))")
+                }
+                return response.status
             } catch {
+                if verbose { print("    thrown: \(error)") }
                 return .internalServerError
             }
         }
@@ -107,6 +118,17 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
         case nil: fatalError("the in-process agent gave no result")
         }
     }
+}
+
+/// Keeps an answer's body for TETHER_FUZZ_VERBOSE.
+struct BodyCollector: ResponseBodyWriter {
+    final class Bytes: @unchecked Sendable {  // one request's task writes, then the same task reads
+        var bytes: [UInt8] = []
+    }
+    let bytes = Bytes()
+
+    mutating func write(_ buffer: ByteBuffer) async throws { bytes.bytes += buffer.readableBytesView }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 
 /// Written by one task before the semaphore is signalled, read after the wait: never at once.

@@ -16,12 +16,15 @@ import Testing
         let stats = OperationStats()
         let host = FakeHost()
         let node = ConnectorProperties(initiator: "iqn.test:node")
+        // The registry lists its directory on the real filesystem: an empty one of the test's own.
+        let directory = try TemporaryDirectory(prefix: "oas")
+        defer { directory.remove() }
         let attachments = AttachmentService(journal: journal, locks: locks, connectors: [ScriptedConnector()], node: node, stats: stats, logger: logger)
         let routes = Routes(
             attachments: attachments,
             exports: ExportService(
                 journal: journal, locks: locks, exporter: RecordingExporter(), host: host, iqnPrefix: "iqn.2026-11.io.tether", stats: stats, logger: logger),
-            clusters: try await ClusterService(directory: "/etc/tether", cephDirectory: "/etc/ceph", libvirtURI: "", host: host, logger: logger),
+            clusters: try await ClusterService(directory: directory.path, cephDirectory: directory.file("ceph"), libvirtURI: "", host: host, logger: logger),
             localAttachments: LocalAttachService(journal: journal, locks: locks, attachments: attachments, cinder: nil, node: node, stats: stats, logger: logger),
             journal: journal, node: node, stats: stats)
         let router = Router(context: BasicRequestContext.self)
