@@ -122,10 +122,10 @@ if ! kill -0 "$agent" 2>/dev/null; then
 fi
 # What the agent refused, by error code: the 5xx among them are the documented peer failures.
 echo "api-check: error codes the agent answered:"
-grep -o 'code=[^ ]*' "$work/tetherd.log" | sort | uniq -c | sort -rn || echo "    none"
-if grep -q 'internal error' "$work/tetherd.log"; then
+grep -ao 'code=[^ ]*' "$work/tetherd.log" | sort | uniq -c | sort -rn || echo "    none"
+if grep -aq 'internal error' "$work/tetherd.log"; then
     echo "api-check: tetherd logged internal errors:" >&2
-    grep 'internal error' "$work/tetherd.log" | head -20 >&2
+    grep -a 'internal error' "$work/tetherd.log" | head -20 >&2
     status=1
 fi
 [ "$status" -eq 0 ] && echo "api-check: no 5xx outside 502/503/504 and no schema violation in $examples examples per operation"
