@@ -135,15 +135,19 @@ public struct AgentConfiguration: Sendable {
             return flag
         }
 
+        /// The longest timeout or interval: a day. Longer ones overflowed where they become
+        /// milliseconds for libiscsi (a trap at the first attach); nothing waits that long anyway.
+        static let maximumSeconds = 86_400
+
         mutating func seconds(_ table: String, _ key: String) throws -> Duration? {
+            let wanted = "a positive number of seconds, at most \(Self.maximumSeconds)"
             switch document[table]?[key] {
             case nil: return nil
-            case .integer(let number)? where number > 0: return .seconds(number)
-            // Int(_:) traps on inf, nan and past Int.max (TOML's `inf`, `1e300`): those are refused.
-            case .float(let number)? where number > 0:
-                guard let milliseconds = Int(exactly: (number * 1000).rounded(.up)) else { throw fail(table, key, "a positive number of seconds") }
-                return .milliseconds(milliseconds)
-            default: throw fail(table, key, "a positive number of seconds")
+            case .integer(let number)? where number > 0 && number <= Self.maximumSeconds: return .seconds(number)
+            // Checked before Int(_:), which traps on TOML's inf and nan.
+            case .float(let number)? where number > 0 && number <= Double(Self.maximumSeconds):
+                return .milliseconds(Int((number * 1000).rounded(.up)))
+            default: throw fail(table, key, wanted)
             }
         }
 
