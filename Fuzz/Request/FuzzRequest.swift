@@ -19,8 +19,9 @@ import TetherTesting
 ///
 /// handed to the agent's own router (`Routes`) with its real services over an in-memory journal
 /// and fake peers (scripted connectors and exporter, `FakeHost`, no Cinder, no libvirt), so no
-/// input reaches the machine or the network. A crash is a finding, and so is a 500: every input
-/// the agent can get must answer a TetherError's status, never "internal".
+/// input reaches the machine or the network. A crash is a finding, and so is a 500 (every input
+/// must answer a TetherError's status, never "internal"), and so is an answer whose status or
+/// body docs/openapi.json does not document.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRequest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = [UInt8](Data(fuzzInput: data, size))
@@ -31,14 +32,40 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard parts.count == 2, let method = HTTPRequest.Method(String(parts[0])) else { return 0 }
     let head = HTTPRequest(method: method, scheme: "http", authority: "localhost", path: String(parts[1]))
 
-    let status = InProcessAgent.shared.respond(to: head, body: body)
-    if verbose { print("\(status.code) \(line)") }
+    let (status, answer, path, contentType) = InProcessAgent.shared.respond(to: head, body: body)
+    if verbose { print("\(status.code) \(line)\n    \(String(decoding: answer.prefix(300), as: UTF8.self))") }
     fuzzCheck(status != .internalServerError, "\(line) answered 500")
+
+    // The answer is the one docs/openapi.json documents: its status, and a body of its schema
+    // (or the error body, for a route the agent does not serve).
+    // The path as Hummingbird parsed it (and routed it), not as the fuzzer wrote it.
+    let operation = OpenAPI.document.operation(method: method.rawValue, target: path)
+    if contentType?.hasPrefix("text/plain") == true {
+        fuzzCheck(operation?.path == "/v1/metrics" && status == .ok, "\(line) answered \(status.code) in text")
+        return 0
+    }
+    guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(answer)) else {
+        fuzzCheck(false, "\(line) answered \(status.code) with a body that is not JSON")
+        return 0
+    }
+    let problems: [String]
+    if let operation {
+        problems = OpenAPI.document.problems(answer: json, status: status.code, of: operation)
+    } else {
+        problems = status.code >= 400 ? OpenAPI.document.problems(errorBody: json) : ["an undocumented route answered \(status.code)"]
+    }
+    fuzzCheck(problems.isEmpty, "\(line) answered \(status.code) outside docs/openapi.json: \(problems)")
     return 0
 }
 
-/// TETHER_FUZZ_VERBOSE=1 prints each answer's status and request line (to check a corpus reaches
-/// the handlers it is meant for).
+enum OpenAPI {
+    static let document: OpenAPIDocument = {
+        do { return try OpenAPIDocument.repository() } catch { fatalError("cannot read docs/openapi.json: \(error)") }
+    }()
+}
+
+/// TETHER_FUZZ_VERBOSE=1 prints each request line with the answer's status and body (to check a
+/// corpus reaches the handlers it is meant for).
 let verbose = ProcessInfo.processInfo.environment["TETHER_FUZZ_VERBOSE"] == "1"
 
 /// The agent's router and services, built once per process.
@@ -79,8 +106,9 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
         }
     }
 
-    /// The status the agent answers; errors become their status as Hummingbird's server does it.
-    func respond(to head: HTTPRequest, body: [UInt8]) -> HTTPResponse.Status {
+    /// The status, body and content type the agent answers, and the path Hummingbird parsed; a
+    /// thrown error is a 500 as Hummingbird's server makes it.
+    func respond(to head: HTTPRequest, body: [UInt8]) -> (HTTPResponse.Status, [UInt8], path: String, contentType: String?) {
         let responder = responder
         let logger = logger
         return Self.blocking {
@@ -90,15 +118,11 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
             // is what Hummingbird's server would answer 500.
             do {
                 let response = try await responder.respond(to: request, context: context)
-                if verbose {
-                    let body = BodyCollector()
-                    try await response.body.write(body)
-                    print("    \(String(decoding: body.bytes.bytes, as: UTF8.self).prefix(300))")
-                }
-                return response.status
+                let collector = BodyCollector()
+                try await response.body.write(collector)
+                return (response.status, collector.bytes.bytes, request.uri.path, response.headers[.contentType])
             } catch {
-                if verbose { print("    thrown: \(error)") }
-                return .internalServerError
+                return (.internalServerError, Array("thrown: \(error)".utf8), request.uri.path, nil)
             }
         }
     }
@@ -120,7 +144,7 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
     }
 }
 
-/// Keeps an answer's body for TETHER_FUZZ_VERBOSE.
+/// Keeps an answer's body.
 struct BodyCollector: ResponseBodyWriter {
     final class Bytes: @unchecked Sendable {  // one request's task writes, then the same task reads
         var bytes: [UInt8] = []

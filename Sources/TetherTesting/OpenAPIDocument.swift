@@ -73,10 +73,39 @@ public struct OpenAPIDocument: Sendable {
         return reference.dropFirst(2).split(separator: "/").reduce(Optional(root)) { $0?[String($1)] }
     }
 
+    /// The documented operation a request reaches: its path (query dropped) matched segment by
+    /// segment, `{name}` taking any one, literal segments preferred; nil when none has `method`.
+    public func operation(method: String, target: String) -> Operation? {
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+        // Empty segments are skipped, as Hummingbird's router does ("v1//health" is /v1/health).
+        let segments = path.split(separator: "/")
+        var best: (operation: Operation, literals: Int)?
+        for template in root["paths"]?.objectValue?.keys.sorted() ?? [] {
+            let parts = template.split(separator: "/")
+            guard parts.count == segments.count else { continue }
+            var literals = 0
+            let fits = zip(parts, segments).allSatisfy { part, segment in
+                if part.hasPrefix("{") { return true }
+                literals += 1
+                return part == segment
+            }
+            let operation = Operation(method: method, path: template)
+            guard fits, self.operation(operation) != nil, literals > (best?.literals ?? -1) else { continue }
+            best = (operation, literals)
+        }
+        return best?.operation
+    }
+
+    /// What is wrong with `body` as the error body every route answers with.
+    public func problems(errorBody body: JSONValue) -> [String] {
+        problems(body, .object(["$ref": "#/components/schemas/Error"]), at: "$")
+    }
+
     /// What is wrong with `body` as the answer `status` of `operation`; empty when it fits.
     public func problems(answer body: JSONValue, status: Int, of operation: Operation) -> [String] {
         guard let responses = self.operation(operation)?["responses"] else { return ["\(operation) is not documented"] }
-        guard var response = responses["\(status)"] ?? responses["default"] else {
+        // "default" stands for the error statuses only: every success must be listed.
+        guard var response = responses["\(status)"] ?? (status >= 400 ? responses["default"] : nil) else {
             return ["\(operation) does not document status \(status)"]
         }
         if let target = response["$ref"]?.stringValue, let resolved = resolve(target) { response = resolved }
