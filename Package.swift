@@ -138,6 +138,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Fuzz targets: libFuzzer entry points built by scripts/fuzz.sh (-sanitize=fuzzer); a plain
+        // build replays the files named on the command line. Corpus: Fuzz/Corpus/<target>/.
+        .target(name: "FuzzSupport", path: "Fuzz/Support", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "FuzzConnectionInfo", dependencies: ["FuzzSupport", "TetherCore", "TetherCeph"], path: "Fuzz/ConnectionInfo",
+            swiftSettings: swiftSettings),
+        .executableTarget(name: "FuzzConnector", dependencies: ["FuzzSupport", "TetherCore"], path: "Fuzz/Connector", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "FuzzConfig", dependencies: ["FuzzSupport", "TetherAgent", "TetherCeph", "TetherCore"], path: "Fuzz/Config",
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "FuzzRequest",
+            dependencies: [
+                "FuzzSupport", "TetherAgent", "TetherAPI", "TetherCore", "TetherTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Fuzz/Request", swiftSettings: swiftSettings),
+
         .testTarget(name: "TetherCoreTests", dependencies: ["TetherCore", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherLinuxTests", dependencies: ["TetherLinux", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherMultipath", "TetherTesting"], swiftSettings: swiftSettings),
@@ -152,6 +173,7 @@ let package = Package(
             name: "TetherAgentTests",
             dependencies: [
                 "TetherAgent", "TetherAPI", "TetherCinder", "TetherTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -17,6 +17,7 @@
 #   guest    scripts/guest-lab.sh: QEMU and the host programs copied into the kernel-path guest
 #   package  scripts/package.sh: strip, gzip, dpkg-deb
 #   fresh    scripts/fresh-check.sh: debootstrap and what it caches the base root with
+#   api      scripts/api-check.sh: build + tgt, socat (TCP to the agent's socket), a venv for schemathesis
 #   test     everything scripts/test.sh runs
 #
 # Every group that runs a Tether build includes build, so no script can need less than the build.
@@ -39,8 +40,9 @@ group() {
                 sg3-utils-udev udev kmod cpio zstd xz-utils iproute2 util-linux coreutils ;;
         package) echo binutils gzip dpkg ;;
         fresh) echo debootstrap zstd util-linux git ;;
-        test) group demo; group ceph; group libvirt; group cinder; group guest ;;
-        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest package fresh test)" >&2
+        api) group build; group tgt; echo socat python3 python3-venv ;;
+        test) group demo; group ceph; group libvirt; group cinder; group guest; group api ;;
+        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest package fresh api test)" >&2
            return 64 ;;
     esac
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: installs the lab's packages, builds, runs `swift test` inside a private network
 # namespace (the real tgtd, Ceph clusters and Cinder the integration tests start own its ports),
-# then the kernel-path scenarios in a Debian-kernel guest under QEMU (scripts/guest-lab.sh ci) with
-# the same build of tetherd and tether.
+# then the fuzz targets (scripts/fuzz.sh 20), schemathesis against a live agent
+# (scripts/api-check.sh), and the kernel-path scenarios in a Debian-kernel guest under QEMU
+# (scripts/guest-lab.sh ci) with the same build of tetherd and tether.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=/opt/swift/usr/bin/swift
@@ -19,4 +20,8 @@ unshare --net -- bash -c 'ip link set lo up &&
     echo "1024 65000" >/proc/sys/net/ipv4/ip_local_port_range &&
     echo "20000-44199,45000-60000" >/proc/sys/net/ipv4/ip_local_reserved_ports &&
     exec "$0" test --skip-build "$@"' "$SWIFT" "$@"
+# Every fuzz target for 20 s from its corpus (a crash fails), then schemathesis against a live
+# agent with docs/openapi.json (a 500 or an answer outside the schema fails).
+scripts/fuzz.sh 20
+TETHER_BIN=$("$SWIFT" build --show-bin-path "$@") scripts/api-check.sh
 TETHER_GUEST_BINDIR=$("$SWIFT" build --show-bin-path "$@") scripts/guest-lab.sh ci

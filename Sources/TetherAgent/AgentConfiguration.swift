@@ -175,16 +175,20 @@ public struct AgentConfiguration: Sendable {
             return flag
         }
 
+        /// The longest timeout or interval: a day. Longer ones overflowed where they become
+        /// milliseconds for libiscsi (a trap at the first attach); nothing waits that long anyway.
+        static let maximumSeconds = 86_400
+
         mutating func seconds(_ table: String, _ key: String) throws -> Duration? {
+            let wanted = "a positive number of seconds, at most \(Self.maximumSeconds)"
             switch document[table]?[key] {
             case nil: return nil
-            // At most a day: milliseconds of it then fit every C type a timeout reaches, and
-            // Int(exactly:) cannot meet an infinity or NaN.
-            case .integer(let number)? where number > 0 && number <= 86_400: return .seconds(number)
-            case .float(let number)? where number > 0 && number <= 86_400:
-                guard let milliseconds = Int(exactly: (number * 1000).rounded()) else { throw fail(table, key, "1-86400 seconds") }
+            case .integer(let number)? where number > 0 && number <= Self.maximumSeconds: return .seconds(number)
+            // Checked before the conversion, which would trap on TOML's inf and nan.
+            case .float(let number)? where number > 0 && number <= Double(Self.maximumSeconds):
+                guard let milliseconds = Int(exactly: (number * 1000).rounded(.up)) else { throw fail(table, key, wanted) }
                 return .milliseconds(milliseconds)
-            default: throw fail(table, key, "a positive number of seconds, at most 86400")
+            default: throw fail(table, key, wanted)
             }
         }
 
