@@ -7,6 +7,9 @@
 #
 #   scripts/fresh-check.sh demo            scripts/demo.sh
 #   scripts/fresh-check.sh test            scripts/test.sh (slow: ~15-25 min)
+#   scripts/fresh-check.sh deb [DEB]       installs the package (scripts/package.sh builds it when
+#                                          DEB is not given) with only its Depends and checks it
+#                                          (scripts/deb-check.sh: files, modes, unit, man, READY=1, purge)
 #   scripts/fresh-check.sh run 'CMD'       any command, run in the clone
 #   scripts/fresh-check.sh base            only builds the cached base root
 #
@@ -120,7 +123,7 @@ unmount_all() {
 }
 
 check() {
-    local cmd=$1 tarball dir start rc
+    local cmd=$1 deb=${2:-} tarball dir start rc
     [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, mounts)"
     tarball=$CACHE/base-$(base_key).tar.zst
     [ -f "$tarball" ] || build_base "$tarball"
@@ -131,6 +134,7 @@ check() {
     mount_system "$dir"
     mount_swift "$dir"
     git clone -q "$ROOT" "$dir/src/tether"
+    [ -z "$deb" ] || cp "$deb" "$dir/tmp/"
     log "running '$cmd' in a new root ($dir) at $(git -C "$ROOT" rev-parse --short HEAD)"
     start=$(date +%s)
     set +e
@@ -152,6 +156,10 @@ case "${1:-}" in
     demo) check scripts/demo.sh ;;
     test) check scripts/test.sh ;;
     run) check "${2:?usage: fresh-check.sh run CMD}" ;;
+    deb)
+        deb=${2:-}
+        [ -n "$deb" ] || deb=$("$ROOT/scripts/package.sh" | tail -n 1)
+        check "scripts/deb-check.sh /tmp/$(basename "$deb")" "$deb" ;;
     base) tarball=$CACHE/base-$(base_key).tar.zst; [ -f "$tarball" ] || build_base "$tarball"; echo "$tarball" ;;
-    *) echo "usage: scripts/fresh-check.sh demo | test | run CMD | base" >&2; exit 64 ;;
+    *) echo "usage: scripts/fresh-check.sh demo | test | deb [DEB] | run CMD | base" >&2; exit 64 ;;
 esac

@@ -95,6 +95,7 @@ public struct Agent: Sendable {
         let staging = try SocketStaging(socket: socket)
         let publishing = PublishOutcome()
         let logger = logger
+        let systemd = SystemdNotifier(logger: logger)
         let application = Application(
             router: router, server: .http1(configuration: Self.http1(access: access, idleTimeout: configuration.api.idleTimeout, logger: logger)),
             configuration: .init(
@@ -104,6 +105,7 @@ public struct Agent: Sendable {
                 do {
                     try staging.publish(group: access.group)
                     logger.info("serving", metadata: ["socket": "\(socket)", "group": "\(access.groupName)", "version": "\(TetherVersion.current)"])
+                    systemd.ready(socket: socket)
                 } catch {
                     // A socket nobody can find serves nobody: stop, and fail with why.
                     logger.critical("cannot publish the API socket", metadata: ["error": "\(error)"])
@@ -112,7 +114,12 @@ public struct Agent: Sendable {
                 }
             }, logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [
+                    .init(service: application),
+                    // Last in the list, so the first told of shutdown: STOPPING=1 goes out at once.
+                    .init(service: systemd, successTerminationBehavior: .ignore),
+                ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // Cinder may be down now: what it must still be told is finished in the background,
         // under each volume's lock, while the agent serves.
         let retryInterval = configuration.cinder?.retryInterval ?? .seconds(30)

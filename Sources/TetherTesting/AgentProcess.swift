@@ -7,6 +7,8 @@ public final class AgentProcess: @unchecked Sendable {
     public let directory: TemporaryDirectory
     public let initiator: String
     private var process: SpawnedProcess?
+    /// Added to tetherd's environment (e.g. `NOTIFY_SOCKET`).
+    public let environment: [String: String]
 
     public var socketPath: String { directory.file("t.sock") }
     public var stateDirectory: String { directory.file("state") }
@@ -17,9 +19,11 @@ public final class AgentProcess: @unchecked Sendable {
     /// Writes a config for `tgtd` and starts the agent; waits until its socket answers.
     /// - Parameter libvirtURI: where the agent defines secrets; empty keeps it off this machine's libvirt.
     public init(
-        tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraISCSI: String = "", extraConfig: String = "", libvirtURI: String = ""
+        tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraISCSI: String = "", extraConfig: String = "", libvirtURI: String = "",
+        environment: [String: String] = [:]
     ) throws {
         directory = try TemporaryDirectory(prefix: "agt")
+        self.environment = environment
         self.initiator = initiator
         var config = """
             socket = "\(directory.file("t.sock"))"
@@ -58,7 +62,7 @@ public final class AgentProcess: @unchecked Sendable {
 
     public func start() throws {
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let process = try SpawnedProcess(Self.binary, ["--config", configPath, "--log-level", "debug"], logPath: logPath)
+        let process = try SpawnedProcess(Self.binary, ["--config", configPath, "--log-level", "debug"], environment: environment, logPath: logPath)
         self.process = process
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
