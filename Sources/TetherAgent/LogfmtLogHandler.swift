@@ -32,9 +32,30 @@ public struct LogfmtLogHandler: LogHandler {
         output(line + "\n")
     }
 
+    /// A logfmt value: bare when it is safe, else quoted with `\\`, `\"` and every control or
+    /// line-breaking character escaped, so a value from a request (a path, a volume id) can never
+    /// start a forged line or smuggle terminal escapes into the log.
     static func quote(_ text: String) -> String {
-        guard text.isEmpty || text.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n") + "\""
+        let needsQuotes = text.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || Self.isControl($0) }
+        guard text.isEmpty || needsQuotes else { return text }
+        var quoted = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": quoted += "\\\\"
+            case "\"": quoted += "\\\""
+            case "\n": quoted += "\\n"
+            case "\r": quoted += "\\r"
+            case "\t": quoted += "\\t"
+            case _ where Self.isControl(scalar): quoted += "\\u{\(String(scalar.value, radix: 16))}"
+            default: quoted.unicodeScalars.append(scalar)
+            }
+        }
+        return quoted + "\""
+    }
+
+    /// C0, DEL, C1, and the Unicode line and paragraph separators.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
     public static let standardError: @Sendable (String) -> Void = { line in
