@@ -52,7 +52,9 @@ public struct TetherAgentClient: Sendable {
         guard let body = try? JSONDecoder().decode(ErrorBody.self, from: response.body) else {
             throw TetherError.unexpectedAnswer(response)
         }
-        throw body.tetherError
+        var error = body.tetherError
+        error.cause = AgentErrorAnswer(body: body)
+        throw error
     }
 }
 
@@ -98,4 +100,10 @@ extension TetherAgentClient {
     public func deleteExport(volumeID: String, initiator: String? = nil) async throws -> ExportDeletion {
         try await send(.deleteExport(volumeID: volumeID, initiator: initiator))
     }
+}
+
+/// The error body tetherd answered, kept as the cause of the `TetherError` made from it, so
+/// `--json` prints it whole (an internal error's `id` included).
+public struct AgentErrorAnswer: Error, Sendable {
+    public var body: ErrorBody
 }

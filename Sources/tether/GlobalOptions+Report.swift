@@ -61,7 +61,9 @@ extension GlobalOptions {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             // ErrorBody holds strings only: encoding it cannot fail.
-            let data = (try? encoder.encode(ErrorBody(error))) ?? Data()
+            // The agent's own body when it sent one: ErrorBody(error) would drop its `id`.
+            let body = (error.cause as? AgentErrorAnswer)?.body ?? ErrorBody(error)
+            let data = (try? encoder.encode(body)) ?? Data()
             text = String(decoding: data, as: UTF8.self) + "\n"
         } else {
             text = "error: \(error.message)\n"

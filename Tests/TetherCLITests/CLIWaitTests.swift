@@ -85,6 +85,17 @@ struct CLIWaitTests {
         #expect(error.hint == "tether list")
     }
 
+    @Test func internalErrorUnderJSONKeepsTheAgentsErrorID() throws {
+        let body = #"{"error":{"code":"internal","message":"unexpected","hint":"tetherd's log has error_id=0123456789ab","id":"0123456789ab"}}"#
+        let run = try FakeAgent.with(answer: FakeAgent.json(500, body)) { socket in
+            try CLI.run(["list", "--json"], socket: socket)
+        }
+        #expect(run.status == 1)
+        let error = try JSONDecoder().decode(ErrorBody.self, from: Data(run.stderr.utf8)).error
+        #expect(error.code == "internal")
+        #expect(error.id == "0123456789ab")
+    }
+
     @Test func usageErrorUnderJSONIsAnErrorBodyToo() throws {
         let run = try CLI.run(["show", "--json"])
         #expect(run.status == 64)
