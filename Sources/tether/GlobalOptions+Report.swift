@@ -17,8 +17,11 @@ extension GlobalOptions {
         }
     }
 
-    /// The progress line is for a person at a terminal: never with --json, never into a pipe or file.
-    var showsProgress: Bool { !json && isatty(STDERR_FILENO) == 1 }
+    /// The progress line is for a person at a terminal: never with --json, never into a pipe or
+    /// file, and not on a terminal that says it cannot erase a line (TERM=dumb: Emacs shells).
+    var showsProgress: Bool {
+        !json && isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
 
     @Sendable static func writeToStandardError(_ text: String) {
         FileHandle.standardError.write(Data(text.utf8))

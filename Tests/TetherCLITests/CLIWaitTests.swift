@@ -39,6 +39,14 @@ struct CLIWaitTests {
         #expect(run.stdout.contains("\"detached\""))
     }
 
+    @Test func noProgressLineOnADumbTerminal() throws {
+        let run = try FakeAgent.with(answer: Self.detached, delay: .milliseconds(2500)) { socket in
+            try CLI.runOnTerminal(["detach", "vol-1"], socket: socket, term: "dumb")
+        }
+        #expect(run.status == 0)
+        #expect(!run.stdout.contains("detaching"), "\(run.stdout.debugDescription)")
+    }
+
     @Test func quickAnswerShowsNoProgressLine() throws {
         let run = try FakeAgent.with(answer: Self.detached) { socket in
             try CLI.runOnTerminal(["detach", "vol-1"], socket: socket)

@@ -105,10 +105,10 @@ enum CLI {
 
     /// `tether arguments` on a pseudo-terminal (util-linux `script`): stdout and stderr are the
     /// terminal, and what it showed comes back as `stdout`.
-    static func runOnTerminal(_ arguments: [String], socket: String) throws -> ChildProcess.Exit {
+    static func runOnTerminal(_ arguments: [String], socket: String, term: String = "xterm") throws -> ChildProcess.Exit {
         let command = ([binary] + arguments).map(shellQuoted).joined(separator: " ")
         return try ChildProcess.run(
-            "/usr/bin/script", ["-qfec", command, "/dev/null"], environment: ["TETHER_SOCKET": socket, "TERM": "xterm"], timeout: .seconds(60))
+            "/usr/bin/script", ["-qfec", command, "/dev/null"], environment: ["TETHER_SOCKET": socket, "TERM": term], timeout: .seconds(60))
     }
 
     /// `tether arguments` with its stderr into a pipe (`| cat`) and its stdout discarded: `stdout`
