@@ -164,6 +164,7 @@ let package = Package(
         .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherMultipath", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherMultipathTests", dependencies: ["TetherMultipath", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherClientTests", dependencies: ["TetherClient", "TetherAPI", "TetherCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherCLITests", dependencies: ["tether", "TetherClient", "TetherAPI", "TetherCore", "TetherLinux", "TetherTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherAPITests", dependencies: ["TetherAPI", "TetherCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherRBDTests", dependencies: ["TetherRBD", "TetherCeph", "TetherTesting", "tether"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherCephTests", dependencies: ["TetherCeph", "TetherTesting", "TetherLinux"], swiftSettings: swiftSettings),

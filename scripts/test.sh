@@ -4,9 +4,27 @@
 # then the fuzz targets (scripts/fuzz.sh 20), schemathesis against a live agent
 # (scripts/api-check.sh), and the kernel-path scenarios in a Debian-kernel guest under QEMU
 # (scripts/guest-lab.sh ci) with the same build of tetherd and tether.
+#
+# WHAT IT DOES TO THIS MACHINE (run it as root, on a machine you may change):
+# - installs, with apt, the missing packages of group `test` (`scripts/packages.sh list test`
+#   prints all ~50; ~350 MB are Cinder's): the build's -dev libraries, tgt and libiscsi-bin,
+#   qemu-utils/qemu-block-extra/qemu-system-x86, Ceph (ceph-mon, ceph-osd, ceph-common,
+#   python3-rbd, python3-rados), libvirt (libvirt-daemon, -driver-qemu, libvirt-clients), Cinder
+#   (cinder-api, cinder-scheduler, cinder-volume, python3-os-brick, rabbitmq-server,
+#   postgresql-15), socat and python3-venv (schemathesis, from PyPI, into .build-api), and the guest's tools (open-iscsi, multipath-tools, udev, busybox-static, ...);
+#   scripts/guest-lab.sh downloads a Debian kernel package into /var/cache/tether-guest.
+#   Installing starts no service (policy-rc.d on this kind of machine).
+# - starts, as child processes in private network (and, for libvirtd, mount) namespaces, with
+#   their files in temporary directories, and stops by PID when done: tgtd, Ceph mons and OSDs,
+#   libvirtd, PostgreSQL, RabbitMQ (with epmd), cinder-api/-scheduler/-volume, tetherd, and QEMU
+#   (the kernel-path guest). It installs no service and leaves no daemon running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=/opt/swift/usr/bin/swift
+
+echo "test.sh: installs the missing packages of group test (scripts/packages.sh list test: tgt, Ceph," \
+    "libvirt, Cinder with PostgreSQL and RabbitMQ, QEMU, open-iscsi, multipath-tools, ...) and starts, in" \
+    "private namespaces, then stops: tgtd, ceph-mon/osd, libvirtd, PostgreSQL, RabbitMQ, Cinder, tetherd, QEMU" >&2
 
 scripts/packages.sh check
 scripts/packages.sh install test

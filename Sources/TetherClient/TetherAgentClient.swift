@@ -10,15 +10,33 @@ public struct TetherAgentClient: Sendable {
     public static let defaultSocketPath = "/run/tether/tetherd.sock"
 
     public var http: UnixHTTPClient
+    /// Where the progress line goes (a terminal); nil: no progress line.
+    public var progress: (@Sendable (String) -> Void)?
 
-    public init(socketPath: String = Self.defaultSocketPath, timeout: Duration = UnixHTTPClient.defaultTimeout) {
+    public init(
+        socketPath: String = Self.defaultSocketPath, timeout: Duration = UnixHTTPClient.defaultTimeout,
+        progress: (@Sendable (String) -> Void)? = nil
+    ) {
         http = UnixHTTPClient(socketPath: socketPath, timeout: timeout)
+        self.progress = progress
     }
 
-    /// Calls `endpoint` and returns the raw 2xx answer.
-    /// - Throws: the `TetherError` of the agent's error body, or one from `UnixHTTPClient`.
+    /// Calls `endpoint` and returns the raw 2xx answer, drawing the progress line with `progress`
+    /// when it is set and the answer takes a while.
+    /// - Throws: the `TetherError` of the agent's error body, or one from `UnixHTTPClient`; when
+    ///   tetherd does not answer within `http.timeout`, `timed_out` naming the endpoint's
+    ///   activity and the command that shows whether it happened after all.
     public func reply<Value>(_ endpoint: AgentEndpoint<Value>) async throws -> AgentReply<Value> {
-        let response = try await http.send(endpoint.request)
+        let response: HTTPResponse
+        do {
+            if let progress {
+                response = try await ProgressLine(endpoint.wait.activity, write: progress).showing { try await http.send(endpoint.request) }
+            } else {
+                response = try await http.send(endpoint.request)
+            }
+        } catch let error as TetherError where error.code == .timedOut {
+            throw TetherError.agentTimedOut(endpoint.wait, after: http.timeout, cause: error)
+        }
         try Self.check(response)
         return AgentReply(endpoint: endpoint, status: response.status, body: response.body)
     }
@@ -34,7 +52,9 @@ public struct TetherAgentClient: Sendable {
         guard let body = try? JSONDecoder().decode(ErrorBody.self, from: response.body) else {
             throw TetherError.unexpectedAnswer(response)
         }
-        throw body.tetherError
+        var error = body.tetherError
+        error.cause = AgentErrorAnswer(body: body)
+        throw error
     }
 }
 
@@ -80,4 +100,10 @@ extension TetherAgentClient {
     public func deleteExport(volumeID: String, initiator: String? = nil) async throws -> ExportDeletion {
         try await send(.deleteExport(volumeID: volumeID, initiator: initiator))
     }
+}
+
+/// The error body tetherd answered, kept as the cause of the `TetherError` made from it, so
+/// `--json` prints it whole (an internal error's `id` included).
+public struct AgentErrorAnswer: Error, Sendable {
+    public var body: ErrorBody
 }

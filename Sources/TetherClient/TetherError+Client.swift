@@ -33,3 +33,9 @@ extension TetherError {
         return TetherError(.internalError, "agent answered HTTP \(response.status): \(body)")
     }
 }
+
+extension TetherError.Code {
+    /// The command line itself is wrong (ArgumentParser's usage error): `tether` exits 64 for it.
+    /// Only the client makes it, for `--json`'s error body; tetherd never answers it.
+    public static let usage = Self(rawValue: "usage")
+}

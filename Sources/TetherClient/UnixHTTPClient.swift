@@ -16,7 +16,8 @@ public struct UnixHTTPClient: Sendable {
     public static let maximumResponseSize = 64 << 20
 
     public var socketPath: String
-    /// The limit for connecting, and for each write and read (`SO_SNDTIMEO`, `SO_RCVTIMEO`).
+    /// How long one exchange may take, connecting to the last byte of the answer: a deadline for
+    /// the whole of it, so an agent that trickles bytes cannot stretch it.
     public var timeout: Duration
 
     public init(socketPath: String, timeout: Duration = Self.defaultTimeout) {
@@ -32,11 +33,12 @@ public struct UnixHTTPClient: Sendable {
     ///   `.internalError` when the answer is not HTTP, `.invalidInput` when `socketPath` cannot be
     ///   a socket address.
     public func send(_ request: HTTPRequest) throws -> HTTPResponse {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
         let socket = try connect()
         defer { close(socket) }
         let agent = Self.peerPID(socket)
-        let sent = try writeAll(request.serialized(), to: socket)
-        return try readResponse(from: socket, requestSent: sent, agent: agent)
+        let sent = try writeAll(request.serialized(), to: socket, deadline: deadline)
+        return try readResponse(from: socket, requestSent: sent, agent: agent, deadline: deadline)
     }
 
     /// `send(_:)` on a thread of its own, so the blocking socket calls stay off the cooperative pool.
@@ -65,9 +67,10 @@ public struct UnixHTTPClient: Sendable {
 
     /// Sends all of `bytes`; false when the agent closed its end first. It may have answered
     /// before it did (413 for a body over its limit), so the caller still reads.
-    private func writeAll(_ bytes: [UInt8], to fd: Int32) throws -> Bool {
+    private func writeAll(_ bytes: [UInt8], to fd: Int32, deadline: ContinuousClock.Instant) throws -> Bool {
         var offset = 0
         while offset < bytes.count {
+            try wait(fd, for: Int16(POLLOUT), until: deadline, while: "sending the request")
             // MSG_NOSIGNAL: a peer that went away must fail this call, not kill the process with SIGPIPE.
             let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if written < 0 {
@@ -80,10 +83,11 @@ public struct UnixHTTPClient: Sendable {
         return true
     }
 
-    private func readResponse(from fd: Int32, requestSent: Bool, agent: Int32?) throws -> HTTPResponse {
+    private func readResponse(from fd: Int32, requestSent: Bool, agent: Int32?, deadline: ContinuousClock.Instant) throws -> HTTPResponse {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
+            try wait(fd, for: Int16(POLLIN), until: deadline, while: "reading the response")
             let count = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
                 if errno == EINTR { continue }
@@ -145,11 +149,37 @@ public struct UnixHTTPClient: Sendable {
         return UnixGroups.name(ofGroup: info.st_gid) ?? "gid \(info.st_gid)"
     }
 
+    /// Returns once `fd` is ready for `events` (or hung up: the next call says how), or throws
+    /// `timed_out` when `deadline` comes first.
+    private func wait(_ fd: Int32, for events: Int16, until deadline: ContinuousClock.Instant, while doing: String) throws {
+        while true {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else { throw timedOut(while: doing) }
+            // Rounded up, so the last wait does not spin on a 0 ms poll; a day fits an Int32 of ms.
+            let milliseconds = Int32(min((left / .milliseconds(1)).rounded(.up), Double(Int32.max)))
+            var entry = pollfd(fd: fd, events: events, revents: 0)
+            let ready = poll(&entry, 1, milliseconds)
+            if ready > 0 { return }
+            if ready < 0, errno != EINTR { throw ioFailure(errno, while: doing) }
+        }
+    }
+
+    private func timedOut(while doing: String) -> TetherError {
+        TetherError(
+            .timedOut, "tetherd at \(socketPath) did not answer within \(Self.seconds(timeout)) while \(doing)",
+            hint: "the operation may still be running in tetherd; check with `tether list` before retrying")
+    }
+
+    /// "120 s", or "250 ms" below a second, for messages.
+    public static func seconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return attoseconds == 0 ? "\(seconds) s" : "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000) ms"
+    }
+
     private func ioFailure(_ error: Int32, while doing: String) -> TetherError {
+        // SO_RCVTIMEO/SO_SNDTIMEO from connecting: only a connect to a full backlog meets them.
         if error == EAGAIN || error == EWOULDBLOCK {
-            return TetherError(
-                .timedOut, "tetherd at \(socketPath) did not answer within \(timeout) while \(doing)",
-                hint: "the operation may still be running in tetherd; check with `tether list` before retrying")
+            return timedOut(while: doing)
         }
         return TetherError(
             .agentUnavailable, "lost the connection to tetherd at \(socketPath) while \(doing): \(Self.errorText(error))",

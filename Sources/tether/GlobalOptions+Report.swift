@@ -4,6 +4,10 @@ import TetherAPI
 import TetherClient
 import TetherCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension GlobalOptions {
     /// Calls `endpoint` and prints its answer: the agent's JSON with `--json`, else `human` of it.
     func report<Value>(_ endpoint: AgentEndpoint<Value>, human: (Value) -> String) async throws {
@@ -11,6 +15,16 @@ extension GlobalOptions {
             let reply = try await client.reply(endpoint)
             try output(reply) { human(try $0.value()) }
         }
+    }
+
+    /// The progress line is for a person at a terminal: never with --json, never into a pipe or
+    /// file, and not on a terminal that says it cannot erase a line (TERM=dumb: Emacs shells).
+    var showsProgress: Bool {
+        !json && isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
+
+    @Sendable static func writeToStandardError(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
     }
 
     /// Prints `reply` as the agent's JSON with `--json`, else as `human` renders it.
@@ -25,7 +39,7 @@ extension GlobalOptions {
             try await body(client)
         } catch {
             let failure = error as? TetherError ?? TetherError(.internalError, "\(error)", cause: error)
-            printError(failure)
+            Self.printError(failure, json: json)
             throw ExitCode(failure.code.exitCode)
         }
     }
@@ -37,17 +51,22 @@ extension GlobalOptions {
         do {
             try body()
         } catch let error as TetherError {
-            printError(error)
+            Self.printError(error, json: json)
             throw ExitCode(error.code.exitCode)
         }
     }
 
-    private func printError(_ error: TetherError) {
+    /// Errors always go to stderr, so stdout holds only answers: with `--json` as the API's error
+    /// body (`{"error": {"code", "message", "hint"}}` on one line), else as `error:` and `hint:`.
+    static func printError(_ error: TetherError, json: Bool) {
         var text: String
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let data = (try? encoder.encode(ErrorBody(error))) ?? Data()
+            // ErrorBody holds strings only: encoding it cannot fail.
+            // The agent's own body when it sent one: ErrorBody(error) would drop its `id`.
+            let body = (error.cause as? AgentErrorAnswer)?.body ?? ErrorBody(error)
+            let data = (try? encoder.encode(body)) ?? Data()
             text = String(decoding: data, as: UTF8.self) + "\n"
         } else {
             text = "error: \(error.message)\n"

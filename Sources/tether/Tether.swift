@@ -1,5 +1,8 @@
 import ArgumentParser
+import Foundation
 import TetherAPI
+import TetherClient
+import TetherCore
 
 @main
 struct Tether: AsyncParsableCommand {
@@ -7,8 +10,10 @@ struct Tether: AsyncParsableCommand {
         commandName: "tether",
         abstract: "Attach and export volumes through this node's tetherd.",
         discussion: """
-            tether only talks to tetherd, over its unix socket; every subcommand takes --json to \
-            print the agent's answer as JSON.
+            tether only talks to tetherd, over its unix socket. Every subcommand takes --json: \
+            answers print as the agent's JSON on stdout, errors as its JSON error body on stderr. \
+            Every subcommand that asks tetherd takes --timeout SECONDS (default 120); on a \
+            terminal a progress line shows what tether waits for.
 
             Exit codes:
               0   success
@@ -16,9 +21,9 @@ struct Tether: AsyncParsableCommand {
               2   invalid input
               3   not found
               4   conflict
-              5   access denied by the storage
-              6   storage unreachable, or timed out
-              7   tetherd unavailable
+              5   denied by tetherd, the storage or Cinder
+              6   storage unreachable, or timed out (the operation may still complete)
+              7   tetherd unavailable, or the feature not configured
               64  usage error
             """,
         version: TetherVersion.current,
@@ -26,4 +31,38 @@ struct Tether: AsyncParsableCommand {
             Connector.self, Attach.self, Detach.self, List.self, Show.self, DiskXML.self, LocalAttach.self, LocalDetach.self, LocalList.self,
             Extend.self, Cinder.self, Export.self, Cluster.self, Health.self, Udev.self,
         ])
+
+    /// ArgumentParser's own main, but a usage error under --json prints as an error body too, so a
+    /// script reading --json's stderr always gets JSON.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if wantsJSON(arguments), exitCode(for: error) == .validationFailure {
+                GlobalOptions.printError(usageError(error), json: true)
+                Foundation.exit(ExitCode.validationFailure.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+
+    /// `--json` among the options (not after `--`, where it would be an argument).
+    static func wantsJSON(_ arguments: [String]) -> Bool {
+        arguments.prefix { $0 != "--" }.contains("--json")
+    }
+
+    /// A usage error as an error body: code `usage` (exit 64), ArgumentParser's message, its usage
+    /// line and where to read more as the hint.
+    static func usageError(_ error: any Error) -> TetherError {
+        let lines = fullMessage(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let message = lines.first { $0.hasPrefix("Error: ") }.map { String($0.dropFirst("Error: ".count)) } ?? message(for: error)
+        let hint = lines.filter { $0.hasPrefix("Usage: ") || $0.hasPrefix("See '") }.joined(separator: "; ")
+        return TetherError(.usage, message, hint: hint.isEmpty ? "see tether --help" : hint)
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TetherClient
 import TetherCore
 
 extension Tether {
@@ -37,15 +38,30 @@ extension Tether.Udev {
         @Option(help: ArgumentHelp("Where sysfs is mounted.", valueName: "dir"))
         var sysfs = "/sys"
 
+        @Flag(help: "Print the properties as one JSON object; an error as the API's JSON error body on stderr.")
+        var json = false
+
         func run() throws {
             let naming = UdevNaming(
                 files: .local, sysfs: sysfs, mapDirectory: mapDir,
                 registryDirectory: UdevNaming.registryDirectory(flag: registryDir, environment: ProcessInfo.processInfo.environment, config: config, files: .local))
             guard let properties = naming.rbdProperties(device: device) else {
-                FileHandle.standardError.write(Data("tether udev rbd: \(device) is not a mapped rbd device (no \(sysfs)/bus/rbd/devices/N/pool, name, cluster_fsid)\n".utf8))
-                throw ExitCode(1)
+                // udev only needs a failure here; the code says which, as every command's does.
+                let error = TetherError(
+                    .notFound, "\(device) is not a mapped rbd device (no \(sysfs)/bus/rbd/devices/N/pool, name, cluster_fsid)",
+                    hint: "udev runs this for rbdN devices the kernel maps")
+                if json {
+                    GlobalOptions.printError(error, json: true)
+                } else {
+                    FileHandle.standardError.write(Data("tether udev rbd: \(error.message)\n".utf8))
+                }
+                throw ExitCode(error.code.exitCode)
             }
-            print(properties.map { "\($0.0)=\($0.1)" }.joined(separator: "\n"))
+            if json {
+                print(HumanOutput.json(.object(Dictionary(properties.map { ($0.0, JSONValue.string($0.1)) }, uniquingKeysWith: { first, _ in first }))))
+            } else {
+                print(properties.map { "\($0.0)=\($0.1)" }.joined(separator: "\n"))
+            }
         }
     }
 }

@@ -14,11 +14,13 @@ final class CannedServer: @unchecked Sendable {
     private let answer: [UInt8]?
     /// False: answer (or close) at once, with the request unread, as tetherd does to a refused peer.
     private let reading: Bool
+    /// Set: the answer goes out one byte per `trickle`, as a stalled or hostile peer would send it.
+    private let trickle: Duration?
     private let done = DispatchSemaphore(value: 0)
     private var received: [UInt8] = []
 
     /// - Parameter answer: the bytes to send back, or nil to never answer and wait for the client to leave.
-    private init(answer: [UInt8]?, reading: Bool) throws {
+    private init(answer: [UInt8]?, reading: Bool, trickle: Duration?) throws {
         var template = Array("/tmp/tcl-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw POSIXError(.init(rawValue: errno) ?? .EIO)
@@ -26,6 +28,7 @@ final class CannedServer: @unchecked Sendable {
         directory = String(cString: made)
         self.answer = answer
         self.reading = reading
+        self.trickle = trickle
         listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -48,9 +51,9 @@ final class CannedServer: @unchecked Sendable {
     /// returned and the request the server received. Removes the socket and its directory on
     /// success and on error.
     static func with<Value>(
-        answer: String?, reading: Bool = true, _ body: (String) async throws -> Value
+        answer: String?, reading: Bool = true, trickle: Duration? = nil, _ body: (String) async throws -> Value
     ) async throws -> (value: Value, request: String) {
-        let server = try CannedServer(answer: answer.map { Array($0.utf8) }, reading: reading)
+        let server = try CannedServer(answer: answer.map { Array($0.utf8) }, reading: reading, trickle: trickle)
         defer { server.cleanUp() }
         Thread { server.serve() }.start()
         let value: Value
@@ -82,6 +85,15 @@ final class CannedServer: @unchecked Sendable {
         guard let answer else {
             // Hold the connection until the client gives up and closes it.
             while buffer.withUnsafeMutableBytes({ recv(connection, $0.baseAddress, $0.count, 0) }) > 0 {}
+            return
+        }
+        if let trickle {
+            let pause = Double(trickle.components.seconds) + Double(trickle.components.attoseconds) / 1e18
+            // Until the client gives up and the send fails.
+            for byte in answer {
+                guard [byte].withUnsafeBytes({ send(connection, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }) == 1 else { return }
+                Thread.sleep(forTimeInterval: pause)
+            }
             return
         }
         _ = answer.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

@@ -67,6 +67,21 @@ import TetherCore
         #expect(error?.code == .timedOut)
     }
 
+    @Test func tricklingAgentTimesOutAtTheDeadline() async throws {
+        // One byte every 50 ms never leaves a single read waiting long: only a deadline for the
+        // whole exchange stops it (the 2,000-byte answer would take 100 s).
+        let body = String(repeating: "x", count: 2000)
+        let answer = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        let started = ContinuousClock.now
+        let (error, _) = try await CannedServer.with(answer: answer, trickle: .milliseconds(50)) { path in
+            await #expect(throws: TetherError.self) {
+                try await UnixHTTPClient(socketPath: path, timeout: .milliseconds(700)).send(HTTPRequest(method: "GET", target: "/v1/health"))
+            }
+        }
+        #expect(error?.code == .timedOut)
+        #expect(started.duration(to: .now) < .seconds(10))
+    }
+
     @Test func agentThatClosesWithoutAnsweringIsUnavailable() async throws {
         // What the client sees when tetherd is killed mid-operation.
         let (error, _) = try await CannedServer.with(answer: "") { path in
