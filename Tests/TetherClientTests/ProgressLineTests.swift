@@ -16,8 +16,10 @@ final class Screen: @unchecked Sendable {
 @Suite struct ProgressLineTests {
     @Test func longWaitDrawsTheLineThenErasesIt() async throws {
         let screen = Screen()
+        // The wait lasts until the line was drawn, not a fixed time: on a loaded machine the
+        // drawing task can start late, and a fixed sleep then ends before anything is drawn.
         let value = try await ProgressLine("attaching vol-1 (login, udev)", write: screen.write).showing {
-            try await Task.sleep(for: .milliseconds(1600))
+            try await Self.waitUntilDrawn(screen)
             return 7
         }
         #expect(value == 7)
@@ -26,6 +28,18 @@ final class Screen: @unchecked Sendable {
         #expect(writes.first?.contains(try Regex(#"attaching vol-1 \(login, udev\)… [1-9][0-9]*s$"#)) == true, "\(writes)")
         #expect(writes.dropLast().allSatisfy { $0.hasPrefix(ProgressLine.clear) && $0.contains("attaching vol-1") })
         #expect(writes.last == ProgressLine.clear)
+    }
+
+    /// Returns once something was drawn; fails the test after 30 s.
+    static func waitUntilDrawn(_ screen: Screen) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while screen.all.isEmpty {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("nothing was drawn within 30 s")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     @Test func shortWaitDrawsNothing() async throws {
@@ -38,7 +52,7 @@ final class Screen: @unchecked Sendable {
         let screen = Screen()
         let error = await #expect(throws: TetherError.self) {
             try await ProgressLine("exporting v1", write: screen.write).showing {
-                try await Task.sleep(for: .milliseconds(1300))
+                try await Self.waitUntilDrawn(screen)
                 throw TetherError(.targetFailed, "tgtd said no")
             }
         }
