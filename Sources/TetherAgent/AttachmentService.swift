@@ -12,6 +12,7 @@ public final class AttachmentService: Sendable {
     let node: ConnectorProperties
     let stats: OperationStats
     let logger: Logger
+    let targets = DiskTargets()
 
     init(journal: Journal, locks: VolumeLocks, connectors: [any Connector], node: ConnectorProperties, stats: OperationStats, logger: Logger) {
         self.journal = journal
@@ -80,10 +81,12 @@ public final class AttachmentService: Sendable {
             var attached = try await connector.attach(request)
             // Details may quote the connection_info (kernel RBD keeps it): the journal keeps none of its secrets.
             attached.details = attached.details.map { Redaction.redact($0) }
-            let result = try Self.json(attached)
-            try await journal.finishAttach(id: record.id, result: result)
+            try await withDiskTarget(for: &attached) { attached in
+                let result = try Self.json(attached)
+                try await self.journal.finishAttach(id: record.id, result: result)
+                record.result = result
+            }
             record.state = AttachmentRecord.State.attached
-            record.result = result
             logger.info(
                 "attach finished",
                 metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "wwid": "\(attached.wwid ?? "-")", "elapsed": "\(ContinuousClock.now - started)"])
@@ -203,6 +206,29 @@ public final class AttachmentService: Sendable {
             return "rbd:\(data.clusterName ?? "-"):\(data.pool)/\(data.image)"
         default:
             return "\(info.driverVolumeType):\(info.volumeID ?? "-")"
+        }
+    }
+
+    /// Gives `attached`'s disk XML a target no other attachment of this node uses, and keeps it
+    /// reserved while `journal` records the attachment.
+    private func withDiskTarget(for attached: inout AttachedVolume, journal: (AttachedVolume) async throws -> Void) async throws {
+        let xml = attached.diskXML
+        guard let bus = DiskTarget.of(xml)?.bus else {
+            return try await journal(attached)
+        }
+        // A result that does not decode names no target: nothing to avoid for it.
+        let used = Set(try await self.journal.attachments().compactMap { record in
+            record.result.flatMap { try? JSONDecoder().decode(AttachedVolume.self, from: Data($0.utf8)) }
+                .flatMap { DiskTarget.of($0.diskXML) }.flatMap { DiskTarget.index(of: $0.device) }
+        })
+        let index = try await targets.reserve(avoiding: used)
+        attached.diskXML = DiskTarget(device: DiskTarget.name(index: index, bus: bus), bus: bus).rewrite(xml)
+        do {
+            try await journal(attached)
+            await targets.release(index)
+        } catch {
+            await targets.release(index)
+            throw error
         }
     }
 

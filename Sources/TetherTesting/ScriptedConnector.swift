@@ -41,7 +41,7 @@ public final class ScriptedConnector: Connector, Sendable {
         state.withLock { $0.attached.append(request.attachmentID) }
         return AttachedVolume(
             protocolName: "iscsi", mode: mode, paths: [.init(portal: "192.0.2.1:3260", target: "iqn.x:y", lun: 1, state: "ok")],
-            wwid: "naa.6fake", sizeBytes: 1 << 20, blockSize: 512, devicePath: nil, diskXML: "<disk/>", qemuBlockdev: ["driver": "raw"],
+            wwid: "naa.6fake", sizeBytes: 1 << 20, blockSize: 512, devicePath: nil, diskXML: "<disk type='network' device='disk'>\n  <target dev='vdb' bus='virtio'/>\n</disk>\n", qemuBlockdev: ["driver": "raw"],
             qemuObjects: [], secretFiles: [])
     }
 

@@ -44,6 +44,14 @@ struct CLIFlowTests {
                 #expect(show.status == 0 && show.output.contains("<disk type='network'"))
                 let xml = try Self.tether(agent, ["disk-xml", volume])
                 #expect(xml.status == 0 && xml.output.hasPrefix("<disk type='network' device='disk'>") && xml.output.hasSuffix("</disk>\n"))
+                // The node's first attachment has the first free target; the caller may choose another.
+                #expect(xml.output.contains("<target dev='vdb' bus='virtio'/>"), "\(xml.output)")
+                let scsi = try Self.tether(agent, ["disk-xml", volume, "--bus", "scsi"])
+                #expect(scsi.status == 0 && scsi.output.contains("<target dev='sdb' bus='scsi'/>"), "\(scsi.output)")
+                let chosen = try Self.tether(agent, ["disk-xml", volume, "--target", "vdq"])
+                #expect(chosen.status == 0 && chosen.output.contains("<target dev='vdq' bus='virtio'/>"), "\(chosen.output)")
+                let refused = try Self.tether(agent, ["disk-xml", volume, "--target", "vdb'/><x"])
+                #expect(refused.status == 2 && refused.output.contains("--target"), "\(refused.output)")
 
                 #expect(try Self.tether(agent, ["detach", volume]).status == 0)
                 let again = try Self.tether(agent, ["detach", volume])

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import TetherAPI
 @testable import TetherAgent
@@ -103,5 +104,45 @@ import Testing
         try await service.recover()
         #expect(try await journal.counts() == (0, 0, 0))
         #expect(connector.detachedIDs == ["a1"])
+    }
+}
+
+@Suite struct DiskTargetAssignmentTests {
+    let journal: Journal
+    let service: AttachmentService
+
+    init() throws {
+        journal = try Journal()
+        service = AttachmentService(
+            journal: journal, locks: VolumeLocks(), connectors: [ScriptedConnector()], node: ConnectorProperties(initiator: "iqn.test:node"),
+            stats: OperationStats(), logger: Logger(label: "test"))
+    }
+
+    static func target(_ record: AttachmentRecord) throws -> String? {
+        let attached = try JSONDecoder().decode(AttachedVolume.self, from: Data(try #require(record.result).utf8))
+        return DiskTarget.of(attached.diskXML)?.device
+    }
+
+    /// Several Tether disks in one domain: each attachment of the node gets its own target, and a
+    /// detached one's target is handed out again.
+    @Test func attachmentsGetDistinctTargetsAndFreedOnesComeBack() async throws {
+        let (first, _) = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
+        let (second, _) = try await service.attach(AttachmentServiceTests.request(volume: "v2"))
+        #expect(try Self.target(first) == "vdb")
+        #expect(try Self.target(second) == "vdc")
+        _ = try await service.detach("v1", force: false)
+        let (third, _) = try await service.attach(AttachmentServiceTests.request(volume: "v3"))
+        #expect(try Self.target(third) == "vdb")
+    }
+
+    /// Attaches of different volumes run in parallel: no two may get the same target.
+    @Test func parallelAttachesNeverShareATarget() async throws {
+        let targets = try await withThrowingTaskGroup(of: String?.self) { group in
+            for n in 0..<12 {
+                group.addTask { try Self.target(try await service.attach(AttachmentServiceTests.request(volume: "p\(n)")).0) }
+            }
+            return try await group.reduce(into: [String?]()) { $0.append($1) }
+        }
+        #expect(Set(targets.compactMap { $0 }).count == 12)
     }
 }
