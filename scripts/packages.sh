@@ -17,6 +17,7 @@
 #   guest    scripts/guest-lab.sh: QEMU and the host programs copied into the kernel-path guest
 #   package  scripts/package.sh: strip, gzip, dpkg-deb
 #   fresh    scripts/fresh-check.sh: debootstrap and what it caches the base root with
+#   metrics  Prometheus' promtool, which checks a live agent's /v1/metrics (AgentMetricsTests)
 #   test     everything scripts/test.sh runs
 #
 # Every group that runs a Tether build includes build, so no script can need less than the build.
@@ -39,8 +40,9 @@ group() {
                 sg3-utils-udev udev kmod cpio zstd xz-utils iproute2 util-linux coreutils ;;
         package) echo binutils gzip dpkg ;;
         fresh) echo debootstrap zstd util-linux git ;;
-        test) group demo; group ceph; group libvirt; group cinder; group guest ;;
-        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest package fresh test)" >&2
+        metrics) echo prometheus ;;
+        test) group demo; group ceph; group libvirt; group cinder; group guest; group metrics ;;
+        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest package fresh metrics test)" >&2
            return 64 ;;
     esac
 }
