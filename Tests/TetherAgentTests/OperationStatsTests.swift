@@ -26,9 +26,9 @@ import Testing
             #"tether_operation_duration_seconds_count{operation="attach",protocol="iscsi",mode="network"} 2"#,
             #"tether_operation_duration_seconds_count{operation="attach",protocol="rbd",mode="kernel"} 1"#,
             #"tether_operation_duration_seconds_bucket{operation="attach",protocol="rbd",mode="kernel",le="+Inf"} 1"#,
-            // The 30 ms export is above the 25 ms bucket and within the 100 ms one.
+            // The export slept 30 ms: above the 25 ms bucket (how much above, a loaded machine decides).
             #"tether_operation_duration_seconds_bucket{operation="export",protocol="iscsi",mode="target",le="0.025"} 0"#,
-            #"tether_operation_duration_seconds_bucket{operation="export",protocol="iscsi",mode="target",le="0.1"} 1"#,
+            #"tether_operation_duration_seconds_bucket{operation="export",protocol="iscsi",mode="target",le="+Inf"} 1"#,
         ] {
             #expect(lines.contains(expected), "\(expected) missing from\n\(text)")
         }
