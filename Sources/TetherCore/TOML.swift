@@ -29,6 +29,7 @@ public enum TOML {
     /// - Throws: `ConfigurationError` with the file, and the line and column of a syntax error.
     public static func parse(_ text: String, file: String = "<config>") throws -> Document {
         try rejectNUL(text, file: file)
+        try rejectDeepKeys(text, file: file)
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -37,9 +38,14 @@ public enum TOML {
                 file: file, line: error.source.begin.line, message: "\(error.description) (column \(error.source.begin.column))")
         }
         var document: Document = ["": [:]]
-        try flatten(root, name: "", into: &document, file: file)
+        try flatten(root, name: "", depth: 0, into: &document, file: file)
         return document
     }
+
+    /// toml++ bounds the nesting of values (256) but not of tables: `a.a.a…a = 1` nests one table
+    /// per dot. Tether's files nest two; a file nesting more than this is refused before the
+    /// recursion below can exhaust a thread's stack.
+    static let maximumTableDepth = 16
 
     /// toml++ reads a C string and TOMLKit hands strings back as C strings: a NUL would cut the
     /// file, or a value, short without a word. A file with one is refused instead.
@@ -51,16 +57,74 @@ public enum TOML {
         }
     }
 
+    /// toml++ recurses once per part of a dotted key (`a.a.a…` 100,000 deep overflows the stack),
+    /// so a key of more parts than any table Tether reads may nest is refused before toml++ sees
+    /// it. Strings and comments are skipped; a float's one dot is no chain.
+    private static func rejectDeepKeys(_ text: String, file: String) throws {
+        let scalars = Array(text.unicodeScalars)
+        var index = 0
+        var line = 1
+        var dots = 0
+        func at(_ offset: Int) -> Unicode.Scalar? { index + offset < scalars.count ? scalars[index + offset] : nil }
+        /// Skips a string starting at `index`; counts its line breaks.
+        func skipString(_ quote: Unicode.Scalar) {
+            let multiLine = at(1) == quote && at(2) == quote
+            index += multiLine ? 3 : 1
+            while index < scalars.count {
+                let scalar = scalars[index]
+                if scalar == "\n" {
+                    // An unterminated one-line string ends at the line break; toml++ reports it.
+                    if !multiLine { return }
+                    line += 1
+                } else if scalar == "\\" && quote == "\"" {
+                    index += 1
+                    if at(0) == "\n" { line += 1 }
+                } else if scalar == quote && (!multiLine || (at(1) == quote && at(2) == quote)) {
+                    index += multiLine ? 3 : 1
+                    return
+                }
+                index += 1
+            }
+        }
+        while index < scalars.count {
+            let scalar = scalars[index]
+            switch scalar {
+            case "\"", "'":
+                skipString(scalar)
+                continue
+            case "#":
+                while index < scalars.count, scalars[index] != "\n" { index += 1 }
+                continue
+            case ".":
+                dots += 1
+                guard dots <= maximumTableDepth else {
+                    throw ConfigurationError(file: file, line: line, message: "a key of more than \(maximumTableDepth + 1) dotted parts")
+                }
+            case "\n":
+                line += 1
+                dots = 0
+            case " ", "\t", "\r", "_", "-", "a"..."z", "A"..."Z", "0"..."9":
+                break
+            default:
+                dots = 0
+            }
+            index += 1
+        }
+    }
+
     /// Values of a table go to `document[name]`; its sub-tables, however they were written,
     /// recurse under `name.key`. A table that holds only sub-tables (`user` of `[user.cinder]`)
     /// gets no entry of its own; an empty one (`[multipath]` alone) does, so readers see it.
-    private static func flatten(_ table: TOMLTable, name: String, into document: inout Document, file: String) throws {
+    private static func flatten(_ table: TOMLTable, name: String, depth: Int, into document: inout Document, file: String) throws {
         var values: [String: Value] = [:]
         var hasSubtables = false
         for (key, item) in table {
             if item.type == .table, let subtable = item.table {
                 hasSubtables = true
-                try flatten(subtable, name: name.isEmpty ? key : "\(name).\(key)", into: &document, file: file)
+                guard depth < maximumTableDepth else {
+                    throw ConfigurationError(file: file, message: "tables nest deeper than \(maximumTableDepth) levels (under [\(name)])")
+                }
+                try flatten(subtable, name: name.isEmpty ? key : "\(name).\(key)", depth: depth + 1, into: &document, file: file)
             } else {
                 values[key] = value(item)
             }

@@ -104,6 +104,36 @@ import Testing
         #expect(error?.message.contains(mentions) == true, "\(error?.description ?? "")")
     }
 
+    /// Deep nesting is an error naming the file, not a stack overflow in the agent: toml++ limits
+    /// values (arrays, inline tables) to 256 levels; the reader refuses keys of more than 17 dotted
+    /// parts before toml++ sees them (toml++ overflowed the stack on 100,000).
+    @Test(arguments: [
+        "socket = " + String(repeating: "[", count: 100_000),
+        "socket = " + String(repeating: "{ a = ", count: 100_000),
+        String(repeating: "a.", count: 100_000) + "b = 1",
+        "[" + String(repeating: "a.", count: 100_000) + "b]",
+        "a = { " + String(repeating: "\"a\" . ", count: 100_000) + "b = 1 }",
+        String(repeating: "a.", count: 17) + "b = 1",
+    ])
+    func deepNestingIsAnError(text: String) {
+        let error = #expect(throws: ConfigurationError.self) { try AgentConfiguration.parse(text, file: "t.toml") }
+        #expect(error?.file == "t.toml")
+    }
+
+    /// Dots in strings, comments and floats are no key: a file full of them loads.
+    @Test func dotsOutsideKeysAreNoNesting() throws {
+        let portals = (1...40).map { "\"10.0.0.\($0):3260\"" }.joined(separator: ", ")
+        let configuration = try AgentConfiguration.parse(
+            """
+            # a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z
+            [iscsi]
+            login_timeout = 1.5
+            [target]
+            portals = [\(portals)]   # 1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19
+            """, file: "t.toml")
+        #expect(configuration.target.portals.count == 40)
+    }
+
     /// Syntax errors come from toml++ with their line.
     @Test(arguments: [
         ("log_level = \"info\"\n\nsocket = /tmp/x", 3),
