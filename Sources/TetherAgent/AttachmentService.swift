@@ -58,7 +58,7 @@ public final class AttachmentService: Sendable {
                     .conflict, "volume \(volumeID) is already attached here through \(other.targetKey) (attachment \(other.id), \(other.state))",
                     hint: "detach it first: tether detach \(other.id)")
             }
-            return try await self.stats.track("attach") {
+            return try await self.stats.track(.attach, protocol: .init(journaled: info.driverVolumeType.lowercased()), mode: .init(mode)) {
                 try await self.attachNew(volumeID: volumeID, info: info, target: target, mode: mode, accessMode: accessMode, connector: connector, force: request.force ?? false)
             }
         }
@@ -109,7 +109,7 @@ public final class AttachmentService: Sendable {
             var detached: [String] = []
             // Re-read under the lock: another request may have changed it meanwhile.
             for record in try await self.resolve(reference) {
-                try await self.stats.track("detach") { try await self.detachOne(record, force: force) }
+                try await self.stats.track(.detach, protocol: .init(journaled: record.protocolName), mode: .init(journaled: record.mode)) { try await self.detachOne(record, force: force) }
                 detached.append(record.id)
             }
             return detached

@@ -54,7 +54,7 @@ public final class ExportService: Sendable {
         canonical.path = path
         let volume = canonical
         return try await locks.withLock("export:\(volume.id)") {
-            try await self.stats.track("export") {
+            try await self.stats.track(.export, protocol: .iscsi, mode: .target) {
                 let previous = try await self.journal.export(volume: volume.id)
                 if let (record, _) = previous, record.path != path {
                     throw TetherError(
@@ -96,7 +96,7 @@ public final class ExportService: Sendable {
     /// terminate_connection: revokes one initiator (or all); the target goes with the last one.
     func delete(volumeID: String, initiator: String?) async throws -> ExportDeletion {
         try await locks.withLock("export:\(volumeID)") {
-            try await self.stats.track("unexport") {
+            try await self.stats.track(.unexport, protocol: .iscsi, mode: .target) {
                 guard let (record, grants) = try await self.journal.export(volume: volumeID) else {
                     return ExportDeletion(volumeID: volumeID, initiatorsRemoved: [], targetRemoved: false)
                 }
@@ -126,7 +126,7 @@ public final class ExportService: Sendable {
             throw TetherError(.unsupported, "this agent exports no RBD volumes")
         }
         guard !volumeID.isEmpty else { throw TetherError.missingField("volume.id", in: "the export request") }
-        let export = try await stats.track("export") {
+        let export = try await stats.track(.export, protocol: .rbd, mode: .target) {
             try await rbd.initializeConnection(volumeID: volumeID, cluster: image.cluster, pool: image.pool, image: image.image, user: image.user)
         }
         let body = ExportBody(

@@ -46,7 +46,7 @@ public final class LocalAttachService: Sendable {
                 // An earlier attach or detach is unfinished: finish it before starting afresh.
                 try await self.settle(existing, client: client)
             }
-            return try await self.stats.track("local_attach") {
+            return try await self.stats.track(.localAttach, protocol: .cinder, mode: .init(request.mode ?? .network)) {
                 (try await self.attachNew(volumeID: volumeID, request: request, client: client), true)
             }
         }
@@ -152,7 +152,7 @@ public final class LocalAttachService: Sendable {
                 return LocalDetachResponse(volumeID: volumeID, detached: false)
             }
             let watch = StopWatch()
-            try await self.stats.track("local_detach") {
+            try await self.stats.track(.localDetach, protocol: .cinder, mode: .init(journaled: record.mode)) {
                 if record.state == CinderAttachmentRecord.State.attached || record.state == CinderAttachmentRecord.State.detaching {
                     try await self.finishDetach(&record, client: client, force: force, watch: watch)
                 } else {

@@ -1,7 +1,10 @@
 import Foundation
 import Logging
 
-/// Structured log lines (logfmt) on stderr: `ts=… level=… msg="…" key=value …`.
+/// Structured log lines (logfmt) on stderr: `ts=… level=… msg="…" key=value …`. When stderr is
+/// the journal, each line starts with its syslog priority (`<3>ts=… level=error …`), which
+/// journald strips and stores as the entry's PRIORITY (sd-daemon(3)); files and terminals get
+/// plain logfmt.
 ///
 /// Secrets never reach it: they are `Secret` values, which print as `<redacted>`, and
 /// connection_info is redacted before it is logged or journaled.
@@ -9,11 +12,16 @@ public struct LogfmtLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     let label: String
+    let destination: LogDestination
     let output: @Sendable (String) -> Void
 
-    public init(label: String, level: Logger.Level = .info, output: @escaping @Sendable (String) -> Void = LogfmtLogHandler.standardError) {
+    public init(
+        label: String, level: Logger.Level = .info, destination: LogDestination = .plain,
+        output: @escaping @Sendable (String) -> Void = LogfmtLogHandler.standardError
+    ) {
         self.label = label
         self.logLevel = level
+        self.destination = destination
         self.output = output
     }
 
@@ -25,7 +33,8 @@ public struct LogfmtLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-        var line = "ts=\(Date().formatted(.iso8601.time(includingFractionalSeconds: true).year().month().day())) level=\(event.level) msg=\(Self.quote(event.message.description))"
+        var line = destination == .journal ? "<\(event.level.syslogPriority)>" : ""
+        line += "ts=\(Date().formatted(.iso8601.time(includingFractionalSeconds: true).year().month().day())) level=\(event.level) msg=\(Self.quote(event.message.description))"
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
             line += " \(key)=\(Self.quote(value.description))"
         }
@@ -60,5 +69,20 @@ public struct LogfmtLogHandler: LogHandler {
 
     public static let standardError: @Sendable (String) -> Void = { line in
         FileHandle.standardError.write(Data(line.utf8))
+    }
+}
+
+extension Logger.Level {
+    /// The syslog priority journald files a line of this level under (sd-daemon(3): SD_DEBUG
+    /// 7 … SD_CRIT 2). swift-log has no alert or emergency.
+    public var syslogPriority: Int {
+        switch self {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
     }
 }

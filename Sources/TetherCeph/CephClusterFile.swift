@@ -74,25 +74,39 @@ public enum CephClusterFile {
         ]
         if let defaultUser = cluster.defaultUserName { lines.append("default_user = \(quote(defaultUser))") }
         for user in cluster.users {
-            lines += ["", "[user.\(user.name)]", "key_file = \(quote(user.keyFile))"]
+            lines += ["", "[user.\(key(user.name))]", "key_file = \(quote(user.keyFile))"]
             if let uuid = user.secretUUID { lines.append("secret_uuid = \(quote(uuid.lowercased))") }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// A TOML basic string; the reader knows the escapes \\ \" \n \t.
+    /// A TOML basic string: quote, backslash and control characters escaped (TOML 1.0 allows
+    /// none of them bare), the rest as is.
     static func quote(_ text: String) -> String {
         var result = "\""
-        for character in text {
-            switch character {
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "\\": result += "\\\\"
             case "\"": result += "\\\""
             case "\n": result += "\\n"
             case "\t": result += "\\t"
-            default: result.append(character)
+            case "\r": result += "\\r"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: result.unicodeScalars.append(scalar)
             }
         }
         return result + "\""
+    }
+
+    /// A key as a table header part: bare when TOML allows (A-Z a-z 0-9 _ -), else quoted, so
+    /// a user named `a.b` stays one key and reads back as `[user."a.b"]`.
+    static func key(_ text: String) -> String {
+        let bare = !text.isEmpty && text.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
+        }
+        return bare ? text : quote(text)
     }
 
     /// Typed values with the line they came from, for errors a person can act on.

@@ -1,8 +1,13 @@
-/// A reader for the TOML Tether's configuration files use: `[table]` headers, `key = value`
-/// with strings (basic and literal), integers, floats, booleans and arrays of those, and comments.
+internal import TOMLKit
+
+/// Tether's configuration files (tether.toml, clusters.d/*.toml) read through TOMLKit (toml++):
+/// all of TOML 1.0 — multi-line arrays, inline tables, dotted keys, every string form, dates —
+/// so a file a deployment tool writes with any TOML library loads.
 ///
-/// Tether's files are written by people and deployment tools; anything outside this subset
-/// (inline tables, dates, multi-line strings) is an error with its line number, never ignored.
+/// The readers take a flat view: tables by their dotted name, each a map of keys to values.
+/// `[user.cinder]`, `user.cinder.key_file = …` and `user = { cinder = { key_file = … } }` are
+/// the same table `user.cinder`. Which tables and keys mean something is the readers' business:
+/// they reject the rest, naming the file and the key.
 public enum TOML {
     public indirect enum Value: Sendable, Hashable {
         case string(String)
@@ -10,150 +15,145 @@ public enum TOML {
         case float(Double)
         case boolean(Bool)
         case array([Value])
+        /// A table inside an array (`[[name]]`, or an inline table as an item); no key of
+        /// Tether's takes one, so readers report it as the wrong type.
+        case table([String: Value])
+        /// An offset or local date-time, date or time, as toml++ prints it; no key of Tether's
+        /// takes one either.
+        case dateTime(String)
     }
 
     /// Tables by name ("" for the top level), each a map of keys to values.
     public typealias Document = [String: [String: Value]]
 
+    /// - Throws: `ConfigurationError` with the file, and the line and column of a syntax error.
     public static func parse(_ text: String, file: String = "<config>") throws -> Document {
-        var document: Document = ["": [:]]
-        var table = ""
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let lineNumber = index + 1
-            func fail(_ message: String) -> any Error {
-                ConfigurationError(file: file, line: lineNumber, message: message)
-            }
-            var scanner = Scanner(Substring(rawLine))
-            scanner.skipSpaces()
-            if scanner.atEndOrComment { continue }
-            if scanner.peek == "[" {
-                scanner.advance()
-                let name = scanner.take { $0 != "]" }.trimmed
-                guard scanner.peek == "]", !name.isEmpty, !name.hasPrefix("[") else {
-                    throw fail("a table header must look like [name]")
-                }
-                scanner.advance()
-                scanner.skipSpaces()
-                guard scanner.atEndOrComment else { throw fail("text after the table header") }
-                table = String(name)
-                guard document[table] == nil else { throw fail("table [\(table)] appears twice") }
-                document[table] = [:]
-                continue
-            }
-            let key = scanner.take { $0 != "=" && $0 != "#" }.trimmed
-            guard scanner.peek == "=", !key.isEmpty else { throw fail("expected key = value") }
-            guard key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-                throw fail("key \"\(key)\" has characters outside A-Z a-z 0-9 _ -")
-            }
-            scanner.advance()
-            scanner.skipSpaces()
-            let value: Value
-            do {
-                value = try scanner.value()
-            } catch {
-                throw fail(error.message)
-            }
-            scanner.skipSpaces()
-            guard scanner.atEndOrComment else { throw fail("text after the value of \(key)") }
-            guard document[table]?[String(key)] == nil else { throw fail("key \(key) appears twice") }
-            document[table, default: [:]][String(key)] = value
+        try rejectNUL(text, file: file)
+        try rejectDeepKeys(text, file: file)
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(
+                file: file, line: error.source.begin.line, message: "\(error.description) (column \(error.source.begin.column))")
         }
+        var document: Document = ["": [:]]
+        try flatten(root, name: "", depth: 0, into: &document, file: file)
         return document
     }
 
-    struct ParseFailure: Error {
-        var message: String
-        init(_ message: String) { self.message = message }
+    /// toml++ bounds the nesting of values (256) but not of tables: `a.a.a…a = 1` nests one table
+    /// per dot. Tether's files nest two; a file nesting more than this is refused before the
+    /// recursion below can exhaust a thread's stack.
+    static let maximumTableDepth = 16
+
+    /// toml++ reads a C string and TOMLKit hands strings back as C strings: a NUL would cut the
+    /// file, or a value, short without a word. A file with one is refused instead.
+    private static func rejectNUL(_ text: String, file: String) throws {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.contains("\0") || line.contains("\\u0000") || line.contains("\\U00000000") {
+                throw ConfigurationError(file: file, line: index + 1, message: "a NUL character is not allowed in a configuration file")
+            }
+        }
     }
 
-    private struct Scanner {
-        var text: Substring
-        init(_ text: Substring) { self.text = text }
-
-        var peek: Character? { text.first }
-        var atEndOrComment: Bool { text.isEmpty || text.first == "#" || text.allSatisfy { $0 == "\r" } }
-        mutating func advance() { text.removeFirst() }
-        mutating func skipSpaces() { while let c = text.first, c == " " || c == "\t" || c == "\r" { text.removeFirst() } }
-        mutating func take(while predicate: (Character) -> Bool) -> Substring {
-            let taken = text.prefix(while: predicate)
-            text.removeFirst(taken.count)
-            return taken
-        }
-
-        mutating func value() throws(ParseFailure) -> Value {
-            switch peek {
-            case "\"": return .string(try basicString())
-            case "'":
-                advance()
-                let body = take { $0 != "'" }
-                guard peek == "'" else { throw ParseFailure("unterminated string") }
-                advance()
-                return .string(String(body))
-            case "[":
-                advance()
-                var items: [Value] = []
-                while true {
-                    skipSpaces()
-                    if peek == "]" { advance(); return .array(items) }
-                    items.append(try value())
-                    skipSpaces()
-                    if peek == "," { advance(); continue }
-                    guard peek == "]" else { throw ParseFailure("expected , or ] in an array (arrays stay on one line)") }
+    /// toml++ recurses once per part of a dotted key (`a.a.a…` 100,000 deep overflows the stack),
+    /// so a key of more parts than any table Tether reads may nest is refused before toml++ sees
+    /// it. Strings and comments are skipped; a float's one dot is no chain.
+    private static func rejectDeepKeys(_ text: String, file: String) throws {
+        let scalars = Array(text.unicodeScalars)
+        var index = 0
+        var line = 1
+        var dots = 0
+        func at(_ offset: Int) -> Unicode.Scalar? { index + offset < scalars.count ? scalars[index + offset] : nil }
+        /// Skips a string starting at `index`; counts its line breaks.
+        func skipString(_ quote: Unicode.Scalar) {
+            let multiLine = at(1) == quote && at(2) == quote
+            index += multiLine ? 3 : 1
+            while index < scalars.count {
+                let scalar = scalars[index]
+                if scalar == "\n" {
+                    // An unterminated one-line string ends at the line break; toml++ reports it.
+                    if !multiLine { return }
+                    line += 1
+                } else if scalar == "\\" && quote == "\"" {
+                    index += 1
+                    if at(0) == "\n" { line += 1 }
+                } else if scalar == quote && (!multiLine || (at(1) == quote && at(2) == quote)) {
+                    index += multiLine ? 3 : 1
+                    return
                 }
+                index += 1
+            }
+        }
+        while index < scalars.count {
+            let scalar = scalars[index]
+            switch scalar {
+            case "\"", "'":
+                skipString(scalar)
+                continue
+            case "#":
+                while index < scalars.count, scalars[index] != "\n" { index += 1 }
+                continue
+            case ".":
+                dots += 1
+                guard dots <= maximumTableDepth else {
+                    throw ConfigurationError(file: file, line: line, message: "a key of more than \(maximumTableDepth + 1) dotted parts")
+                }
+            case "\n":
+                line += 1
+                dots = 0
+            case " ", "\t", "\r", "_", "-", "a"..."z", "A"..."Z", "0"..."9":
+                break
             default:
-                let word = take { !" \t,]#\r".contains($0) }
-                switch word {
-                case "true": return .boolean(true)
-                case "false": return .boolean(false)
-                case "": throw ParseFailure("missing value")
-                default:
-                    let digits = word.replacingOccurrences("_")
-                    if let integer = Int(digits) { return .integer(integer) }
-                    if let float = Double(digits) { return .float(float) }
-                    throw ParseFailure("\"\(word)\" is not a string, number, boolean or array (quote strings)")
+                dots = 0
+            }
+            index += 1
+        }
+    }
+
+    /// Values of a table go to `document[name]`; its sub-tables, however they were written,
+    /// recurse under `name.key`. A table that holds only sub-tables (`user` of `[user.cinder]`)
+    /// gets no entry of its own; an empty one (`[multipath]` alone) does, so readers see it.
+    private static func flatten(_ table: TOMLTable, name: String, depth: Int, into document: inout Document, file: String) throws {
+        var values: [String: Value] = [:]
+        var hasSubtables = false
+        for (key, item) in table {
+            if item.type == .table, let subtable = item.table {
+                hasSubtables = true
+                guard depth < maximumTableDepth else {
+                    throw ConfigurationError(file: file, message: "tables nest deeper than \(maximumTableDepth) levels (under [\(name)])")
                 }
+                try flatten(subtable, name: name.isEmpty ? key : "\(name).\(key)", depth: depth + 1, into: &document, file: file)
+            } else {
+                values[key] = value(item)
             }
         }
+        guard !values.isEmpty || !hasSubtables || name.isEmpty else { return }
+        // `[user."a.b"]` and `[user.a.b]` flatten to one name; both at once are ambiguous.
+        if let existing = document[name], !name.isEmpty || !existing.isEmpty {
+            throw ConfigurationError(file: file, message: "table [\(name)] is defined twice (once with a quoted dotted key)")
+        }
+        document[name] = values
+    }
 
-        mutating func basicString() throws(ParseFailure) -> String {
-            advance()
-            var result = ""
-            while let c = peek {
-                advance()
-                switch c {
-                case "\"": return result
-                case "\\":
-                    guard let escaped = peek else { throw ParseFailure("unterminated escape") }
-                    advance()
-                    switch escaped {
-                    case "n": result.append("\n")
-                    case "t": result.append("\t")
-                    case "\"": result.append("\"")
-                    case "\\": result.append("\\")
-                    default: throw ParseFailure("unsupported escape \\\(escaped)")
-                    }
-                default: result.append(c)
-                }
-            }
-            throw ParseFailure("unterminated string")
+    private static func value(_ item: any TOMLValueConvertible) -> Value {
+        switch item.type {
+        case .string: .string(item.string ?? "")
+        case .int: .integer(item.int ?? 0)
+        case .double: .float(item.double ?? 0)
+        case .bool: .boolean(item.bool ?? false)
+        case .array:
+            .array((item.array.map { Array($0) } ?? []).map { value($0) })
+        case .table:
+            .table(Dictionary((item.table.map { Array($0) } ?? []).map { ($0.0, value($0.1)) }, uniquingKeysWith: { _, last in last }))
+        case .date, .time, .dateTime: .dateTime(item.debugDescription)
         }
     }
 }
 
-extension Substring {
-    fileprivate var trimmed: Substring {
-        var slice = self
-        while let c = slice.first, c == " " || c == "\t" { slice.removeFirst() }
-        while let c = slice.last, c == " " || c == "\t" { slice.removeLast() }
-        return slice
-    }
-
-    fileprivate func replacingOccurrences(_ character: Character) -> String {
-        String(filter { $0 != character })
-    }
-}
-
-/// A configuration file that cannot be read: which file, which line, what is wrong.
+/// A configuration file that cannot be read: which file, which line (when the parser knows
+/// it), what is wrong.
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public var file: String
     public var line: Int?

@@ -15,6 +15,7 @@ extension Lab {
         case setpriv
         case useradd
         case groupadd
+        case promtool
 
         public var program: String { rawValue }
 
@@ -34,6 +35,7 @@ extension Lab {
             case .qemuIO: "qemu-utils"
             case .setpriv: "util-linux"
             case .useradd, .groupadd: "passwd"
+            case .promtool: "prometheus"
             }
         }
 

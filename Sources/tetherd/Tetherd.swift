@@ -45,7 +45,8 @@ struct Tetherd: AsyncParsableCommand {
             configuration.logLevel = level
         }
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
+        let destination = LogDestination.standardError()
+        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level, destination: destination) }
         let logger = Logger(label: "tetherd")
         do {
             try await Agent(configuration: configuration, logger: logger).run()

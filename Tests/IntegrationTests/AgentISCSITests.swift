@@ -100,7 +100,8 @@ struct AgentISCSITests {
                 let metrics = try await client.http.send(HTTPRequest(method: "GET", target: "/v1/metrics"))
                 let text = String(decoding: metrics.body, as: UTF8.self)
                 let peak = text.split(separator: "\n").first { $0.hasPrefix("tether_operations_peak_in_flight ") }
-                #expect((peak.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) > 1, "\(text)")
+                // A gauge, which swift-prometheus writes as a Double ("16.0").
+                #expect((peak.flatMap { Double($0.split(separator: " ")[1]) } ?? 0) > 1, "\(text)")
                 let overlapping = LogOverlap.maximumConcurrent(log: agent.log(), start: "attach started", end: "attach finished")
                 #expect(overlapping > 1)
                 for id in ids { _ = try await client.detach(id) }

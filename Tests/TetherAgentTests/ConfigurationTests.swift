@@ -41,7 +41,7 @@ import Testing
         ("socket = \"/a\nb\"", "t.toml:1"),
         ("socket = /tmp/x", "t.toml:1"),
         ("[target]\nportals = [\"a:0\"]", "portals"),
-        ("a = 1\na = 2", "appears twice"),
+        ("a = 1\na = 2", "t.toml:2"),
         ("[iscsi]\nconnect_timeout = -1", "positive number"),
         // Used to reach Int(number * 1000) and trap; a day at most keeps milliseconds in every C type.
         ("[iscsi]\nlogin_timeout = 1e300", "at most 86400"),

@@ -54,9 +54,46 @@ import Testing
         #expect(read == cluster)
     }
 
+    /// The UUID the hand-written SHA-256 derived before swift-crypto replaced it: libvirt secrets
+    /// and domain XML already carry it, so it must not change.
+    @Test func derivedSecretUUIDIsUnchanged() {
+        let fsid = UUID(uuidString: CephFixtures.fsidA)!
+        #expect(CephCluster.derivedSecretUUID(fsid: fsid, user: "cinder") == UUID(uuidString: "dccce9f2-d477-83a0-bb84-c8ff1fc323ca"))
+    }
+
+    /// TOML 1.0 forms a deployment tool may write: inline tables, dotted keys, multi-line
+    /// arrays with comments, literal strings. They read as the usual file does.
+    @Test func readsEveryTOMLFormOfTheSameFile() throws {
+        let path = "/etc/tether/clusters.d/ceph-a.toml"
+        let usual = try CephClusterFile.parse(CephFixtures.clusterA, path: path, registryDirectory: "/etc/tether")
+        let other = try CephClusterFile.parse(
+            """
+            name = 'ceph-a'
+            fsid = "\(CephFixtures.fsidA)"
+            mon_host = [
+                "v2:192.0.2.21:3300", "v1:192.0.2.21:6789",   # mon a
+                "192.0.2.22:6789",
+                '''[v2:192.0.2.23:3300,v1:192.0.2.23:6789]''',
+            ]
+            default_user = "cinder"
+            user.cinder = { key_file = "/etc/tether/keys/ceph-a.client.cinder.key", secret_uuid = "\(CephFixtures.secretUUIDA)" }
+            user.nova.key_file = '/etc/tether/keys/ceph-a.client.nova.key'
+            """, path: path, registryDirectory: "/etc/tether")
+        #expect(other == usual)
+    }
+
+    /// A user name TOML cannot write bare (`a.b`) is written quoted and reads back as one key.
+    @Test func quotesUserNamesThatAreNotBareKeys() throws {
+        let user = try CephUser(name: "a.b", keyFile: "/keys/a.b.key")
+        let cluster = try CephCluster(name: "q", fsid: UUID(), monitors: CephMonitor.parse(["10.0.0.1"]), users: [user])
+        let text = CephClusterFile.render(cluster)
+        #expect(text.contains(#"[user."a.b"]"#))
+        #expect(try CephClusterFile.parse(text, path: "/r/clusters.d/q.toml", registryDirectory: "/r") == cluster)
+    }
+
     /// Each kind of bad file: the error names the file, the line when it can, and what is wrong.
     @Test(arguments: [
-        ("name = \"ceph-a\"\nfsid = \"x\n", 2, "unterminated string"),
+        ("name = \"ceph-a\"\nfsid = \"x\n", 2, "Error while parsing string"),
         ("name = \"other\"\nfsid = \"\(CephFixtures.fsidA)\"\nmon_host = \"10.0.0.1\"\n[user.cinder]\n", 1, "does not match the file name"),
         ("fsid = \"not-a-uuid\"\nmon_host = \"10.0.0.1\"\n[user.cinder]\n", 1, "is not a UUID"),
         ("fsid = \"\(CephFixtures.fsidA)\"\n[user.cinder]\n", nil, "mon_host is missing"),
