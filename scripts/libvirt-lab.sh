@@ -12,6 +12,13 @@ install() {
     "$(dirname "$0")/packages.sh" install libvirt
 }
 
+# failed DIR WHAT: says why the start failed, with the ends of libvirtd's own logs (its errors go
+# to log_outputs, not to stderr).
+failed() {
+    echo "libvirt-lab: $2" >&2
+    tail -n 20 "$1/log/libvirtd.out" "$1/log/libvirtd.log" >&2 2>/dev/null || true
+}
+
 start() {
     local dir=$1
     mkdir -p "$dir"/{etc,lib,cache,sock,log/domains,run}
@@ -54,10 +61,10 @@ CONF
     local pid=$!
     for _ in $(seq 1 200); do
         [ -S "$dir/sock/libvirt-sock" ] && break
-        kill -0 "$pid" 2>/dev/null || { cat "$dir/log/libvirtd.out" >&2; exit 1; }
+        kill -0 "$pid" 2>/dev/null || { failed "$dir" "libvirtd exited"; exit 1; }
         sleep 0.05
     done
-    [ -S "$dir/sock/libvirt-sock" ] || { echo "libvirt-lab: libvirtd did not start (see $dir/log)" >&2; kill -9 "$pid"; exit 1; }
+    [ -S "$dir/sock/libvirt-sock" ] || { failed "$dir" "libvirtd did not create its socket within 10 s"; kill -9 "$pid"; exit 1; }
     cat >"$dir/libvirt.env" <<ENV
 URI=qemu:///system?socket=$dir/sock/libvirt-sock
 LIBVIRTD_PID=$pid
