@@ -32,6 +32,8 @@ public actor CinderClient {
     private var negotiated: Microversion?
     /// Seconds spent waiting for Cinder and Keystone, for the benchmark's breakdown.
     public private(set) var timeInAPI: Duration = .zero
+    /// How often a token Cinder refused was replaced by a new one.
+    public private(set) var renewals = 0
 
     public init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -166,7 +168,15 @@ public actor CinderClient {
     func json(_ method: String, _ path: String, _ body: JSONValue? = nil, what: String) async throws -> JSONValue {
         let base = try await resolvedEndpoint()
         let version = try await microversion()
-        let (status, data) = try await send(method, base + path, body: body, microversion: version, what: what, authenticated: true)
+        var (status, data) = try await send(method, base + path, body: body, microversion: version, what: what, authenticated: true)
+        if status == 401, configuration.auth.canRenew {
+            // The token expired or was revoked since it was issued: Keystone's 401 means Cinder
+            // did nothing, so the same request with a new token is safe. Once: a second 401 is
+            // the credentials' fault, not the token's age.
+            token = nil
+            renewals += 1
+            (status, data) = try await send(method, base + path, body: body, microversion: version, what: what, authenticated: true)
+        }
         guard (200..<300).contains(status) else {
             throw CinderDocuments.error(status: status, body: data, what: what)
         }
