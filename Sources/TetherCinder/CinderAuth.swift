@@ -38,11 +38,11 @@ public enum CinderAuth: Sendable {
     }
 
     /// Whether a new token can be had when Cinder refuses the current one: not for noauth (its
-    /// token never changes) nor a given token used as is.
+    /// token never changes) nor a given token (Tether holds nothing to get another with).
     var canRenew: Bool {
         switch self {
-        case .noauth, .token(nil, _): false
-        case .password, .applicationCredential, .token: true
+        case .noauth, .token: false
+        case .password, .applicationCredential: true
         }
     }
 

@@ -209,9 +209,19 @@ public actor CinderClient {
             }
             let url = authURL.hasSuffix("/v3") ? authURL + "/auth/tokens" : authURL + (authURL.hasSuffix("/") ? "" : "/") + "v3/auth/tokens"
             var http = HTTPClientRequest(url: url)
-            http.method = .POST
-            http.headers.add(name: "Content-Type", value: "application/json")
-            http.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(request)))
+            if case .token(_, let given) = configuration.auth {
+                // A given token is validated, not exchanged: Keystone answers its own catalog,
+                // where exchanging it without a scope would answer an unscoped token and none.
+                http.method = .GET
+                given.reveal { value in
+                    http.headers.add(name: "X-Auth-Token", value: value)
+                    http.headers.add(name: "X-Subject-Token", value: value)
+                }
+            } else {
+                http.method = .POST
+                http.headers.add(name: "Content-Type", value: "application/json")
+                http.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(request)))
+            }
             let started = ContinuousClock.now
             let response: HTTPClientResponse
             do {
@@ -221,7 +231,7 @@ public actor CinderClient {
             }
             let data = Data(buffer: try await response.body.collect(upTo: 8 << 20))
             timeInAPI += ContinuousClock.now - started
-            guard response.status.code == 201, let subject = response.headers.first(name: "X-Subject-Token") else {
+            guard response.status.code == 201 || response.status.code == 200, let subject = response.headers.first(name: "X-Subject-Token") else {
                 throw CinderDocuments.error(status: Int(response.status.code), body: data, what: "issue a Keystone token")
             }
             token = Secret(subject)
