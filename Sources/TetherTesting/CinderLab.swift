@@ -37,7 +37,7 @@ public final class CinderLab: @unchecked Sendable {
     }
 
     /// The lab's auth, from the test's environment: keystone unless CINDER_LAB_AUTH=noauth.
-    static var authMode: String {
+    public static var authMode: String {
         ProcessInfo.processInfo.environment["CINDER_LAB_AUTH"] == "noauth" ? "noauth" : "keystone"
     }
 
