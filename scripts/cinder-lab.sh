@@ -17,8 +17,8 @@
 # +1 AMQP, +2 Erlang distribution, +3 epmd, +4..+13 rabbitmqctl, +14 Keystone, +20 the Cinder API,
 # +21..+25 the catalog's other volumev3 endpoints (nothing listens there); all on 127.0.0.1.
 # Run inside a private network namespace (`unshare -n`, `ip link set lo up`) that also holds the Ceph
-# clusters. Recipe and pitfalls: docs/LAB.md, "OpenStack Cinder". Up in ~8-16 s (Keystone adds a few s:
-# its schema and keys are made while RabbitMQ boots), down in ~2-6 s.
+# clusters. Recipe and pitfalls: docs/LAB.md, "OpenStack Cinder". Up in ~8-16 s (Keystone adds ~20 s:
+# its schema, keys and catalog are made while Cinder's services start), down in ~2-6 s.
 # A failed start prints the relevant log tails, ends what it started and leaves DIR (logs) for `stop`.
 #
 # DIR/cinder.env: CINDER_ENDPOINT (http://127.0.0.1:PORT), CINDER_URL (.../v3/PROJECT_ID), PROJECT_ID
