@@ -66,6 +66,10 @@ install() {
         sleep 1
     done
     apt-get update -qq
+    # keystone's postinst would make a database of its own (dbconfig-common); the Cinder lab makes its own.
+    if printf '%s\n' "${missing[@]}" | grep -qx keystone; then
+        echo "keystone keystone/dbconfig-install boolean false" | debconf-set-selections
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
