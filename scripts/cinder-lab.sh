@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A real OpenStack Cinder (Debian's Zed packages) for tests: cinder-api, cinder-scheduler and
 # cinder-volume with two RBD backends on two Ceph clusters from scripts/ceph-lab.sh, a private
-# PostgreSQL and a private RabbitMQ, noauth. Everything lives in DIR; nothing is installed as a service.
+# PostgreSQL and a private RabbitMQ, and a real Keystone (scripts/keystone-lab.sh: fernet tokens, its own
+# database, uwsgi) that Cinder checks tokens with; CINDER_LAB_AUTH=noauth starts Cinder with
+# auth_strategy = noauth and no Keystone instead. Everything lives in DIR; nothing is installed as a service.
 #
 #   scripts/cinder-lab.sh install                    apt packages (idempotent)
 #   scripts/cinder-lab.sh start DIR CEPH_A CEPH_B    CEPH_A/CEPH_B: dirs of two running ceph-lab clusters;
@@ -12,24 +14,33 @@
 #   scripts/cinder-lab.sh start-api DIR              brings it back; waits until it answers
 #
 # Ports: BASE (CINDER_LAB_BASE, default 31000; moved up by 100 while any of them is taken) +0 PostgreSQL,
-# +1 AMQP, +2 Erlang distribution, +3 epmd, +4..+13 rabbitmqctl, +20 the Cinder API; all on 127.0.0.1.
+# +1 AMQP, +2 Erlang distribution, +3 epmd, +4..+13 rabbitmqctl, +14 Keystone, +20 the Cinder API,
+# +21..+25 the catalog's other volumev3 endpoints (nothing listens there); all on 127.0.0.1.
 # Run inside a private network namespace (`unshare -n`, `ip link set lo up`) that also holds the Ceph
-# clusters. Recipe and pitfalls: docs/LAB.md, "OpenStack Cinder". Up in ~8-16 s, down in ~2-6 s.
+# clusters. Recipe and pitfalls: docs/LAB.md, "OpenStack Cinder". Up in ~8-16 s (Keystone adds ~20 s:
+# its schema, keys and catalog are made while Cinder's services start), down in ~2-6 s.
 # A failed start prints the relevant log tails, ends what it started and leaves DIR (logs) for `stop`.
 #
 # DIR/cinder.env: CINDER_ENDPOINT (http://127.0.0.1:PORT), CINDER_URL (.../v3/PROJECT_ID), PROJECT_ID
-# (CINDER_LAB_PROJECT, default a fixed hex id), TOKEN (noauth: "admin:PROJECT_ID"), API_PORT,
+# (noauth: CINDER_LAB_PROJECT, default a fixed hex id; keystone: the admin project's id), AUTH (keystone
+# or noauth), ADMIN_HEADER (a 0600 file with the admin's "X-Auth-Token: ..." line for curl -H @FILE),
+# TOKEN (noauth only: "admin:PROJECT_ID"), API_PORT,
 # VOLUME_TYPE_A/_B, BACKEND_A/_B (host@backend#pool), CLUSTER_A/_B (rbd_cluster_name: ceph-a, ceph-b),
 # SECRET_UUID_A/_B (rbd_secret_uuid), CEPH_CONF_A/_B (the client confs), CINDER_CONF, CINDER_LOG_DIR,
 # DB_URL, TRANSPORT_URL, PG_PORT, AMQP_PORT, EPMD_PORT, and the PIDs EPMD_PID, RABBIT_PID, PG_PID,
-# SCHEDULER_PID, VOLUME_PID, API_PID.
+# SCHEDULER_PID, VOLUME_PID, API_PID. With Keystone also KEYSTONE_URL, KEYSTONE_PORT, KEYSTONE_PID,
+# TETHER_USER, TETHER_PASSWORD_FILE, APPCRED_ID, APPCRED_SECRET_FILE (0600 files),
+# KEYSTONE_ENDPOINT_PORTS (REGION/INTERFACE=PORT,...).
 set -euo pipefail
+# shellcheck source=scripts/keystone-lab.sh
+. "$(dirname "$0")/keystone-lab.sh"
 
 PGBIN=/usr/lib/postgresql/15/bin
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 PY=/usr/bin/python3
 # Fixed ids: tests may hard-code them, and a libvirt secret per cluster may use these UUIDs.
 PROJECT_ID=${CINDER_LAB_PROJECT:-7e7e0000c1de4000a000000000000001}
+AUTH=${CINDER_LAB_AUTH:-keystone}
 SECRET_UUID_A=aaaaaaaa-7e7e-4c1d-8000-0000000000a1
 SECRET_UUID_B=bbbbbbbb-7e7e-4c1d-8000-0000000000b2
 HOSTNAME_CINDER=cinder-lab
@@ -81,7 +92,8 @@ tails() {
 # api METHOD PATH [JSON]: a request to the lab Cinder as admin; prints the body, fails on >= 400.
 api() {
     local method=$1 path=$2 data=${3:-}
-    local args=(-sS -f --noproxy '*' --max-time 30 -X "$method" -H "X-Auth-Token: admin:$PROJECT_ID"
+    # The token from a file: never on a command line.
+    local args=(-sS -f --noproxy '*' --max-time 30 -X "$method" -H "@$DIR/admin.header"
                 -H 'Accept: application/json' -H 'OpenStack-API-Version: volume 3.0')
     [ -n "$data" ] && args+=(-H 'Content-Type: application/json' -d "$data")
     curl "${args[@]}" "http://127.0.0.1:$API_PORT/v3/$PROJECT_ID$path"
@@ -203,7 +215,7 @@ choose_ports() {
     local base=${CINDER_LAB_BASE:-31000} p ok
     for _ in $(seq 0 20); do
         ok=1
-        for p in $(seq "$base" $((base + 20))); do
+        for p in $(seq "$base" $((base + 25))); do
             port_free "$p" || { ok=0; break; }
         done
         [ "$ok" = 1 ] && break
@@ -216,7 +228,9 @@ choose_ports() {
     EPMD_PORT=$((base + 3))
     CTL_PORT_MIN=$((base + 4))
     CTL_PORT_MAX=$((base + 13))
+    KEYSTONE_PORT=$((base + 14))
     API_PORT=$((base + 20))
+    ENDPOINT_BASE=$((base + 21))
 }
 
 start_failed() {
@@ -227,13 +241,19 @@ start_failed() {
     tails "$DIR/log/postgres.log" "$DIR/log/rabbitmq.out" "$DIR/log/db-sync.log" \
           "$DIR/log/cinder-scheduler.out" "$DIR/log/cinder-scheduler.log" \
           "$DIR/log/cinder-volume.out" "$DIR/log/cinder-volume.log" \
-          "$DIR/log/cinder-api.out" "$DIR/log/cinder-api.log"
+          "$DIR/log/cinder-api.out" "$DIR/log/cinder-api.log" \
+          "$DIR/keystone/log/db-sync.log" "$DIR/keystone/log/uwsgi.out" "$DIR/keystone/log/keystone.log"
     local p
     # shellcheck disable=SC2046 # PIDs
     for p in ${CHECK_PIDS[@]+"${CHECK_PIDS[@]}"}; do
         kill -KILL "$p" $(descendants "$p") 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
+    if [ -n "${KS_SETUP_PID:-}" ]; then
+        # shellcheck disable=SC2046 # PIDs
+        kill -KILL "$KS_SETUP_PID" $(descendants "$KS_SETUP_PID") 2>/dev/null || true
+        wait "$KS_SETUP_PID" 2>/dev/null || true
+    fi
     if [ -n "${AWAIT_PID:-}" ]; then
         # shellcheck disable=SC2046 # PIDs
         kill -KILL "$AWAIT_PID" $(descendants "$AWAIT_PID") 2>/dev/null || true
@@ -262,7 +282,9 @@ start() {
     # process that merely got a recorded PID again.
     export CINDER_LAB_DIR=$DIR
     AWAIT_PID=
+    KS_SETUP_PID=
     CHECK_PIDS=()
+    case $AUTH in keystone | noauth) ;; *) log "CINDER_LAB_AUTH=$AUTH is not keystone or noauth"; exit 64 ;; esac
     trap start_failed ERR EXIT
     chmod 700 "$DIR"
     chown postgres: "$DIR/pg"
@@ -326,6 +348,15 @@ CONF
     done
     CHECK_PIDS=()
     timeout 30 "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres cinder
+    if [ "$AUTH" = keystone ]; then
+        timeout 30 "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres keystone
+        keystone_conf
+        # Keystone's schema and keys meanwhile: Cinder's schema does not need them.
+        (keystone_up) </dev/null >"$DIR/log/keystone-setup.out" 2>&1 &
+        KS_SETUP_PID=$!
+    else
+        (umask 077; echo "X-Auth-Token: admin:$PROJECT_ID" >"$DIR/admin.header")
+    fi
     local db_url="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/cinder"
     local transport="rabbit://guest:guest@127.0.0.1:$AMQP_PORT/"
 
@@ -336,7 +367,7 @@ CONF
 [DEFAULT]
 host = $HOSTNAME_CINDER
 my_ip = 127.0.0.1
-auth_strategy = noauth
+auth_strategy = $AUTH
 transport_url = $transport
 osapi_volume_listen = 127.0.0.1
 osapi_volume_listen_port = $API_PORT
@@ -383,6 +414,8 @@ rbd_secret_uuid = $SECRET_UUID_B
 rbd_exclusive_cinder_pool = true
 rados_connect_timeout = 20
 CONF
+    [ "$AUTH" = keystone ] && keystone_cinder_conf >>"$conf"
+    chmod 600 "$conf"
     (timeout 120 env PYTHONWARNINGS=ignore cinder-manage --config-file "$conf" db sync) >"$DIR/log/db-sync.log" 2>&1 ||
         { log "cinder-manage db sync failed"; exit 1; }
     phase "db sync done"
@@ -407,6 +440,12 @@ CONF
 
     wait_for 60 "cinder-api on 127.0.0.1:$API_PORT" api_answers || exit 1
     phase "cinder-api answers"
+    if [ "$AUTH" = keystone ]; then
+        wait "$KS_SETUP_PID" || { log "keystone did not come up"; tails "$DIR/log/keystone-setup.out"; exit 1; }
+        KS_SETUP_PID=
+        PROJECT_ID=$(envget "$DIR/keystone/keystone.env" PROJECT_ID)
+        cp "$DIR/keystone/admin.header" "$DIR/admin.header"
+    fi
     wait_for 90 "cinder services up" services_up || { api GET /os-services >&2 || true; exit 1; }
     phase "services up"
     wait_for 90 "both pools in get_pools" pools_listed || { api GET /scheduler-stats/get_pools >&2 || true; exit 1; }
@@ -421,7 +460,19 @@ CONF
         echo "CINDER_ENDPOINT=http://127.0.0.1:$API_PORT"
         echo "CINDER_URL=http://127.0.0.1:$API_PORT/v3/$PROJECT_ID"
         echo "PROJECT_ID=$PROJECT_ID"
-        echo "TOKEN=admin:$PROJECT_ID"
+        echo "AUTH=$AUTH"
+        echo "ADMIN_HEADER=$DIR/admin.header"
+        if [ "$AUTH" = keystone ]; then
+            echo "KEYSTONE_URL=http://127.0.0.1:$KEYSTONE_PORT/v3"
+            echo "KEYSTONE_PORT=$KEYSTONE_PORT"
+            echo "TETHER_USER=tether"
+            echo "TETHER_PASSWORD_FILE=$DIR/keystone/tether.password"
+            echo "APPCRED_ID=$(envget "$DIR/keystone/keystone.env" KEYSTONE_APPCRED_ID)"
+            echo "APPCRED_SECRET_FILE=$DIR/keystone/tether.appcred"
+            echo "KEYSTONE_ENDPOINT_PORTS=$(envget "$DIR/keystone/keystone.env" KEYSTONE_ENDPOINT_PORTS)"
+        else
+            echo "TOKEN=admin:$PROJECT_ID"
+        fi
         echo "API_PORT=$API_PORT"
         echo "VOLUME_TYPE_A=ceph-a"
         echo "VOLUME_TYPE_B=ceph-b"
@@ -528,13 +579,13 @@ kill_all() {
     local dir=$1
     [ -f "$dir/pids" ] || return 0
     dir=$(cd "$dir" && pwd)
-    local SCHEDULER_PID='' VOLUME_PID='' API_PID='' RABBIT_PID='' PG_PID='' EPMD_PID='' beam=''
+    local SCHEDULER_PID='' VOLUME_PID='' API_PID='' RABBIT_PID='' PG_PID='' EPMD_PID='' KEYSTONE_PID='' beam=''
     # shellcheck disable=SC1091
     . "$dir/pids"
     # cinder-volume forks one process per backend, cinder-api one worker, and either may be running
     # `ceph`: take the whole trees before signalling.
     local all=() rabbit=() pg=() epmd=() p
-    mapfile -t all < <(ours "$dir" "$SCHEDULER_PID" "$VOLUME_PID" "$API_PID")
+    mapfile -t all < <(ours "$dir" "$SCHEDULER_PID" "$VOLUME_PID" "$API_PID" "$KEYSTONE_PID")
     [ ${#all[@]} -gt 0 ] && { kill -TERM "${all[@]}" 2>/dev/null || true; }
     wait_gone 5 "${all[@]}" || kill -KILL "${all[@]}" 2>/dev/null || true
 

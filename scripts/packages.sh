@@ -35,7 +35,7 @@ group() {
             echo libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils qemu-system-x86 ;;
         cinder) group build; group ceph
             echo cinder-api cinder-scheduler cinder-volume python3-cinderclient python3-os-brick \
-                rabbitmq-server postgresql-15 python3-psycopg2 python3-rbd python3-rados curl ;;
+                rabbitmq-server postgresql-15 python3-psycopg2 python3-rbd python3-rados curl keystone ;;
         guest) group build; group ceph
             echo qemu-system-x86 busybox-static open-iscsi multipath-tools kpartx dmsetup sg3-utils \
                 sg3-utils-udev udev kmod cpio zstd xz-utils iproute2 util-linux coreutils ;;
@@ -70,6 +70,10 @@ install() {
         sleep 1
     done
     apt-get update -qq
+    # keystone's postinst would make a database of its own (dbconfig-common); the Cinder lab makes its own.
+    if printf '%s\n' "${missing[@]}" | grep -qx keystone; then
+        echo "keystone keystone/dbconfig-install boolean false" | debconf-set-selections
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 

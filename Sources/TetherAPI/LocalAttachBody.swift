@@ -3,7 +3,7 @@ import TetherCore
 /// `POST /v1/local-attachments`: attach a Cinder volume on this node, Cinder driving the export.
 public struct LocalAttachRequest: Codable, Sendable {
     public var volumeID: String
-    /// Defaults to network.
+    /// Defaults to tether.toml `[local_attach] mode` (auto: kernel where the kernel has the driver).
     public var mode: AttachMode?
     /// Ask Cinder for every path (the connector's multipath flag); defaults to tether.toml.
     public var multipath: Bool?

@@ -75,7 +75,7 @@ public struct Agent: Sendable {
         }
         let localAttachments = LocalAttachService(
             journal: journal, locks: locks, attachments: attachments, cinder: cinder, refusal: configuration.cinderRefusal, node: node, stats: stats,
-            logger: logger)
+            logger: logger, modeRule: configuration.localAttachMode, kernelSupport: KernelSupport(host: host, root: configuration.systemRoot))
         if let refusal = configuration.cinderRefusal {
             logger.error("Cinder is off", metadata: ["problem": "\(refusal)", "hint": "\(refusal.problem.hint)"])
         }

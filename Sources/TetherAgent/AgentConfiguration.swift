@@ -35,6 +35,8 @@ public struct AgentConfiguration: Sendable {
     /// Why Cinder is off although configured (a secret file others may read); nil otherwise.
     public var cinderRefusal: CinderSettings.RefusedSecretFile?
     public var api = API()
+    /// `[local_attach] mode`: the mode of a local-attach that names none.
+    public var localAttachMode = LocalAttachModeRule.auto
 
     /// `[api]`: who may use the socket, and how long a connection may sit idle.
     public struct API: Sendable {
@@ -122,6 +124,12 @@ public struct AgentConfiguration: Sendable {
         configuration.libvirtURI = try reader.string("libvirt", "uri") ?? configuration.libvirtURI
         configuration.api.group = try reader.string("api", "group")
         if let seconds = try reader.seconds("api", "idle_timeout") { configuration.api.idleTimeout = seconds }
+        if let text = try reader.string("local_attach", "mode") {
+            guard let rule = LocalAttachModeRule(rawValue: text) else {
+                throw ConfigurationError(file: file, message: "[local_attach] mode \(text) is not one of kernel, network, auto")
+            }
+            configuration.localAttachMode = rule
+        }
         // Typos first: a misspelt [cinder] key would otherwise surface as a missing one.
         try reader.rejectUnknown()
         do {
@@ -149,6 +157,7 @@ public struct AgentConfiguration: Sendable {
             "libvirt": ["uri"],
             "api": ["group", "idle_timeout"],
             "cinder": CinderSettings.keys,
+            "local_attach": ["mode"],
         ]
 
         func name(_ table: String, _ key: String) -> String { table.isEmpty ? key : "[\(table)] \(key)" }

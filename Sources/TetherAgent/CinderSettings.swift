@@ -79,7 +79,7 @@ public struct CinderSettings: Sendable {
                 throw ConfigurationError(file: file, message: "[cinder] token auth needs token_file or OS_TOKEN")
             }
             guard authURL != nil || endpoint != nil else {
-                throw ConfigurationError(file: file, message: "[cinder] token auth needs endpoint (or auth_url to exchange the token for a catalog)")
+                throw ConfigurationError(file: file, message: "[cinder] token auth needs endpoint (or auth_url: Keystone validates the token and answers its catalog)")
             }
             auth = .token(authURL: endpoint == nil ? authURL : nil, token: token)
         case let other:

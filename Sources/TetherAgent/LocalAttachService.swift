@@ -17,11 +17,17 @@ public final class LocalAttachService: Sendable {
     let node: ConnectorProperties
     let stats: OperationStats
     let logger: Logger
+    /// The mode of a request that names none (`[local_attach] mode`).
+    let modeRule: LocalAttachModeRule
+    /// What `auto` asks; nil: the kernel is taken to support nothing.
+    let kernelSupport: KernelSupport?
 
     init(
         journal: Journal, locks: VolumeLocks, attachments: AttachmentService, cinder: CinderClient?, refusal: CinderSettings.RefusedSecretFile? = nil,
-        node: ConnectorProperties, stats: OperationStats, logger: Logger
+        node: ConnectorProperties, stats: OperationStats, logger: Logger, modeRule: LocalAttachModeRule = .auto, kernelSupport: KernelSupport? = nil
     ) {
+        self.modeRule = modeRule
+        self.kernelSupport = kernelSupport
         self.journal = journal
         self.locks = locks
         self.attachments = attachments
@@ -62,14 +68,16 @@ public final class LocalAttachService: Sendable {
         let flow = version >= .attachments && !(wantsReadOnly && version < Microversion(3, 54))
             ? CinderAttachmentRecord.Flow.attachments : CinderAttachmentRecord.Flow.legacy
         let connector = self.connector(multipath: request.multipath)
-        let mode = request.mode ?? .network
+        // The protocol, and so `auto`'s answer, is known once Cinder exported the volume: until
+        // then the journal holds the fixed rule's mode (network for auto), corrected below.
+        var mode = request.mode ?? (modeRule == .kernel ? .kernel : .network)
         let now = Journal.now()
         var record = CinderAttachmentRecord(
             volumeID: volumeID, flow: flow, microversion: version.description, state: CinderAttachmentRecord.State.creating, cinderAttachmentID: nil,
             localAttachmentID: nil, mode: mode.rawValue, readOnly: wantsReadOnly, connector: try AttachmentService.json(connector), pendingError: nil,
             createdAt: now, updatedAt: now)
         try await journal.saveCinderAttachment(record)
-        logger.info("local attach started", metadata: ["volume": "\(volumeID)", "flow": "\(flow)", "microversion": "\(version)", "mode": "\(mode.rawValue)"])
+        logger.info("local attach started", metadata: ["volume": "\(volumeID)", "flow": "\(flow)", "microversion": "\(version)", "mode": "\(request.mode?.rawValue ?? modeRule.rawValue)"])
         do {
             let info: ConnectionInfo
             if flow == CinderAttachmentRecord.Flow.attachments {
@@ -93,6 +101,10 @@ public final class LocalAttachService: Sendable {
                 record.readOnly = wantsReadOnly || info.data["access_mode"]?.stringValue == "ro"
             }
 
+            if request.mode == nil {
+                mode = await defaultMode(for: info)
+                record.mode = mode.rawValue
+            }
             let (local, madeHere) = try await attachments.attach(
                 CreateAttachmentRequest(connectionInfo: info, volumeID: volumeID, mode: mode, readOnly: record.readOnly, force: request.force))
             guard madeHere else {

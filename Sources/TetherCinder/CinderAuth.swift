@@ -37,6 +37,15 @@ public enum CinderAuth: Sendable {
         }
     }
 
+    /// Whether a new token can be had when Cinder refuses the current one: not for noauth (its
+    /// token never changes) nor a given token (Tether holds nothing to get another with).
+    var canRenew: Bool {
+        switch self {
+        case .noauth, .token: false
+        case .password, .applicationCredential: true
+        }
+    }
+
     var authURL: String? {
         switch self {
         case .noauth: nil

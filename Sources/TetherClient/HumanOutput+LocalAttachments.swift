@@ -17,6 +17,15 @@ extension HumanOutput {
 
     public static func localAttachment(_ item: LocalAttachmentBody, created: Bool? = nil) -> String {
         var lines: [String] = []
+        // First what a script takes: the device path in kernel mode (as `cinder local-attach`
+        // prints it), the disk XML in network mode.
+        if let attachment = item.attachment {
+            if attachment.mode == .kernel, let path = attachment.devicePath {
+                lines.append(path)
+            } else if let xml = attachment.diskXML {
+                lines.append(String(xml.reversed().drop { $0 == "\n" }.reversed()))
+            }
+        }
         switch created {
         case true?: lines.append("local-attached volume \(item.volumeID) through Cinder (\(item.flow), \(item.microversion))")
         case false?: lines.append("volume \(item.volumeID) was already local-attached")

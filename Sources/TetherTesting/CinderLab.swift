@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 import TetherCore
 
-/// A real Cinder (scripts/cinder-lab.sh) over two Ceph lab clusters, shared by the tests of one
-/// process: it takes ~15 s to start. Stopped when the test process exits.
+/// A real Cinder (scripts/cinder-lab.sh) over two Ceph lab clusters, with a real Keystone
+/// (`CINDER_LAB_AUTH=noauth` in the test's environment: none, Cinder in noauth), shared by the
+/// tests of one process: it takes ~20-60 s to start. Stopped when the test process exits.
 public final class CinderLab: @unchecked Sendable {
     public let directory: TemporaryDirectory
     public let cephA: CephLab
@@ -13,6 +14,18 @@ public final class CinderLab: @unchecked Sendable {
     public var url: String { values["CINDER_URL"] ?? "" }
     public var projectID: String { values["PROJECT_ID"] ?? "" }
     public var apiPort: Int { Int(values["API_PORT"] ?? "") ?? 0 }
+    /// Whether Cinder checks tokens with the lab's Keystone (else noauth).
+    public var usesKeystone: Bool { values["AUTH"] == "keystone" }
+    public var keystoneURL: String { values["KEYSTONE_URL"] ?? "" }
+    /// The port of each volumev3 endpoint in the catalog, by "REGION/INTERFACE".
+    public var endpointPorts: [String: Int] {
+        var ports: [String: Int] = [:]
+        for item in (values["KEYSTONE_ENDPOINT_PORTS"] ?? "").split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, let port = Int(parts[1]) { ports[String(parts[0])] = port }
+        }
+        return ports
+    }
 
     static var script: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -21,6 +34,11 @@ public final class CinderLab: @unchecked Sendable {
 
     public static var isAvailable: Bool {
         CephLab.isAvailable && Lab.has("cinder-api") && FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/15/bin/postgres")
+    }
+
+    /// The lab's auth, from the test's environment: keystone unless CINDER_LAB_AUTH=noauth.
+    public static var authMode: String {
+        ProcessInfo.processInfo.environment["CINDER_LAB_AUTH"] == "noauth" ? "noauth" : "keystone"
     }
 
     private static let shared = Mutex<Task<CinderLab, any Error>?>(nil)
@@ -48,7 +66,7 @@ public final class CinderLab: @unchecked Sendable {
         directory = try TemporaryDirectory(prefix: "cinder")
         // 44100-44120: above the Ceph labs' ports, below tgtd's.
         let result = try Lab.run(
-            "/bin/bash", [Self.script, "start", directory.path, cephA.directory.path, cephB.directory.path], environment: ["CINDER_LAB_BASE": "44100"])
+            "/bin/bash", [Self.script, "start", directory.path, cephA.directory.path, cephB.directory.path], environment: ["CINDER_LAB_BASE": "44100", "CINDER_LAB_AUTH": Self.authMode])
         guard result.status == 0 else {
             _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])
             cephA.stop()
@@ -98,18 +116,99 @@ public final class CinderLab: @unchecked Sendable {
         guard result.status == 0 else { throw TetherError(.internalError, "cinder-lab start-api failed: \(result.output.suffix(2000))") }
     }
 
-    /// The `[cinder]` table of a tether.toml for this lab; `endpoint` overrides the URL (a tap).
-    public func agentConfig(endpoint: String? = nil, microversion: String? = nil) -> String {
-        var text = """
-            [cinder]
-            auth_type = "noauth"
-            endpoint = "\(endpoint ?? url)"
-            project_id = "\(projectID)"
-            timeout = 10
-            retry_interval = 1
-            """
-        if let microversion { text += "\nmicroversion = \"\(microversion)\"" }
+    /// How the agent proves who it is to the lab's Keystone.
+    public enum AgentAuth: Sendable {
+        /// User tether's password (the lab's 0600 file).
+        case password
+        /// This password file instead (a wrong password).
+        case passwordFile(String)
+        /// Tether's application credential.
+        case applicationCredential
+        /// A token issued beforehand, in this 0600 file; the catalog from exchanging it.
+        case token(file: String)
+    }
+
+    /// The `[cinder]` table of a tether.toml for this lab; `endpoint` overrides the URL (a tap),
+    /// else the catalog's endpoint for `interface` and `region` is used. Without Keystone: noauth.
+    public func agentConfig(
+        endpoint: String? = nil, microversion: String? = nil, auth: AgentAuth = .password, interface: String? = nil, region: String? = nil
+    ) -> String {
+        var text = "[cinder]\ntimeout = 10\nretry_interval = 1\n"
+        if !usesKeystone {
+            text += "auth_type = \"noauth\"\nendpoint = \"\(endpoint ?? url)\"\nproject_id = \"\(projectID)\"\n"
+        } else {
+            text += "auth_url = \"\(keystoneURL)\"\n"
+            if let endpoint { text += "endpoint = \"\(endpoint)\"\n" }
+            switch auth {
+            case .password, .passwordFile:
+                let file: String
+                if case .passwordFile(let given) = auth { file = given } else { file = values["TETHER_PASSWORD_FILE"] ?? "" }
+                text += "auth_type = \"password\"\nusername = \"\(values["TETHER_USER"] ?? "")\"\npassword_file = \"\(file)\"\nproject_name = \"admin\"\n"
+            case .applicationCredential:
+                text += """
+                    auth_type = "v3applicationcredential"
+                    application_credential_id = "\(values["APPCRED_ID"] ?? "")"
+                    application_credential_secret_file = "\(values["APPCRED_SECRET_FILE"] ?? "")"
+
+                    """
+            case .token(let file):
+                text += "auth_type = \"token\"\ntoken_file = \"\(file)\"\n"
+            }
+            if let interface { text += "interface = \"\(interface)\"\n" }
+            // RegionOne unless told: without a region the first endpoint of the interface would do,
+            // and the catalog's order is Keystone's.
+            text += "region = \"\(region ?? "RegionOne")\"\n"
+        }
+        if let microversion { text += "microversion = \"\(microversion)\"\n" }
         return text
+    }
+
+    // MARK: - Keystone, as the test uses it
+
+    /// A project-scoped token of user tether, written to a new 0600 file in `directory`.
+    public func issueToken(in directory: TemporaryDirectory) throws -> String {
+        let password = try String(contentsOfFile: values["TETHER_PASSWORD_FILE"] ?? "", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let body: JSONValue = [
+            "auth": [
+                "identity": ["methods": ["password"], "password": ["user": ["name": "tether", "domain": ["id": "default"], "password": .string(password)]]],
+                "scope": ["project": ["name": "admin", "domain": ["id": "default"]]],
+            ]
+        ]
+        // The password goes in a file curl reads: never on a command line.
+        let bodyFile = directory.file("token-request.json")
+        let headers = directory.file("token-answer.headers")
+        try Self.writePrivate(String(decoding: try JSONEncoder().encode(body), as: UTF8.self), to: bodyFile)
+        defer { try? FileManager.default.removeItem(atPath: bodyFile) }  // the password must not stay; a leftover dies with the directory
+        let result = try Lab.run(
+            "curl", ["-sS", "-f", "--noproxy", "*", "--max-time", "30", "-o", "/dev/null", "-D", headers, "-H", "Content-Type: application/json",
+                     "-d", "@" + bodyFile, keystoneURL + "/auth/tokens"])
+        let answer = (try? String(contentsOfFile: headers, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: headers)  // holds the token; the directory goes anyway
+        guard result.status == 0,
+            let line = answer.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("x-subject-token:") })
+        else { throw TetherError(.internalError, "Keystone issued no token: \(result.output.suffix(500))") }
+        let token = line.dropFirst("x-subject-token:".count).trimmingCharacters(in: .whitespaces)
+        let file = directory.file("tether.token")
+        try Self.writePrivate(token, to: file)
+        return file
+    }
+
+    /// Revokes a token in Keystone, as an admin; Cinder refuses it from then on (the lab's
+    /// keystonemiddleware caches no token).
+    public func revoke(token: String) throws {
+        let headers = directory.file("revoke.headers")
+        let admin = try String(contentsOfFile: values["ADMIN_HEADER"] ?? "", encoding: .utf8)
+        try Self.writePrivate(admin.trimmingCharacters(in: .whitespacesAndNewlines) + "\nX-Subject-Token: \(token)\n", to: headers)
+        defer { try? FileManager.default.removeItem(atPath: headers) }  // a leftover goes with the lab's directory
+        let result = try Lab.run("curl", ["-sS", "-f", "--noproxy", "*", "--max-time", "30", "-X", "DELETE", "-H", "@" + headers, keystoneURL + "/auth/tokens"])
+        guard result.status == 0 else { throw TetherError(.internalError, "Keystone did not revoke the token: \(result.output.suffix(500))") }
+    }
+
+    static func writePrivate(_ text: String, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw TetherError(.internalError, "cannot write \(path)")
+        }
     }
 
     // MARK: - Cinder's API, as an admin would use it
@@ -118,7 +217,7 @@ public final class CinderLab: @unchecked Sendable {
     @discardableResult
     public func api(_ method: String, _ path: String, _ body: String? = nil, microversion: String = "3.44") throws -> JSONValue {
         var arguments = [
-            "-sS", "--noproxy", "*", "--max-time", "30", "-X", method, "-H", "X-Auth-Token: admin:\(projectID)", "-H", "Accept: application/json",
+            "-sS", "--noproxy", "*", "--max-time", "30", "-X", method, "-H", "@" + (values["ADMIN_HEADER"] ?? ""), "-H", "Accept: application/json",
             "-H", "OpenStack-API-Version: volume \(microversion)", "-w", "\n%{http_code}",
         ]
         if let body { arguments += ["-H", "Content-Type: application/json", "-d", body] }

@@ -29,14 +29,14 @@ public final class HTTPTap: @unchecked Sendable {
     private let decide: Mutex<@Sendable (String) -> Verdict>
     private let stopped = Mutex(false)
 
-    /// Listens on 127.0.0.1 at a free port and relays to 127.0.0.1:`upstreamPort`.
-    public init(upstreamPort: Int) throws {
+    /// Listens on 127.0.0.1 at `listenPort` (0: a free port) and relays to 127.0.0.1:`upstreamPort`.
+    public init(upstreamPort: Int, listenPort: Int = 0) throws {
         self.upstreamPort = upstreamPort
         decide = Mutex({ _ in .forward })
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = Self.loopback(port: 0)
+        var address = Self.loopback(port: listenPort)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -57,7 +57,16 @@ public final class HTTPTap: @unchecked Sendable {
     /// the body's first bytes) and decides; it runs on the relay's thread and may block.
     public func onRequest(_ rule: @escaping @Sendable (String) -> Verdict) {
         decide.withLock { $0 = rule }
+        wholeHead.withLock { $0 = false }
     }
+
+    /// Like `onRequest`, but `rule` sees the whole head (request line and headers) and the body's
+    /// first bytes: for a test that acts on a header, such as the token a client sends.
+    public func onRequestHead(_ rule: @escaping @Sendable (String) -> Verdict) {
+        decide.withLock { $0 = rule }
+        wholeHead.withLock { $0 = true }
+    }
+    private let wholeHead = Mutex(false)
 
     public func stop() {
         stopped.withLock { $0 = true }
@@ -83,7 +92,7 @@ public final class HTTPTap: @unchecked Sendable {
         let summary = head.split(separator: "\r\n").first.map(String.init) ?? ""
         let body = head.components(separatedBy: "\r\n\r\n").dropFirst().joined()
         let rule = decide.withLock { $0 }
-        let verdict = rule(summary + " " + body)
+        let verdict = rule(wholeHead.withLock { $0 } ? head : summary + " " + body)
         guard verdict != .drop else { return }
 
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

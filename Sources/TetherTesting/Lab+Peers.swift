@@ -9,6 +9,7 @@ extension Lab {
         case libvirtd
         case virsh
         case cinderAPI = "cinder-api"
+        case keystone = "keystone-manage"
         case postgres = "/usr/lib/postgresql/15/bin/postgres"
         case rabbitMQ = "rabbitmq-server"
         case qemuIO = "qemu-io"
@@ -30,6 +31,7 @@ extension Lab {
             case .libvirtd: "libvirt-daemon"
             case .virsh: "libvirt-clients"
             case .cinderAPI: "cinder-api"
+            case .keystone: "keystone"
             case .postgres: "postgresql-15"
             case .rabbitMQ: "rabbitmq-server"
             case .qemuIO: "qemu-utils"

@@ -17,8 +17,8 @@ extension Tether {
         @Argument(help: "The Cinder volume id.")
         var volume: String
 
-        @Option(help: "How to attach: network (QEMU connects to the storage itself; the default) or kernel (a host block device).")
-        var mode: AttachMode?
+        @Option(help: "How to attach: kernel (a host block device) or network (QEMU connects to the storage itself); default: tether.toml [local_attach] mode.")
+        var mode: String?
 
         @Flag(inversion: .prefixedNo, help: "Ask Cinder for every path (default: tether.toml [multipath] enabled).")
         var multipath: Bool?
@@ -29,16 +29,31 @@ extension Tether {
         @Flag(help: "Attach even if another client holds the volume.")
         var force = false
 
+        // python-brick-cinderclient-ext's `cinder local-attach` options: refused with Tether's
+        // equivalent, so a script written for it fails at once and says what to change.
+        @Option(name: [.customLong("enforce-multipath"), .customLong("enforce_multipath")], help: .hidden)
+        var enforceMultipath: String?
+        @Option(help: .hidden) var mountpoint: String?
+        @Option(help: .hidden) var hostname: String?
+        @Option(help: .hidden) var nic: String?
+        /// brick-ext's `--multipath True`: the value lands here.
+        @Argument(help: .hidden) var extra: [String] = []
+
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
+            if let refusal = BrickCompatibility.refusal(
+                mode: mode, extra: extra, enforceMultipath: enforceMultipath, mountpoint: mountpoint, hostname: hostname, nic: nic)
+            {
+                throw ValidationError(refusal)
+            }
             try Input.volume(volume, "VOLUME", global)
         }
 
         func run() async throws {
             try await global.run { client in
                 let request = LocalAttachRequest(
-                    volumeID: volume, mode: mode, multipath: multipath, readOnly: readOnly ? true : nil, force: force ? true : nil)
+                    volumeID: volume, mode: mode.flatMap(AttachMode.init(rawValue:)), multipath: multipath, readOnly: readOnly ? true : nil, force: force ? true : nil)
                 let reply = try await client.reply(.localAttach(request))
                 try global.output(reply) { HumanOutput.localAttachment(try $0.value(), created: $0.created) }
             }

@@ -8,7 +8,7 @@ import Testing
 /// local-attach and local-detach against a real Cinder (Debian's Zed) with two RBD backends on
 /// two Ceph clusters, network mode; Cinder's view and Tether's are checked after every scenario.
 // Serialized: one Cinder lab serves the whole suite, and each scenario reads its global state.
-@Suite(.tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD, .cinderAPI, .postgres, .rabbitMQ)), .lab(.cephMon, .cephOSD, .cinderAPI, .postgres, .rabbitMQ), .timeLimit(.minutes(5)), .serialized)
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD, .cinderAPI, .postgres, .rabbitMQ, .keystone)), .lab(.cephMon, .cephOSD, .cinderAPI, .postgres, .rabbitMQ, .keystone), .timeLimit(.minutes(5)), .serialized)
 struct CinderLocalAttachTests {
     /// A registry with both lab clusters (the keys Cinder never sends), and the agent's config.
     static func withAgent<Value>(
