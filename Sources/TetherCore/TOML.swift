@@ -29,7 +29,7 @@ public enum TOML {
     /// - Throws: `ConfigurationError` with the file, and the line and column of a syntax error.
     public static func parse(_ text: String, file: String = "<config>") throws -> Document {
         try rejectNUL(text, file: file)
-        try rejectDeepKeys(text, file: file)
+        try prescan(text, file: file)
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -57,10 +57,14 @@ public enum TOML {
         }
     }
 
-    /// toml++ recurses once per part of a dotted key (`a.a.a…` 100,000 deep overflows the stack),
-    /// so a key of more parts than any table Tether reads may nest is refused before toml++ sees
-    /// it. Strings and comments are skipped; a float's one dot is no chain.
-    private static func rejectDeepKeys(_ text: String, file: String) throws {
+    /// What toml++ 3 cannot be given, found by one pass over the text (strings and comments skipped):
+    /// - a dotted key of more parts than any table Tether reads may nest: toml++ recurses once per
+    ///   part (`a.a.a…` 100,000 deep overflows the stack); a float's one dot is no chain;
+    /// - a table header whose name starts with neither a bare-key character nor a quote
+    ///   (`[*x]`, `[[ =x]]`): toml++'s `parse_table_header` hands it to `parse_key`, whose
+    ///   assertion aborts the process (found by the config fuzz target). A header is a `[` first
+    ///   on its line outside any array or inline table a value opened.
+    private static func prescan(_ text: String, file: String) throws {
         let scalars = Array(text.unicodeScalars)
         var index = 0
         var line = 1
@@ -86,9 +90,34 @@ public enum TOML {
                 index += 1
             }
         }
+        var depth = 0
+        var lineStart = true
+        var inHeader = false
+        func isBareKey(_ scalar: Unicode.Scalar?) -> Bool {
+            guard let scalar else { return false }
+            return ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "_" || scalar == "-"
+        }
         while index < scalars.count {
             let scalar = scalars[index]
+            let startsLine = lineStart
+            if scalar != " " && scalar != "\t" && scalar != "\r" && scalar != "\n" { lineStart = false }
             switch scalar {
+            case "[" where startsLine && depth == 0:
+                var next = index + 1
+                if next < scalars.count, scalars[next] == "[" { next += 1 }
+                while next < scalars.count, scalars[next] == " " || scalars[next] == "\t" { next += 1 }
+                let first = next < scalars.count ? scalars[next] : nil
+                guard isBareKey(first) || first == "\"" || first == "'" || first == "]" else {
+                    throw ConfigurationError(file: file, line: line, message: "a table header must start with a name (letters, digits, _ or -) or a quoted name")
+                }
+                inHeader = true
+                dots = 0
+            case "[", "{":
+                if !inHeader { depth += 1 }
+                dots = 0
+            case "]", "}":
+                if !inHeader { depth = max(0, depth - 1) }
+                dots = 0
             case "\"", "'":
                 skipString(scalar)
                 continue
@@ -103,6 +132,8 @@ public enum TOML {
             case "\n":
                 line += 1
                 dots = 0
+                lineStart = true
+                inHeader = false
             case " ", "\t", "\r", "_", "-", "a"..."z", "A"..."Z", "0"..."9":
                 break
             default:
