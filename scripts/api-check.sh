@@ -114,7 +114,7 @@ status=0
 "$TETHER_ST" --config-file "$ROOT/scripts/api-check.toml" run "$ROOT/docs/openapi.json" --url http://127.0.0.1:8080 \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "$examples" --workers 1 --request-timeout 30 --max-time "$seconds" \
-    --generation-database none --no-color || status=$?
+    --generation-database none --no-color ${TETHER_API_SEED:+--seed "$TETHER_API_SEED"} || status=$?
 
 if ! kill -0 "$agent" 2>/dev/null; then
     echo "api-check: tetherd died during the run" >&2

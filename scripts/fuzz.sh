@@ -13,6 +13,11 @@
 #   request           the agent's router and services in process (fake peers): any request line
 #                     and body; a 500 counts as a crash
 #
+# TETHER_FUZZ_SEED=N and TETHER_FUZZ_RUNS=N make a run reproducible: libFuzzer's random seed and
+# a number of inputs instead of SECONDS, so the same inputs are tried on any machine at any load
+# (scripts/test.sh runs that way: CI must not fail on a crash that another run would not meet;
+# open-ended fuzzing is for `scripts/fuzz.sh SECONDS` by hand).
+#
 # Any crash fails the script and leaves the input in the printed path; reproduce it with the
 # printed command, or in a normal build with `swift run FuzzRequest FILE` (the targets replay
 # files when built without the fuzzer). New inputs libFuzzer finds go to .build-fuzz/corpus/,
@@ -56,11 +61,14 @@ for target in "${targets[@]}"; do
     rm -rf "$artifacts"
     mkdir -p "$found" "$artifacts" "$(dirname "$log")"
     [ -d "$corpus" ] || { echo "fuzz: no corpus $corpus" >&2; exit 1; }
-    echo "fuzz: $target for ${seconds} s"
+    budget=(-max_total_time="$seconds")
+    [ -n "${TETHER_FUZZ_RUNS:-}" ] && budget=(-runs="$TETHER_FUZZ_RUNS")
+    [ -n "${TETHER_FUZZ_SEED:-}" ] && budget+=(-seed="$TETHER_FUZZ_SEED")
+    echo "fuzz: $target ${budget[*]}"
     # Swift's own backtracer would catch the trap first and exit without libFuzzer saving the
     # input; libFuzzer's handler writes it to $artifacts. New inputs go to the first corpus dir.
     if SWIFT_BACKTRACE=enable=no "$bin/$(product "$target")" \
-        -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
+        "${budget[@]}" -timeout=20 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
         -artifact_prefix="$artifacts/" "$found" "$corpus" >"$log" 2>&1; then
         grep -E '^(stat::number_of_executed_units|stat::new_units_added)' "$log" | sed "s/^/fuzz: $target /" || true
     else
