@@ -87,4 +87,4 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz: crashes in: ${failed[*]}" >&2
     exit 1
 fi
-echo "fuzz: ${#targets[@]} targets, ${seconds} s each, no crash"
+echo "fuzz: ${#targets[@]} targets, ${budget[*]} each, no crash"
