@@ -92,6 +92,7 @@ extension LocalAttachService {
             }
             return
         }
+        // As above: an unreadable connector was still this node's, and this node's is at hand.
         let connector = (try? ConnectorProperties(json: JSONDecoder().decode(JSONValue.self, from: Data(record.connector.utf8)))) ?? node
         do {
             try await watch.time { try await client.terminateConnection(record.volumeID, connector: connector) }
