@@ -38,14 +38,14 @@ put 0644 packaging/tether.sysusers /usr/lib/sysusers.d/tether.conf
 put 0644 packaging/tether.toml /etc/tether/tether.toml
 [ -x hooks/qemu.d/tether ] && put 0755 hooks/qemu.d/tether /etc/libvirt/hooks/qemu.d/tether
 
-# Man pages from the commands' own help (the plugin builds the tools it needs in release mode).
+# Man pages from the commands' own help: swift-argument-parser's generate-manual tool reads each
+# binary's --experimental-dump-help (its plugin would build every product in release first).
 MAN=$STAGE/man
 mkdir -p "$MAN"
-for product in tether tetherd; do
-    "$SWIFT" package --allow-writing-to-directory "$MAN" generate-manual --product "$product" \
-        --output-directory "$MAN" --section "$([ "$product" = tetherd ] && echo 8 || echo 1)" \
-        --authors "Tether developers" >&2
-done
+"$SWIFT" build --product generate-manual >&2
+GENERATE=$("$SWIFT" build --show-bin-path)/generate-manual
+"$GENERATE" "$BIN/tether" --section 1 --authors "Tether developers" --output-directory "$MAN" >&2
+"$GENERATE" "$BIN/tetherd" --section 8 --authors "Tether developers" --output-directory "$MAN" >&2
 for page in "$MAN"/*.[18]; do
     section=${page##*.}
     gzip -9n -c "$page" >"$STAGE/page.gz"
