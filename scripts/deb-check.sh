@@ -14,10 +14,11 @@ ok() { echo "ok: $*"; passed=$((passed + 1)); }
 bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if "$@" >/tmp/deb-check.out 2>&1; then ok "$what"; else bad "$what: $(tail -n 5 /tmp/deb-check.out)"; fi; }
 
-# What the root holds before: the purge must bring it back (minus apt's and dpkg's own records).
+# What the root holds before: the purge must bring it back (minus apt's and dpkg's own records,
+# and /run/systemd, where this script's own `systemd-analyze verify` leaves a marker).
 snapshot() {
     find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /tmp -o -path /var/cache -o -path /var/lib/dpkg \
-        -o -path /var/lib/apt -o -path /var/log -o -path /src -o -path /opt -o -path /root \) -prune -o -print 2>/dev/null | sort
+        -o -path /var/lib/apt -o -path /var/log -o -path /src -o -path /opt -o -path /root -o -path /run/systemd \) -prune -o -print 2>/dev/null | sort
 }
 snapshot >/tmp/deb-before.txt
 getent group tether >/dev/null && bad "group tether exists before the install"

@@ -60,8 +60,12 @@ put 0644 "$STAGE/_tether" /usr/share/zsh/vendor-completions/_tether
 put 0644 "$STAGE/tether.fish" /usr/share/fish/vendor_completions.d/tether.fish
 put 0644 packaging/debian/copyright /usr/share/doc/tether/copyright
 
-# Depends: the Debian packages that hold the shared libraries the binaries load.
-depends=$(ldd "$PKG/usr/sbin/tetherd" "$PKG/usr/bin/tether" | awk '/=> \// {print $3}' | sort -u |
+# Depends: the Debian packages that hold the shared libraries the binaries load directly (their
+# DT_NEEDED entries, found where ldd resolves them); what those libraries need, their packages need.
+depends=$(for binary in "$PKG/usr/sbin/tetherd" "$PKG/usr/bin/tether"; do
+        needed=$(objdump -p "$binary" | awk '/NEEDED/ {print $2}')
+        ldd "$binary" | awk -v needed=" $(echo $needed) " '$2 == "=>" && index(needed, " " $1 " ") {print $3}'
+    done | sort -u |
     while read -r lib; do dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib"; done |
     cut -d: -f1 | sort -u |
     while read -r p; do echo "$p (>= $(dpkg-query -W -f='${Version}' "$p" | sed 's/-[^-]*$//'))"; done |
