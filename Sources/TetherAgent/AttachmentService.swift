@@ -140,11 +140,10 @@ public final class AttachmentService: Sendable {
         let volumeID = try await show(reference).volumeID
         return try await locks.withLock(volumeID) {
             let record = try await self.show(reference)
-            guard record.state == AttachmentRecord.State.attached, let result = record.result else {
+            guard record.state == AttachmentRecord.State.attached, var attached = try record.attached() else {
                 throw TetherError(.conflict, "attachment \(record.id) is \(record.state), not attached")
             }
             let connector = try self.connector(for: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network)
-            var attached = try JSONDecoder().decode(AttachedVolume.self, from: Data(result.utf8))
             attached.sizeBytes = try await connector.extend(attached, attachmentID: record.id)
             let updated = try Self.json(attached)
             try await self.journal.finishAttach(id: record.id, result: updated)
@@ -217,9 +216,9 @@ public final class AttachmentService: Sendable {
             return try await journal(attached)
         }
         // A result that does not decode names no target: nothing to avoid for it.
-        let used = Set(try await self.journal.attachments().compactMap { record in
-            record.result.flatMap { try? JSONDecoder().decode(AttachedVolume.self, from: Data($0.utf8)) }
-                .flatMap { DiskTarget.of($0.diskXML) }.flatMap { DiskTarget.index(of: $0.device) }
+        let used = Set(try await self.journal.attachments().compactMap { record -> Int? in
+            guard let attached = try? record.attached() else { return nil }
+            return DiskTarget.of(attached.diskXML).flatMap { DiskTarget.index(of: $0.device) }
         })
         let index = try await targets.reserve(avoiding: used)
         attached.diskXML = DiskTarget(device: DiskTarget.name(index: index, bus: bus), bus: bus).rewrite(xml)
@@ -238,9 +237,7 @@ public final class AttachmentService: Sendable {
     }
 
     static func attachedVolume(_ record: AttachmentRecord, connector: any Connector) throws -> AttachedVolume {
-        if let result = record.result {
-            return try JSONDecoder().decode(AttachedVolume.self, from: Data(result.utf8))
-        }
+        if let attached = try record.attached() { return attached }
         let mode = AttachMode(rawValue: record.mode) ?? .network
         guard let info = try? ConnectionInfo(json: JSONDecoder().decode(JSONValue.self, from: Data(record.connectionInfo.utf8))) else {
             // Unreadable: still remove the secret files the attach may have written.

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import TetherCore
 
@@ -134,5 +135,12 @@ struct CinderAttachmentRecord: Codable, FetchableRecord, PersistableRecord, Send
         static let attached = "attached"
         static let detaching = "detaching"
         static let rollingBack = "rolling_back"
+    }
+}
+
+extension AttachmentRecord {
+    /// What the connector answered, as journaled; nil while the attach has not finished.
+    func attached() throws -> AttachedVolume? {
+        try result.map { try JSONDecoder().decode(AttachedVolume.self, from: Data($0.utf8)) }
     }
 }

@@ -137,7 +137,7 @@ struct Routes {
     }
 
     static func body(_ record: AttachmentRecord) throws -> AttachmentBody {
-        let attached = try record.result.map { try JSONDecoder().decode(AttachedVolume.self, from: Data($0.utf8)) }
+        let attached = try record.attached()
         return AttachmentBody(
             id: record.id, volumeID: record.volumeID, protocolName: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network,
             state: record.state, target: record.targetKey, createdAt: record.createdAt, paths: attached?.paths ?? [], wwid: attached?.wwid,
