@@ -100,8 +100,11 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
                 logger: logger)
             let local = LocalAttachService(journal: journal, locks: locks, attachments: attachments, cinder: nil, node: node, stats: stats, logger: logger)
             let router = Router(context: BasicRequestContext.self)
-            Routes(attachments: attachments, exports: exports, clusters: clusters, localAttachments: local, journal: journal, node: node, stats: stats)
-                .register(on: router)
+            let reconciler = Reconciler(attachments: attachments, interval: nil, heal: true, logger: logger)
+            Routes(
+                attachments: attachments, exports: exports, clusters: clusters, localAttachments: local, reconciler: reconciler, journal: journal, node: node,
+                stats: stats
+            ).register(on: router)
             return router.buildResponder()
         }
     }

@@ -44,8 +44,15 @@ public struct AttachmentBody: Codable, Sendable, Hashable {
     public var devicePath: String?
     public var diskXML: String?
     public var qemu: QEMUBody?
-    /// Protocol-specific facts (RBD: cluster, user, features, watchers, lock owners).
+    /// The connector's handle: what it made, in its terms (`kind` names which).
     public var details: JSONValue?
+    /// How the attachment compared with the host when the reconciler last looked.
+    public var status: AttachmentHealth?
+    /// What was wrong then, one line each.
+    public var problems: [String]?
+    public var checkedAt: String?
+    /// Why the last step failed, when it left the attachment unfinished.
+    public var lastError: String?
 
     public struct QEMUBody: Codable, Sendable, Hashable {
         public var blockdev: JSONValue
@@ -60,9 +67,13 @@ public struct AttachmentBody: Codable, Sendable, Hashable {
     public init(
         id: String, volumeID: String, protocolName: String, mode: AttachMode, state: String, target: String, createdAt: String,
         paths: [AttachedVolume.Path], wwid: String?, sizeBytes: UInt64?, devicePath: String?, diskXML: String?, qemu: QEMUBody?,
-        details: JSONValue? = nil
+        details: JSONValue? = nil, status: AttachmentHealth? = nil, problems: [String]? = nil, checkedAt: String? = nil, lastError: String? = nil
     ) {
         self.details = details
+        self.status = status
+        self.problems = problems
+        self.checkedAt = checkedAt
+        self.lastError = lastError
         self.id = id
         self.volumeID = volumeID
         self.protocolName = protocolName
@@ -88,7 +99,9 @@ public struct AttachmentBody: Codable, Sendable, Hashable {
         case sizeBytes = "size_bytes"
         case devicePath = "device_path"
         case diskXML = "disk_xml"
-        case qemu, details
+        case qemu, details, status, problems
+        case checkedAt = "checked_at"
+        case lastError = "last_error"
     }
 }
 

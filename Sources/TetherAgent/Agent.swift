@@ -60,7 +60,9 @@ public struct Agent: Sendable {
         let exporter = TgtExporter(
             control: TgtSocketControl(socketBase: configuration.target.tgtSocket, controlPort: configuration.target.tgtControlPort),
             portals: configuration.target.portals, logger: logger)
-        let attachments = AttachmentService(journal: journal, locks: locks, connectors: connectors, node: node, stats: stats, logger: logger)
+        let attachments = AttachmentService(
+            journal: journal, locks: locks, connectors: connectors, node: node, stats: stats, logger: logger, clock: host.clock)
+        let reconciler = Reconciler(attachments: attachments, interval: configuration.reconcile.interval, heal: configuration.reconcile.heal, logger: logger)
         let exports = ExportService(
             journal: journal, locks: locks, exporter: exporter, host: host, iqnPrefix: configuration.target.iqnPrefix,
             rbd: RBDExporter(registry: registry, connections: radosConnections), backingDirectories: configuration.target.backingDirectories,
@@ -87,7 +89,8 @@ public struct Agent: Sendable {
 
         let router = Router(context: BasicRequestContext.self)
         Routes(
-            attachments: attachments, exports: exports, clusters: clusters, localAttachments: localAttachments, journal: journal, node: node, stats: stats
+            attachments: attachments, exports: exports, clusters: clusters, localAttachments: localAttachments, reconciler: reconciler, journal: journal,
+            node: node, stats: stats
         ).register(on: router)
         let socket = configuration.socketPath
         let access = try APIAccess.resolve(configured: configuration.api.group)
@@ -129,6 +132,9 @@ public struct Agent: Sendable {
             if retries { await localAttachments.retryPending(every: retryInterval) }
         }
         defer { finisher.cancel() }
+        // At start (after a reboot the journal's attachments come back here), then every interval.
+        let reconciling = Task { await reconciler.run() }
+        defer { reconciling.cancel() }
         try await group.run()
         staging.discard()
         if let error = publishing.error { throw error }

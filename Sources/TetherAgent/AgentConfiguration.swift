@@ -37,6 +37,16 @@ public struct AgentConfiguration: Sendable {
     public var api = API()
     /// `[local_attach] mode`: the mode of a local-attach that names none.
     public var localAttachMode = LocalAttachModeRule.auto
+    public var reconcile = Reconcile()
+
+    /// `[reconcile]`: how often tetherd compares the journal with the host, and whether it repairs.
+    public struct Reconcile: Sendable {
+        /// Between rounds; nil (`interval = 0`): only at start and on `tether reconcile`.
+        public var interval: Duration? = .seconds(60)
+        /// Repair what can safely be repaired (log a lost path back in, map an image again);
+        /// false: only report (status in `tether list`, /v1/metrics).
+        public var heal = true
+    }
 
     /// `[api]`: who may use the socket, and how long a connection may sit idle.
     public struct API: Sendable {
@@ -124,6 +134,12 @@ public struct AgentConfiguration: Sendable {
         configuration.libvirtURI = try reader.string("libvirt", "uri") ?? configuration.libvirtURI
         configuration.api.group = try reader.string("api", "group")
         if let seconds = try reader.seconds("api", "idle_timeout") { configuration.api.idleTimeout = seconds }
+        if case .integer(0)? = reader.document["reconcile"]?["interval"] {
+            configuration.reconcile.interval = nil
+        } else if let seconds = try reader.seconds("reconcile", "interval") {
+            configuration.reconcile.interval = seconds
+        }
+        configuration.reconcile.heal = try reader.bool("reconcile", "heal") ?? true
         if let text = try reader.string("local_attach", "mode") {
             guard let rule = LocalAttachModeRule(rawValue: text) else {
                 throw ConfigurationError(file: file, message: "[local_attach] mode \(text) is not one of kernel, network, auto")
@@ -158,6 +174,7 @@ public struct AgentConfiguration: Sendable {
             "api": ["group", "idle_timeout"],
             "cinder": CinderSettings.keys,
             "local_attach": ["mode"],
+            "reconcile": ["interval", "heal"],
         ]
 
         func name(_ table: String, _ key: String) -> String { table.isEmpty ? key : "[\(table)] \(key)" }

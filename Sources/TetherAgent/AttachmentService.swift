@@ -13,8 +13,14 @@ public final class AttachmentService: Sendable {
     let stats: OperationStats
     let logger: Logger
     let targets = DiskTargets()
+    /// The clock of the reconciler's rounds and timings (the host's).
+    let clock: any Clock<Duration>
 
-    init(journal: Journal, locks: VolumeLocks, connectors: [any Connector], node: ConnectorProperties, stats: OperationStats, logger: Logger) {
+    init(
+        journal: Journal, locks: VolumeLocks, connectors: [any Connector], node: ConnectorProperties, stats: OperationStats, logger: Logger,
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
+        self.clock = clock
         self.journal = journal
         self.locks = locks
         self.connectors = connectors
@@ -48,10 +54,14 @@ public final class AttachmentService: Sendable {
         let accessMode: AccessMode = request.readOnly == true ? .readOnly : try AccessMode(connectionInfoValue: info.data["access_mode"]?.stringValue)
 
         return try await locks.withLock(volumeID) {
-            let existing = try await self.journal.attachments(volume: volumeID)
-            if let same = existing.first(where: { $0.targetKey == target && $0.state == AttachmentRecord.State.attached }) {
-                self.logger.info("volume already attached", metadata: ["volume": "\(volumeID)", "attachment": "\(same.id)"])
-                return (same, false)
+            var existing = try await self.journal.attachments(volume: volumeID)
+            if let same = existing.first(where: { $0.targetKey == target && $0.state == .attached }) {
+                // Journaled is not attached: re-read the host (and repair) before saying so.
+                if let verified = try await self.verifyExisting(same) {
+                    self.logger.info("volume already attached", metadata: ["volume": "\(volumeID)", "attachment": "\(same.id)", "health": "\(verified.health)"])
+                    return (verified, false)
+                }
+                existing = try await self.journal.attachments(volume: volumeID)
             }
             if let other = existing.first {
                 throw TetherError(
@@ -70,8 +80,7 @@ public final class AttachmentService: Sendable {
         let now = Journal.now()
         var record = AttachmentRecord(
             id: UUID().uuidString.lowercased(), volumeID: volumeID, targetKey: target, protocolName: info.driverVolumeType.lowercased(),
-            mode: mode.rawValue, state: AttachmentRecord.State.attaching, connectionInfo: try Self.json(info.redacted()), result: nil,
-            createdAt: now, updatedAt: now)
+            mode: mode, state: .attaching, connectionInfo: info.redacted(), result: nil, createdAt: now, updatedAt: now)
         let started = ContinuousClock.now
         logger.info("attach started", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "target": "\(target)", "mode": "\(mode.rawValue)"])
         try await journal.beginAttach(record)
@@ -79,24 +88,33 @@ public final class AttachmentService: Sendable {
             attachmentID: record.id, volumeID: volumeID, connectionInfo: info, mode: mode, accessMode: accessMode, connector: node, force: force)
         do {
             var attached = try await connector.attach(request)
-            // Details may quote the connection_info (kernel RBD keeps it): the journal keeps none of its secrets.
-            attached.details = attached.details.map { Redaction.redact($0) }
             try await withDiskTarget(for: &attached) { attached in
-                let result = try Self.json(attached)
-                try await self.journal.finishAttach(id: record.id, result: result)
-                record.result = result
+                try await self.journal.finishAttach(id: record.id, result: attached)
+                record.result = attached
             }
-            record.state = AttachmentRecord.State.attached
+            record.state = .attached
+            record.health = .healthy
             logger.info(
                 "attach finished",
                 metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "wwid": "\(attached.wwid ?? "-")", "elapsed": "\(ContinuousClock.now - started)"])
             return (record, true)
         } catch {
+            let cause = Redaction.redact(error, secrets: info.secretValues)
+            logger.warning("attach failed", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "error": "\(cause)"])
             // Undo whatever the connector may have done, then forget the intent: the journal is as before.
-            try? await connector.detach(connector.interruptedAttach(request), attachmentID: record.id, force: true)
+            do {
+                try await connector.detach(connector.interruptedAttach(request), attachmentID: record.id, force: true)
+            } catch let rollback {
+                // The row stays `attaching` with both errors: the reconciler retries the rollback,
+                // and the volume cannot be attached again until it succeeded.
+                let rollback = Redaction.redact(rollback, secrets: info.secretValues)
+                try await journal.recordFailure(id: record.id, "attach failed: \(cause); its rollback failed: \(rollback)")
+                logger.error("attach rollback failed; the reconciler retries it", metadata: ["attachment": "\(record.id)", "error": "\(rollback)"])
+                throw TetherError(
+                    (error as? TetherError)?.code ?? .internalError, "\((error as? TetherError)?.message ?? "\(cause)"); undoing it failed too: \(rollback)",
+                    hint: "tether reconcile retries the rollback; tether show \(record.id) shows its state")
+            }
             try await journal.abandonAttach(id: record.id)
-            logger.warning(
-                "attach failed", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "error": "\(Redaction.redact(error, secrets: info.secretValues))"])
             throw error
         }
     }
@@ -109,27 +127,27 @@ public final class AttachmentService: Sendable {
             var detached: [String] = []
             // Re-read under the lock: another request may have changed it meanwhile.
             for record in try await self.resolve(reference) {
-                try await self.stats.track(.detach, protocol: .init(journaled: record.protocolName), mode: .init(journaled: record.mode)) { try await self.detachOne(record, force: force) }
+                try await self.stats.track(.detach, protocol: .init(journaled: record.protocolName), mode: .init(record.mode)) { try await self.detachOne(record, force: force) }
                 detached.append(record.id)
             }
             return detached
         }
     }
 
-    private func detachOne(_ record: AttachmentRecord, force: Bool) async throws {
+    func detachOne(_ record: AttachmentRecord, force: Bool) async throws {
         let started = ContinuousClock.now
         logger.info("detach started", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "force": "\(force)"])
         try await journal.beginDetach(id: record.id)
         do {
-            if let connector = try? connector(for: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network) {
-                try await connector.detach(try Self.attachedVolume(record, connector: connector), attachmentID: record.id, force: force)
-            }
+            let connector = try connector(for: record.protocolName, mode: record.mode)
+            try await connector.detach(Self.attachedVolume(record, connector: connector), attachmentID: record.id, force: force)
         } catch {
             if !force {
                 try await journal.cancelDetach(id: record.id)
+                try await journal.recordFailure(id: record.id, "detach failed: \(error)")
                 throw error
             }
-            logger.warning("detach error ignored (force)", metadata: ["attachment": "\(record.id)", "error": "\(error)"])
+            logger.warning("detach error ignored (force): what it left is reported as an orphan by tether reconcile", metadata: ["attachment": "\(record.id)", "error": "\(error)"])
         }
         try await journal.finishDetach(id: record.id)
         logger.info("detach finished", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "elapsed": "\(ContinuousClock.now - started)"])
@@ -140,13 +158,12 @@ public final class AttachmentService: Sendable {
         let volumeID = try await show(reference).volumeID
         return try await locks.withLock(volumeID) {
             let record = try await self.show(reference)
-            guard record.state == AttachmentRecord.State.attached, var attached = try record.attached() else {
-                throw TetherError(.conflict, "attachment \(record.id) is \(record.state), not attached")
+            guard record.state == .attached, var attached = record.result else {
+                throw TetherError(.conflict, "attachment \(record.id) is \(record.state.rawValue), not attached")
             }
-            let connector = try self.connector(for: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network)
+            let connector = try self.connector(for: record.protocolName, mode: record.mode)
             attached.sizeBytes = try await connector.extend(attached, attachmentID: record.id)
-            let updated = try Self.json(attached)
-            try await self.journal.finishAttach(id: record.id, result: updated)
+            try await self.journal.finishAttach(id: record.id, result: attached, health: record.health)
             self.logger.info("extended", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "size": "\(attached.sizeBytes)"])
             return try await self.show(record.id)
         }
@@ -164,17 +181,32 @@ public final class AttachmentService: Sendable {
     }
 
     /// At start-up, before serving: attaches that were cut off are rolled back, detaches completed.
+    /// One that cannot be finished now stays journaled with its error (`lastError`), for the
+    /// reconciler to retry; the others still go on.
     func recover() async throws {
-        for record in try await journal.attachments() where record.state != AttachmentRecord.State.attached {
-            let mode = AttachMode(rawValue: record.mode) ?? .network
-            if let connector = try? connector(for: record.protocolName, mode: mode) {
-                try? await connector.detach(try Self.attachedVolume(record, connector: connector), attachmentID: record.id, force: true)
-            }
-            try await journal.finishDetach(id: record.id)
-            logger.notice(
-                record.state == AttachmentRecord.State.attaching ? "rolled back an interrupted attach" : "completed an interrupted detach",
-                metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)"])
+        for record in try await journal.attachments() where record.state != .attached {
+            try await finishInterrupted(record)
         }
+    }
+
+    /// Rolls back an attach, or completes a detach, that was cut off or failed; true when done.
+    @discardableResult
+    func finishInterrupted(_ record: AttachmentRecord) async throws -> Bool {
+        do {
+            let connector = try connector(for: record.protocolName, mode: record.mode)
+            try await connector.detach(Self.attachedVolume(record, connector: connector), attachmentID: record.id, force: true)
+        } catch {
+            try await journal.recordFailure(id: record.id, "\(record.state == .attaching ? "rollback" : "detach") failed: \(error)")
+            logger.error(
+                "could not finish an interrupted \(record.state == .attaching ? "attach" : "detach"); the reconciler retries",
+                metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "error": "\(error)"])
+            return false
+        }
+        try await journal.finishDetach(id: record.id)
+        logger.notice(
+            record.state == .attaching ? "rolled back an interrupted attach" : "completed an interrupted detach",
+            metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)"])
+        return true
     }
 
     // MARK: - Helpers
@@ -217,8 +249,7 @@ public final class AttachmentService: Sendable {
         }
         // A result that does not decode names no target: nothing to avoid for it.
         let used = Set(try await self.journal.attachments().compactMap { record -> Int? in
-            guard let attached = try? record.attached() else { return nil }
-            return DiskTarget.of(attached.diskXML).flatMap { DiskTarget.index(of: $0.device) }
+            record.result.flatMap { DiskTarget.of($0.diskXML) }.flatMap { DiskTarget.index(of: $0.device) }
         })
         let index = try await targets.reserve(avoiding: used)
         attached.diskXML = DiskTarget(device: DiskTarget.name(index: index, bus: bus), bus: bus).rewrite(xml)
@@ -236,15 +267,13 @@ public final class AttachmentService: Sendable {
         return try await journal.attachments(volume: reference)
     }
 
-    static func attachedVolume(_ record: AttachmentRecord, connector: any Connector) throws -> AttachedVolume {
-        if let attached = try record.attached() { return attached }
-        let mode = AttachMode(rawValue: record.mode) ?? .network
-        guard let info = try? ConnectionInfo(json: JSONDecoder().decode(JSONValue.self, from: Data(record.connectionInfo.utf8))) else {
-            // Unreadable: still remove the secret files the attach may have written.
-            return .partial(protocolName: record.protocolName, mode: mode, secretFiles: connector.secretFiles(forAttachment: record.id))
-        }
+    /// What to undo for `record`: its result once attached, else what its attach may have left.
+    static func attachedVolume(_ record: AttachmentRecord, connector: any Connector) -> AttachedVolume {
+        if let attached = record.result { return attached }
         return connector.interruptedAttach(
-            AttachRequest(attachmentID: record.id, volumeID: record.volumeID, connectionInfo: info, mode: mode, accessMode: .readWrite, connector: ConnectorProperties()))
+            AttachRequest(
+                attachmentID: record.id, volumeID: record.volumeID, connectionInfo: record.connectionInfo, mode: record.mode, accessMode: .readWrite,
+                connector: ConnectorProperties()))
     }
 
     static func json<Value: Encodable>(_ value: Value) throws -> String {

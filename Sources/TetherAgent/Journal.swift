@@ -93,6 +93,14 @@ final class Journal: Sendable {
                 t.column("updatedAt", .text).notNull()
             }
         }
+        migrator.registerMigration("v3-health") { db in
+            try db.alter(table: "attachment") { t in
+                t.add(column: "health", .text).notNull().defaults(to: AttachmentHealth.unknown.rawValue)
+                t.add(column: "problems", .text).notNull().defaults(to: "[]")
+                t.add(column: "checkedAt", .text)
+                t.add(column: "lastError", .text)
+            }
+        }
         return migrator
     }
 
@@ -122,18 +130,44 @@ final class Journal: Sendable {
     func beginAttach(_ record: AttachmentRecord) async throws {
         try await writer.write { db in
             try record.insert(db)
-            try IntentRecord(id: record.id, kind: IntentRecord.Kind.attach, volumeID: record.volumeID, attachmentID: record.id, createdAt: record.createdAt).insert(db)
+            try IntentRecord(id: record.id, kind: .attach, volumeID: record.volumeID, attachmentID: record.id, createdAt: record.createdAt).insert(db)
         }
     }
 
-    func finishAttach(id: String, result: String) async throws {
+    func finishAttach(id: String, result: AttachedVolume, health: AttachmentHealth = .healthy) async throws {
         try await writer.write { db in
             guard var record = try AttachmentRecord.fetchOne(db, key: id) else { return }
-            record.state = AttachmentRecord.State.attached
+            record.state = .attached
             record.result = result
             record.updatedAt = Self.now()
+            record.health = health
+            record.problems = []
+            record.checkedAt = record.updatedAt
+            record.lastError = nil
             try record.update(db)
             _ = try IntentRecord.deleteOne(db, key: id)
+        }
+    }
+
+    /// Records why a step failed and left the row for the reconciler (or the operator) to finish.
+    func recordFailure(id: String, _ error: String) async throws {
+        try await writer.write { db in
+            guard var record = try AttachmentRecord.fetchOne(db, key: id) else { return }
+            record.lastError = error
+            record.updatedAt = Self.now()
+            try record.update(db)
+        }
+    }
+
+    /// Records what the reconciler found, and the attachment as it is now when a repair changed it.
+    func recordInspection(id: String, _ inspection: Inspection) async throws {
+        try await writer.write { db in
+            guard var record = try AttachmentRecord.fetchOne(db, key: id), record.state == .attached else { return }
+            record.health = inspection.health
+            record.problems = inspection.problems
+            record.checkedAt = Self.now()
+            record.result = inspection.volume
+            try record.update(db)
         }
     }
 
@@ -148,10 +182,10 @@ final class Journal: Sendable {
     func beginDetach(id: String) async throws {
         try await writer.write { db in
             guard var record = try AttachmentRecord.fetchOne(db, key: id) else { return }
-            record.state = AttachmentRecord.State.detaching
+            record.state = .detaching
             record.updatedAt = Self.now()
             try record.update(db)
-            try IntentRecord(id: id, kind: IntentRecord.Kind.detach, volumeID: record.volumeID, attachmentID: id, createdAt: record.updatedAt).upsert(db)
+            try IntentRecord(id: id, kind: .detach, volumeID: record.volumeID, attachmentID: id, createdAt: record.updatedAt).upsert(db)
         }
     }
 
@@ -159,7 +193,7 @@ final class Journal: Sendable {
     func cancelDetach(id: String) async throws {
         try await writer.write { db in
             guard var record = try AttachmentRecord.fetchOne(db, key: id) else { return }
-            record.state = AttachmentRecord.State.attached
+            record.state = .attached
             try record.update(db)
             _ = try IntentRecord.deleteOne(db, key: id)
         }

@@ -11,14 +11,22 @@ struct AttachmentRecord: Codable, FetchableRecord, PersistableRecord, Sendable, 
     /// What the volume was reached through (for iSCSI "iscsi:<iqn>:<lun>"); the idempotency key.
     var targetKey: String
     var protocolName: String
-    var mode: String
-    var state: String
-    /// The request's connection_info with secrets redacted.
-    var connectionInfo: String
-    /// JSON of `AttachedVolume` once attached.
-    var result: String?
+    var mode: AttachMode
+    var state: State
+    /// The request's connection_info with secrets redacted (JSON in the journal).
+    var connectionInfo: ConnectionInfo
+    /// What the connector made, with its typed handle, once attached (JSON in the journal).
+    var result: AttachedVolume?
     var createdAt: String
     var updatedAt: String
+    /// How the attachment compared with the host when the reconciler last looked.
+    var health: AttachmentHealth = .unknown
+    /// What the reconciler found wrong then, one line each.
+    var problems: [String] = []
+    var checkedAt: String?
+    /// The error of the last step that failed and left the row for the reconciler to finish (a
+    /// rollback or a detach that could not complete); nil when none.
+    var lastError: String?
 
     enum Columns {
         static let id = Column(CodingKeys.id)
@@ -27,10 +35,10 @@ struct AttachmentRecord: Codable, FetchableRecord, PersistableRecord, Sendable, 
         static let createdAt = Column(CodingKeys.createdAt)
     }
 
-    enum State {
-        static let attaching = "attaching"
-        static let attached = "attached"
-        static let detaching = "detaching"
+    enum State: String, Codable, Sendable, CaseIterable {
+        case attaching
+        case attached
+        case detaching
     }
 }
 
@@ -79,7 +87,7 @@ struct IntentRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Hash
     static let databaseTableName = "intent"
 
     var id: String
-    var kind: String
+    var kind: Kind
     var volumeID: String
     var attachmentID: String?
     var createdAt: String
@@ -90,11 +98,11 @@ struct IntentRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Hash
         static let kind = Column(CodingKeys.kind)
     }
 
-    enum Kind {
-        static let attach = "attach"
-        static let detach = "detach"
-        static let export = "export"
-        static let unexport = "unexport"
+    enum Kind: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+        case attach
+        case detach
+        case export
+        case unexport
     }
 }
 
@@ -104,15 +112,14 @@ struct CinderAttachmentRecord: Codable, FetchableRecord, PersistableRecord, Send
     static let databaseTableName = "cinderAttachment"
 
     var volumeID: String
-    /// "attachments" or "legacy".
-    var flow: String
+    var flow: Flow
     var microversion: String
-    var state: String
+    var state: State
     /// Cinder's attachment id (attachments flow), once Cinder has answered it.
     var cinderAttachmentID: String?
     /// The local attachment (AttachmentService) once made.
     var localAttachmentID: String?
-    var mode: String
+    var mode: AttachMode
     var readOnly: Bool
     /// The connector sent to Cinder, JSON: terminate_connection must send the same.
     var connector: String
@@ -121,26 +128,34 @@ struct CinderAttachmentRecord: Codable, FetchableRecord, PersistableRecord, Send
     var createdAt: String
     var updatedAt: String
 
-    enum Flow {
-        static let attachments = "attachments"
-        static let legacy = "legacy"
+    enum Flow: String, Codable, Sendable, CaseIterable {
+        case attachments
+        case legacy
     }
 
     /// Attach: creating -> created (Cinder attachment or reservation exists) -> connected (local
     /// attach done) -> attached. Detach: detaching -> (row gone). A failed attach: rolling_back.
-    enum State {
-        static let creating = "creating"
-        static let created = "created"
-        static let connected = "connected"
-        static let attached = "attached"
-        static let detaching = "detaching"
-        static let rollingBack = "rolling_back"
+    enum State: String, Codable, Sendable, CaseIterable {
+        case creating
+        case created
+        case connected
+        case attached
+        case detaching
+        case rollingBack = "rolling_back"
     }
 }
 
-extension AttachmentRecord {
-    /// What the connector answered, as journaled; nil while the attach has not finished.
-    func attached() throws -> AttachedVolume? {
-        try result.map { try JSONDecoder().decode(AttachedVolume.self, from: Data($0.utf8)) }
+/// Journaled as its JSON text. GRDB stores a nested Codable value as JSON only when it encodes to
+/// a keyed or unkeyed container; ConnectionInfo encodes as one JSON value, so it says how itself.
+extension ConnectionInfo: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue {
+        // Encoding a JSONValue tree cannot fail; an empty object would still decode to an error.
+        let data = (try? JSONEncoder().encode(self)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self).databaseValue
+    }
+
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> ConnectionInfo? {
+        guard let text = String.fromDatabaseValue(dbValue) else { return nil }
+        return try? JSONDecoder().decode(ConnectionInfo.self, from: Data(text.utf8))
     }
 }

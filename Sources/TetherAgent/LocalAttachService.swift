@@ -74,7 +74,7 @@ public final class LocalAttachService: Sendable {
         let now = Journal.now()
         var record = CinderAttachmentRecord(
             volumeID: volumeID, flow: flow, microversion: version.description, state: CinderAttachmentRecord.State.creating, cinderAttachmentID: nil,
-            localAttachmentID: nil, mode: mode.rawValue, readOnly: wantsReadOnly, connector: try AttachmentService.json(connector), pendingError: nil,
+            localAttachmentID: nil, mode: mode, readOnly: wantsReadOnly, connector: try AttachmentService.json(connector), pendingError: nil,
             createdAt: now, updatedAt: now)
         try await journal.saveCinderAttachment(record)
         logger.info("local attach started", metadata: ["volume": "\(volumeID)", "flow": "\(flow)", "microversion": "\(version)", "mode": "\(request.mode?.rawValue ?? modeRule.rawValue)"])
@@ -103,7 +103,7 @@ public final class LocalAttachService: Sendable {
 
             if request.mode == nil {
                 mode = await defaultMode(for: info)
-                record.mode = mode.rawValue
+                record.mode = mode
             }
             let (local, madeHere) = try await attachments.attach(
                 CreateAttachmentRequest(connectionInfo: info, volumeID: volumeID, mode: mode, readOnly: record.readOnly, force: request.force))
@@ -164,7 +164,7 @@ public final class LocalAttachService: Sendable {
                 return LocalDetachResponse(volumeID: volumeID, detached: false)
             }
             let watch = StopWatch()
-            try await self.stats.track(.localDetach, protocol: .cinder, mode: .init(journaled: record.mode)) {
+            try await self.stats.track(.localDetach, protocol: .cinder, mode: .init(record.mode)) {
                 if record.state == CinderAttachmentRecord.State.attached || record.state == CinderAttachmentRecord.State.detaching {
                     try await self.finishDetach(&record, client: client, force: force, watch: watch)
                 } else {
@@ -302,8 +302,8 @@ public final class LocalAttachService: Sendable {
             local = try Routes.body(attachment)
         }
         return LocalAttachmentBody(
-            volumeID: record.volumeID, flow: record.flow, microversion: record.microversion, cinderAttachmentID: record.cinderAttachmentID,
-            state: record.state, readOnly: record.readOnly, attachment: local, pendingError: record.pendingError)
+            volumeID: record.volumeID, flow: record.flow.rawValue, microversion: record.microversion, cinderAttachmentID: record.cinderAttachmentID,
+            state: record.state.rawValue, readOnly: record.readOnly, attachment: local, pendingError: record.pendingError)
     }
 
     static func timing(_ watch: StopWatch) -> LocalAttachmentBody.Timing {

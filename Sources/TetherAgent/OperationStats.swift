@@ -96,9 +96,22 @@ public final class OperationStats: Sendable {
     public var peakInFlight: Int { peak.withLock { $0.peak } }
 
     /// Prometheus text exposition (format 0.0.4).
-    func prometheus(attachments: Int, exports: Int) -> String {
+    /// - Parameters:
+    ///   - statuses: attached volumes per status the reconciler last found.
+    ///   - orphans: what the last reconcile found and left; nil before the first.
+    func prometheus(attachments: Int, exports: Int, statuses: [AttachmentHealth: Int] = [:], orphans: Int? = nil) -> String {
         self.attachments.set(Double(attachments))
         self.exports.set(Double(exports))
+        for status in AttachmentHealth.allCases {
+            registry.makeGauge(
+                descriptor: Self.name("attachment_status", help: "Attached volumes by how they compared with the host at the last reconcile."),
+                labels: [("status", status.rawValue)]
+            ).set(Double(statuses[status] ?? 0))
+        }
+        if let orphans {
+            registry.makeGauge(descriptor: Self.name("orphans", help: "Host state that looks like Tether's but is not journaled, at the last reconcile."))
+                .set(Double(orphans))
+        }
         return registry.emitToString()
     }
 }

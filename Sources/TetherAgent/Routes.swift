@@ -9,6 +9,7 @@ struct Routes {
     let exports: ExportService
     let clusters: ClusterService
     let localAttachments: LocalAttachService
+    let reconciler: Reconciler
     let journal: Journal
     let node: ConnectorProperties
     let stats: OperationStats
@@ -19,6 +20,10 @@ struct Routes {
         v1.get("health") { _, _ in try await self.health() }
         v1.get("metrics") { _, _ in try await self.metrics() }
         v1.get("connector") { _, _ in try JSONBody.response(self.node) }
+        v1.post("reconcile") { request, _ in
+            let body = try await JSONBody.decodeIfPresent(ReconcileRequest.self, from: request, what: "the reconcile request") ?? ReconcileRequest()
+            return try JSONBody.response(try await self.reconciler.reconcile(heal: body.heal ?? self.reconciler.heal, clean: body.clean ?? false))
+        }
 
         v1.post("attachments") { request, _ in
             let body = try await JSONBody.decode(CreateAttachmentRequest.self, from: request, what: "the attachment request")
@@ -111,7 +116,9 @@ struct Routes {
 
     func metrics() async throws -> Response {
         let counts = try await journal.counts()
-        let text = stats.prometheus(attachments: counts.attachments, exports: counts.exports)
+        let statuses = Dictionary(grouping: try await attachments.list().filter { $0.state == .attached }, by: \.health).mapValues(\.count)
+        let text = stats.prometheus(
+            attachments: counts.attachments, exports: counts.exports, statuses: statuses, orphans: reconciler.lastReport.map { $0.orphans.filter { !$0.removed }.count })
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
@@ -137,12 +144,22 @@ struct Routes {
     }
 
     static func body(_ record: AttachmentRecord) throws -> AttachmentBody {
-        let attached = try record.attached()
+        let attached = record.result
         return AttachmentBody(
-            id: record.id, volumeID: record.volumeID, protocolName: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network,
-            state: record.state, target: record.targetKey, createdAt: record.createdAt, paths: attached?.paths ?? [], wwid: attached?.wwid,
+            id: record.id, volumeID: record.volumeID, protocolName: record.protocolName, mode: record.mode,
+            state: record.state.rawValue, target: record.targetKey, createdAt: record.createdAt, paths: attached?.paths ?? [], wwid: attached?.wwid,
             sizeBytes: attached?.sizeBytes, devicePath: attached?.devicePath, diskXML: attached?.diskXML,
             qemu: attached.map { AttachmentBody.QEMUBody(blockdev: $0.qemuBlockdev, objects: $0.qemuObjects) },
-            details: attached?.details.map { Redaction.redact($0) })
+            details: try attached.flatMap { try wireDetails($0.handle) }, status: record.health, problems: record.problems,
+            checkedAt: record.checkedAt, lastError: record.lastError)
+    }
+
+    /// The connector's handle as the API's `details` object (its kind included); none when the
+    /// connector keeps nothing beyond the attachment's fields.
+    static func wireDetails(_ handle: ConnectorHandle) throws -> JSONValue? {
+        if case .none = handle { return nil }
+        let json = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(handle))
+        // Handles hold no secret; redacting anyway keeps a future field from leaking one.
+        return Redaction.redact(json)
     }
 }

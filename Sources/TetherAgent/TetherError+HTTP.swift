@@ -67,6 +67,13 @@ enum JSONBody {
         }
     }
 
+    /// Like `decode`, for a request whose body is optional: nil when none was sent.
+    static func decodeIfPresent<Value: Decodable>(_ type: Value.Type, from request: Request, what: String) async throws -> Value? {
+        let length = request.headers[.contentLength].flatMap { Int($0) } ?? 0
+        guard length > 0 || request.headers[.transferEncoding] != nil else { return nil }
+        return try await decode(type, from: request, what: what)
+    }
+
     /// The whole body of a JSON request, within the size limit and the deadline.
     static func body(of request: Request, what: String, deadline: Duration = Self.deadline) async throws -> [UInt8] {
         let length = request.headers[.contentLength]

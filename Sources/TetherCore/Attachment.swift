@@ -58,12 +58,12 @@ public struct AttachedVolume: Sendable, Codable, Hashable {
     /// `-object` definitions the blockdev refers to (secrets), in order.
     public var qemuObjects: [JSONValue]
     public var secretFiles: [String]
-    /// What the connector found that has no field of its own (RBD: features, watchers, lock owners).
-    public var details: JSONValue?
+    /// What the connector made, in its own terms: what the reconciler checks and detach undoes.
+    public var handle: ConnectorHandle
 
     public init(
         protocolName: String, mode: AttachMode, paths: [Path], wwid: String?, sizeBytes: UInt64, blockSize: UInt32?, devicePath: String?,
-        diskXML: String, qemuBlockdev: JSONValue, qemuObjects: [JSONValue], secretFiles: [String], details: JSONValue? = nil
+        diskXML: String, qemuBlockdev: JSONValue, qemuObjects: [JSONValue], secretFiles: [String], handle: ConnectorHandle = .none
     ) {
         self.protocolName = protocolName
         self.mode = mode
@@ -76,14 +76,75 @@ public struct AttachedVolume: Sendable, Codable, Hashable {
         self.qemuBlockdev = qemuBlockdev
         self.qemuObjects = qemuObjects
         self.secretFiles = secretFiles
-        self.details = details
+        self.handle = handle
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolName, mode, paths, wwid, sizeBytes, blockSize, devicePath, diskXML, qemuBlockdev, qemuObjects, secretFiles, handle
+        /// Results journaled before handles: the connector's facts as an untyped object.
+        case details
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        protocolName = try container.decode(String.self, forKey: .protocolName)
+        mode = try container.decode(AttachMode.self, forKey: .mode)
+        paths = try container.decode([Path].self, forKey: .paths)
+        wwid = try container.decodeIfPresent(String.self, forKey: .wwid)
+        sizeBytes = try container.decode(UInt64.self, forKey: .sizeBytes)
+        blockSize = try container.decodeIfPresent(UInt32.self, forKey: .blockSize)
+        devicePath = try container.decodeIfPresent(String.self, forKey: .devicePath)
+        diskXML = try container.decode(String.self, forKey: .diskXML)
+        qemuBlockdev = try container.decode(JSONValue.self, forKey: .qemuBlockdev)
+        qemuObjects = try container.decode([JSONValue].self, forKey: .qemuObjects)
+        secretFiles = try container.decode([String].self, forKey: .secretFiles)
+        if let handle = try container.decodeIfPresent(ConnectorHandle.self, forKey: .handle) {
+            self.handle = handle
+        } else {
+            handle = try Self.legacyHandle(protocolName: protocolName, mode: mode, paths: paths, container)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(protocolName, forKey: .protocolName)
+        try container.encode(mode, forKey: .mode)
+        try container.encode(paths, forKey: .paths)
+        try container.encodeIfPresent(wwid, forKey: .wwid)
+        try container.encode(sizeBytes, forKey: .sizeBytes)
+        try container.encodeIfPresent(blockSize, forKey: .blockSize)
+        try container.encodeIfPresent(devicePath, forKey: .devicePath)
+        try container.encode(diskXML, forKey: .diskXML)
+        try container.encode(qemuBlockdev, forKey: .qemuBlockdev)
+        try container.encode(qemuObjects, forKey: .qemuObjects)
+        try container.encode(secretFiles, forKey: .secretFiles)
+        try container.encode(handle, forKey: .handle)
+    }
+
+    /// The typed handle of a result journaled before handles existed, from its `details`.
+    static func legacyHandle(protocolName: String, mode: AttachMode, paths: [Path], _ container: KeyedDecodingContainer<CodingKeys>) throws -> ConnectorHandle {
+        guard let details = try container.decodeIfPresent(JSONValue.self, forKey: .details), let object = details.objectValue, !object.isEmpty else {
+            return .none
+        }
+        switch (protocolName, mode) {
+        case ("iscsi", .kernel), ("iser", .kernel):
+            return .kernelISCSI(try KernelISCSIHandle(legacy: details, paths: paths))
+        case ("rbd", .kernel):
+            // A cut-off attach that never read its request journaled only volume_id.
+            guard object["pool"] != nil else { return .none }
+            return .kernelRBD(try container.decode(KernelRBDHandle.self, forKey: .details))
+        case ("rbd", .network):
+            return .networkRBD(try container.decode(NetworkRBDHandle.self, forKey: .details))
+        default:
+            return .none
+        }
     }
 }
 
 /// One protocol in one mode: makes a volume usable here, and undoes it.
 ///
 /// Implementations read like the protocol they implement and reach the machine only through `Host`.
-public protocol Connector: Sendable {
+public protocol Connector: Reconciling {
     /// The `driver_volume_type` values this connector takes.
     var driverVolumeTypes: Set<String> { get }
     var mode: AttachMode { get }
@@ -121,9 +182,9 @@ extension Connector {
 extension AttachedVolume {
     /// A volume known only by what an attach may have left: its secret files and, for kernel
     /// connectors, the paths it may have logged in to.
-    public static func partial(protocolName: String, mode: AttachMode, paths: [Path] = [], secretFiles: [String], details: JSONValue? = nil) -> AttachedVolume {
+    public static func partial(protocolName: String, mode: AttachMode, paths: [Path] = [], secretFiles: [String], handle: ConnectorHandle = .none) -> AttachedVolume {
         AttachedVolume(
             protocolName: protocolName, mode: mode, paths: paths, wwid: nil, sizeBytes: 0, blockSize: nil, devicePath: nil, diskXML: "",
-            qemuBlockdev: .null, qemuObjects: [], secretFiles: secretFiles, details: details)
+            qemuBlockdev: .null, qemuObjects: [], secretFiles: secretFiles, handle: handle)
     }
 }

@@ -90,7 +90,7 @@ extension KernelISCSIConnector {
             }
         }
         if await disksGone(present) {
-            await withdrawVolumeID(volume.details?["volume_id"]?.stringValue, wwid: volume.wwid.map(WWID.init(sysfs:)) ?? devices.first?.wwid)
+            await withdrawVolumeID(volume.handle.kernelISCSI?.volumeID, wwid: volume.wwid.map(WWID.init(sysfs:)) ?? devices.first?.wwid)
         }
         try errors.finish("detach of \(volume.wwid ?? attachmentID)")
     }
@@ -130,7 +130,7 @@ extension KernelISCSIConnector {
         }
         let sessions = try await sysfs.sessions()
         // A target found by discovery: its portals are known only from the sessions.
-        if let targets = volume.details?["any_portal_of"]?.arrayValue?.compactMap(\.stringValue), let lun = paths.first?.lun {
+        if let targets = volume.handle.kernelISCSI?.anyPortalOf, !targets.isEmpty, let lun = paths.first?.lun {
             for session in sessions where targets.contains(session.targetName) {
                 let path = ISCSIPath(portal: Portal(host: session.address, port: session.port), iqn: session.targetName, lun: lun)
                 if !paths.contains(where: { session.serves($0.portal, target: $0.iqn) }) { paths.append(path) }

@@ -231,20 +231,19 @@ public struct KernelISCSIConnector: Connector {
             devicePath: stableName, attachmentID: plan.request.attachmentID, volumeID: plan.request.volumeID, readOnly: plan.readOnly)
         var paths = connected.map { AttachedVolume.Path(portal: $0.path.portal.description, target: $0.path.iqn, lun: $0.path.lun, state: "active") }
         paths += failed.map { AttachedVolume.Path(portal: $0.0.portal.description, target: $0.0.iqn, lun: $0.0.lun, state: "failed: \($0.1.code)") }
-        let details: JSONValue = [
-            "stable_name": .string(stableName),
-            "by_tether": .string(byTether),
-            "volume_id": .string(plan.request.volumeID),
-            "scsi_wwn": wwid.map { .string($0.udev) } ?? .null,
-            "devices": .array(connected.map { .string($0.device.name) }),
-            "scsi_addresses": .array(connected.map { .string(String($0.device.scsiDirectory.split(separator: "/").last ?? "")) }),
-            "sessions": .array(connected.map { .int(Int64($0.session.id)) }),
-            "multipath": map.map { ["name": .string($0.name), "device": .string($0.kernelName), "uuid": .string($0.uuid)] } ?? .null,
-        ]
+        let handle = KernelISCSIHandle(
+            volumeID: plan.request.volumeID,
+            sessions: connected.map {
+                KernelISCSIHandle.Session(
+                    portal: $0.path.portal.description, target: $0.path.iqn, lun: $0.path.lun, sid: $0.session.id,
+                    scsiAddress: String($0.device.scsiDirectory.split(separator: "/").last ?? ""), device: $0.device.name)
+            },
+            scsiWWN: wwid?.udev, stableName: stableName, byTether: byTether,
+            multipath: map.map { KernelISCSIHandle.Map(name: $0.name, device: $0.kernelName, uuid: $0.uuid) })
         return AttachedVolume(
             protocolName: "iscsi", mode: .kernel, paths: paths, wwid: wwid?.sysfs, sizeBytes: size,
             blockSize: await sysfs.logicalBlockSize(of: primary.device), devicePath: devicePath,
-            diskXML: description.libvirtXML, qemuBlockdev: description.qemuBlockdev, qemuObjects: [], secretFiles: [], details: details)
+            diskXML: description.libvirtXML, qemuBlockdev: description.qemuBlockdev, qemuObjects: [], secretFiles: [], handle: .kernelISCSI(handle))
     }
 
     /// udev's name for the volume's device, the map when there is one (`stableName`); nil when
@@ -308,9 +307,9 @@ public struct KernelISCSIConnector: Connector {
             AttachedVolume.Path(portal: $0.portal.description, target: $0.iqn, lun: addressing.kernelLUN($0.lun), state: "interrupted")
         }
         let discovered = info.needsDiscovery ? info.paths.map(\.iqn).filter { !$0.isEmpty } : []
-        var details: [String: JSONValue] = ["volume_id": .string(request.volumeID)]
-        if !discovered.isEmpty { details["any_portal_of"] = .array(discovered.map { .string($0) }) }
-        return .partial(protocolName: "iscsi", mode: .kernel, paths: paths, secretFiles: [], details: .object(details))
+        return .partial(
+            protocolName: "iscsi", mode: .kernel, paths: paths, secretFiles: [],
+            handle: .kernelISCSI(KernelISCSIHandle(volumeID: request.volumeID, anyPortalOf: discovered)))
     }
 }
 

@@ -121,16 +121,14 @@ public struct KernelRBDConnector: Connector {
     /// What an attach cut off may have mapped: the image and the connection_info to find its
     /// cluster again (without the inline keyring), so `detach` unmaps that cluster's mapping only.
     public func interruptedAttach(_ request: AttachRequest) -> AttachedVolume {
-        var details: [String: JSONValue] = ["volume_id": .string(request.volumeID)]
-        if let data = try? RBDConnectionData(request.connectionInfo) {
-            details["pool"] = .string(data.pool)
-            details["image"] = .string(data.image)
-            details["namespace"] = ""
-            details["snapshot"] = .string(KRBDImageSpec.headSnapshot)
-            details["cluster"] = data.clusterName.map(JSONValue.string) ?? .null
-            details["connection"] = .object(request.connectionInfo.data.filter { $0.key != "keyring" })
+        guard let data = try? RBDConnectionData(request.connectionInfo) else {
+            // Cut off before the request was even read: nothing can have been mapped.
+            return .partial(protocolName: "rbd", mode: .kernel, secretFiles: [])
         }
-        return .partial(protocolName: "rbd", mode: .kernel, secretFiles: [], details: .object(details))
+        let handle = KernelRBDHandle(
+            volumeID: request.volumeID, cluster: data.clusterName, fsid: nil, pool: data.pool, namespace: "", image: data.image,
+            snapshot: KRBDImageSpec.headSnapshot, connection: request.connectionInfo.data.filter { $0.key != "keyring" })
+        return .partial(protocolName: "rbd", mode: .kernel, secretFiles: [], handle: .kernelRBD(handle))
     }
 
     /// The size of an attached volume after it grew: asks the kernel to re-read the image header
@@ -299,30 +297,17 @@ public struct KernelRBDConnector: Connector {
             devicePath: requireStableNames ? target.stableName : device.devicePath, attachmentID: target.attachmentID, volumeID: target.volumeID,
             readOnly: target.readOnly, discard: target.discard)
         let spec = target.spec
-        var details: [String: JSONValue] = [
-            "cluster": .string(target.cluster.name),
-            "fsid": .string(spec.fsid),
-            "user": .string(target.user.name),
-            "resolved_by": .string("\(target.match)"),
-            "pool": .string(spec.pool),
-            "namespace": .string(spec.namespace),
-            "image": .string(spec.image),
-            "snapshot": .string(spec.snapshot),
-            "device_id": .int(Int64(device.id)),
-            "device": .string(device.devicePath),
-            "stable_name": .string(target.stableName),
-            "read_only": .bool(target.readOnly),
-            "volume_id": .string(target.volumeID),
-        ]
-        if let byTether = links(of: target).dropFirst().first { details["by_tether"] = .string(byTether) }
-        if let clientID = device.clientID { details["client_id"] = .string(clientID) }
-        if let address = device.clientAddress { details["client_addr"] = .string(address) }
+        let handle = KernelRBDHandle(
+            volumeID: target.volumeID, cluster: target.cluster.name, fsid: spec.fsid, user: target.user.name, resolvedBy: "\(target.match)",
+            pool: spec.pool, namespace: spec.namespace, image: spec.image, snapshot: spec.snapshot, deviceID: device.id, device: device.devicePath,
+            stableName: target.stableName, byTether: links(of: target).dropFirst().first, readOnly: target.readOnly, clientID: device.clientID,
+            clientAddress: device.clientAddress)
         return AttachedVolume(
             protocolName: "rbd", mode: .kernel,
             paths: [AttachedVolume.Path(portal: target.cluster.monHost, target: "\(target.cluster.name):\(spec.imageName)", lun: nil, state: "mapped")],
             wwid: nil, sizeBytes: size, blockSize: await sysfs.logicalBlockSize(of: device), devicePath: device.devicePath,
             diskXML: description.libvirtXML, qemuBlockdev: description.qemuBlockdev, qemuObjects: [], secretFiles: [],
-            details: .object(details))
+            handle: .kernelRBD(handle))
     }
 
     // MARK: - Unmapping
@@ -337,27 +322,25 @@ public struct KernelRBDConnector: Connector {
     }
 
     func identity(of volume: AttachedVolume) async throws -> Identity? {
-        guard let details = volume.details?.objectValue, let pool = details["pool"]?.stringValue, let image = details["image"]?.stringValue else {
+        guard let handle = volume.handle.kernelRBD else {
             return nil  // cut off before the request was even read: nothing can have been mapped
         }
-        var fsid = details["fsid"]?.stringValue
-        if fsid == nil, let data = details["connection"]?.objectValue {
+        var fsid = handle.fsid
+        if fsid == nil, let data = handle.connection {
             do {
                 let connection = try RBDConnectionData(ConnectionInfo(driverVolumeType: "rbd", data: data))
                 fsid = try CephResolver.resolve(connection, in: await registry()).cluster.fsid.uuidString
             } catch let error as TetherError {
                 throw TetherError(
-                    error.code, "cannot tell which Ceph cluster's mapping of \(pool)/\(image) to unmap: \(error.message)",
+                    error.code, "cannot tell which Ceph cluster's mapping of \(handle.pool)/\(handle.image) to unmap: \(error.message)",
                     hint: "unmap it by hand: the /sys/bus/rbd/devices/N whose cluster_fsid, pool and name match; echo N > /sys/bus/rbd/remove_single_major")
             }
         }
         guard let fsid else {
-            throw TetherError(.conflict, "the attachment of \(pool)/\(image) names no Ceph cluster, so Tether cannot tell which mapping is its own")
+            throw TetherError(.conflict, "the attachment of \(handle.pool)/\(handle.image) names no Ceph cluster, so Tether cannot tell which mapping is its own")
         }
-        let spec = KRBDImageSpec(
-            fsid: fsid, pool: pool, namespace: details["namespace"]?.stringValue ?? "", image: image,
-            snapshot: details["snapshot"]?.stringValue ?? KRBDImageSpec.headSnapshot)
-        return Identity(spec: spec, deviceID: details["device_id"]?.intValue, volumeID: details["volume_id"]?.stringValue)
+        let spec = KRBDImageSpec(fsid: fsid, pool: handle.pool, namespace: handle.namespace, image: handle.image, snapshot: handle.snapshot)
+        return Identity(spec: spec, deviceID: handle.deviceID, volumeID: handle.volumeID)
     }
 
     /// The mappings to undo: the one at the journaled number if it still maps this image, else every

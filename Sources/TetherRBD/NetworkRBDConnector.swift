@@ -56,15 +56,10 @@ public struct NetworkRBDConnector: Connector {
             paths: [AttachedVolume.Path(portal: cluster.monHost, target: "\(cluster.name):\(data.pool)/\(data.image)", lun: nil, state: "ok")],
             wwid: nil, sizeBytes: image.sizeBytes, blockSize: nil, devicePath: nil,
             diskXML: description.libvirtXML, qemuBlockdev: description.qemuBlockdev, qemuObjects: description.qemuObjects, secretFiles: [keyFile],
-            details: [
-                "cluster": .string(cluster.name),
-                "fsid": .string(cluster.fsid.uuidString.lowercased()),
-                "user": .string(user.name),
-                "resolved_by": .string("\(resolution.match)"),
-                "features": .array(image.featureNames.map { .string($0) }),
-                "watchers": .array(image.watchers.map { .string($0.address) }),
-                "lock_owners": .array(image.lockOwners.map { .string($0) }),
-            ])
+            handle: .networkRBD(
+                NetworkRBDHandle(
+                    cluster: cluster.name, fsid: cluster.fsid.uuidString.lowercased(), user: user.name, resolvedBy: "\(resolution.match)",
+                    features: image.featureNames, watchers: image.watchers.map(\.address), lockOwners: image.lockOwners)))
     }
 
     public func detach(_ volume: AttachedVolume, attachmentID: String, force: Bool) async throws {

@@ -242,9 +242,11 @@ struct AgentHTTPTests {
                 let now = Journal.now()
                 try await journal.beginAttach(
                     AttachmentRecord(
-                        id: "a-corrupt", volumeID: "vol-corrupt", targetKey: "iscsi:x:1", protocolName: "iscsi", mode: "network",
-                        state: AttachmentRecord.State.attaching, connectionInfo: "{}", result: nil, createdAt: now, updatedAt: now))
-                try await journal.finishAttach(id: "a-corrupt", result: "not json")
+                        id: "a-corrupt", volumeID: "vol-corrupt", targetKey: "iscsi:x:1", protocolName: "iscsi", mode: .network,
+                        state: .attaching, connectionInfo: ConnectionInfo(driverVolumeType: "iscsi", data: [:]), result: nil, createdAt: now, updatedAt: now))
+                try await journal.writer.write {
+                    try $0.execute(sql: "UPDATE attachment SET state = 'attached', result = 'not json' WHERE id = 'a-corrupt'")
+                }
                 let request = Array("GET /v1/attachments HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
                 let answer = try RawConnection.exchange(agent.socketPath, request)
                 #expect(answer.response?.status == 500, "\(answer.text)")

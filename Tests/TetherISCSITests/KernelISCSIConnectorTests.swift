@@ -21,8 +21,8 @@ import Testing
         let stable = "/dev/disk/by-tether/vol-1"
         let mapFile = "/run/tether/by-wwid/3" + F.wwid.dropFirst(4)
         #expect(node.fake.file(mapFile).map { String(decoding: $0.contents, as: UTF8.self) } == "TETHER_VOLUME_ID=vol-1\n")
-        #expect(volume.details?["stable_name"]?.stringValue == stable)
-        #expect(volume.details?["by_tether"]?.stringValue == "/dev/disk/by-tether/vol-1")
+        #expect(volume.handle.kernelISCSI?.stableName == stable)
+        #expect(volume.handle.kernelISCSI?.byTether == "/dev/disk/by-tether/vol-1")
         #expect(volume.diskXML.contains("<disk type='block' device='disk'>"))
         #expect(volume.diskXML.contains("<source dev='\(stable)'/>"))
         #expect(volume.qemuBlockdev["file"]?["driver"]?.stringValue == "host_device")
@@ -53,7 +53,7 @@ import Testing
         node.tetherRules = false
         node.fake.link("/dev/disk/by-tether/vol-1", to: "/dev/sdz")
         let stale = try await F.connector(node).attach(F.request())
-        #expect(stale.details?["stable_name"]?.stringValue == "/dev/disk/by-id/wwn-0x" + F.wwid.dropFirst(4))
+        #expect(stale.handle.kernelISCSI?.stableName == "/dev/disk/by-id/wwn-0x" + F.wwid.dropFirst(4))
         #expect(stale.diskXML.contains("<source dev='/dev/disk/by-id/wwn-0x\(F.wwid.dropFirst(4))'/>"))
     }
 
@@ -61,7 +61,7 @@ import Testing
         let node = F.node()
         let volume = try await F.connector(node).attach(F.request(volume: "vol/../1"))
         #expect(!node.fake.filePaths.contains { $0.hasPrefix("/run/tether") })
-        #expect(volume.details?["stable_name"]?.stringValue == "/dev/disk/by-id/wwn-0x" + F.wwid.dropFirst(4))
+        #expect(volume.handle.kernelISCSI?.stableName == "/dev/disk/by-id/wwn-0x" + F.wwid.dropFirst(4))
     }
 
     @Test func twoPortalsWithMultipathMakeOneMap() async throws {
@@ -71,10 +71,10 @@ import Testing
 
         #expect(volume.devicePath == "/dev/dm-0")
         #expect(volume.paths.map(\.state) == ["active", "active"])
-        #expect(volume.details?["multipath"]?["uuid"]?.stringValue == "mpath-3" + F.wwid.dropFirst(4))
-        #expect(volume.details?["stable_name"]?.stringValue == "/dev/disk/by-tether/vol-1")
+        #expect(volume.handle.kernelISCSI?.multipath?.uuid == "mpath-3" + F.wwid.dropFirst(4))
+        #expect(volume.handle.kernelISCSI?.stableName == "/dev/disk/by-tether/vol-1")
         #expect(await node.fake.resolvePath("/dev/disk/by-tether/vol-1") == "/dev/dm-0")
-        #expect(Set(volume.details?["devices"]?.arrayValue?.compactMap(\.stringValue) ?? []) == ["sdb", "sdc"])
+        #expect(Set(volume.handle.kernelISCSI?.sessions.compactMap(\.device) ?? []) == ["sdb", "sdc"])
         #expect(node.sessionCount == 2)
         #expect(node.mapCount == 1)
         #expect(node.arguments(of: "multipath").contains(["-a", "3" + F.wwid.dropFirst(4)]))
@@ -276,9 +276,9 @@ import Testing
         let connector = F.connector(node)
         let volume = try await connector.attach(F.request())
         #expect(volume.devicePath == "/dev/dm-0")
-        #expect(volume.details?["multipath"]?["device"]?.stringValue == "dm-0")
+        #expect(volume.handle.kernelISCSI?.multipath?.device == "dm-0")
         #expect(node.arguments(of: "multipath").contains(["-c", "/dev/sdb"]))
-        #expect(volume.details?["stable_name"]?.stringValue == "/dev/disk/by-tether/vol-1")
+        #expect(volume.handle.kernelISCSI?.stableName == "/dev/disk/by-tether/vol-1")
 
         try await connector.detach(volume, attachmentID: "att-vol-1", force: false)
         #expect(node.fake.file("/sys/block/dm-0/dm/uuid") == nil)

@@ -21,14 +21,14 @@ import Glibc
         #expect(kernel.mappedIDs == [0, 1])
         #expect(a.devicePath == "/dev/rbd0")
         #expect(b.devicePath == "/dev/rbd1")
-        #expect(a.details?["stable_name"]?.stringValue == "/dev/rbd/ceph-a/volumes/volume-1")
-        #expect(b.details?["stable_name"]?.stringValue == "/dev/rbd/ceph-b/volumes/volume-1")
+        #expect(a.handle.kernelRBD?.stableName == "/dev/rbd/ceph-a/volumes/volume-1")
+        #expect(b.handle.kernelRBD?.stableName == "/dev/rbd/ceph-b/volumes/volume-1")
         #expect(await kernel.host.resolvePath("/dev/rbd/ceph-a/volumes/volume-1") == "/dev/rbd0")
         #expect(await kernel.host.resolvePath("/dev/rbd/ceph-b/volumes/volume-1") == "/dev/rbd1")
         #expect(await kernel.host.resolvePath("/dev/disk/by-tether/vol-b") == "/dev/rbd1")
         #expect(a.sizeBytes == F.imageBytes)
         #expect(b.sizeBytes == 2 * F.imageBytes)
-        #expect(a.details?["fsid"]?.stringValue == F.fsidA)
+        #expect(a.handle.kernelRBD?.fsid == F.fsidA)
         #expect(a.diskXML.contains("<disk type='block' device='disk'>"))
         #expect(a.diskXML.contains("<source dev='/dev/rbd/ceph-a/volumes/volume-1'/>"))
         #expect(a.qemuBlockdev["file"]?["driver"]?.stringValue == "host_device")
@@ -114,7 +114,7 @@ import Glibc
         #expect(kernel.addLines.first?.contains(",mount_timeout=5,ro volumes") == true)
         #expect(volume.diskXML.contains("<readonly/>"))
         #expect(volume.qemuBlockdev["read-only"] == .bool(true))
-        #expect(volume.details?["read_only"] == .bool(true))
+        #expect(volume.handle.kernelRBD?.readOnly == true)
 
         let error = await #expect(throws: TetherError.self) { try await connector.attach(F.request(cluster: "ceph-a", volume: "vol-a")) }
         #expect(error?.code == .conflict)
@@ -175,7 +175,7 @@ import Glibc
         kernel.udev = .delayed(.milliseconds(200))
         let volume = try await F.connector(kernel).attach(F.request(cluster: "ceph-b", volume: "vol-b"))
         #expect(volume.devicePath == "/dev/rbd0")
-        #expect(volume.details?["by_tether"]?.stringValue == "/dev/disk/by-tether/vol-b")
+        #expect(volume.handle.kernelRBD?.byTether == "/dev/disk/by-tether/vol-b")
     }
 
     @Test func monitorsOfAnotherClusterAreCaughtAndTheirMappingUndone() async throws {
@@ -206,7 +206,7 @@ import Glibc
         try await connector.detach(a, attachmentID: "att-vol-a", force: false)
         _ = try await connector.attach(F.request(cluster: "ceph-b", volume: "vol-b"))
         _ = try await connector.attach(F.request(cluster: "ceph-a", volume: "vol-a"))
-        #expect(a.details?["device_id"] == .int(0))
+        #expect(a.handle.kernelRBD?.deviceID == 0)
         try await connector.detach(a, attachmentID: "att-vol-a", force: false)
         #expect(kernel.mappedIDs == [0])
         #expect(kernel.host.file("/sys/bus/rbd/devices/0/cluster_fsid").map { String(decoding: $0.contents, as: UTF8.self) } == "\(F.fsidB)\n")
@@ -234,9 +234,9 @@ import Glibc
 
         let partial = connector.interruptedAttach(request)
         #expect(partial.mode == .kernel)
-        #expect(partial.details?["pool"]?.stringValue == "volumes")
-        #expect(partial.details?["image"]?.stringValue == "volume-1")
-        #expect(partial.details?["cluster"]?.stringValue == "ceph-a")
+        #expect(partial.handle.kernelRBD?.pool == "volumes")
+        #expect(partial.handle.kernelRBD?.image == "volume-1")
+        #expect(partial.handle.kernelRBD?.cluster == "ceph-a")
         try await connector.detach(partial, attachmentID: request.attachmentID, force: true)
         #expect(kernel.mappedIDs == [0])
         #expect(kernel.host.file("/sys/bus/rbd/devices/0/cluster_fsid").map { String(decoding: $0.contents, as: UTF8.self) } == "\(F.fsidB)\n")
