@@ -145,7 +145,7 @@ public final class LocalAttachService: Sendable {
             return error
         } catch let undo {
             record.pendingError = "\(undo)"
-            try? await journal.saveCinderAttachment(record)
+            await savePending(record)
             var reported = (error as? TetherError) ?? TetherError(.internalError, "\(error)")
             reported.message += "; the rollback is not finished (\(Self.shortDescription(undo))): tetherd retries it"
             reported.hint = reported.hint ?? "tether local-list shows what is pending"
@@ -197,7 +197,7 @@ public final class LocalAttachService: Sendable {
             try await releaseInCinder(record, client: client, watch: watch)
         } catch {
             record.pendingError = "\(error)"
-            try? await journal.saveCinderAttachment(record)
+            await savePending(record)
             var reported = (error as? TetherError) ?? TetherError(.cinderFailed, "\(error)")
             reported.message = "detached here, but Cinder was not told: \(reported.message); tetherd retries it"
             throw reported
