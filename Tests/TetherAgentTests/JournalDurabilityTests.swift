@@ -1,5 +1,5 @@
 @testable import TetherAgent
-import TetherTesting
+import TetherFakes
 import Testing
 
 @Suite struct JournalDurabilityTests {

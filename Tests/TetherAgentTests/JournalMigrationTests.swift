@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 @testable import TetherAgent
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 /// A journal as tetherd 0.1.0 (before typed handles, main at d331dbd) wrote it: schema v1 and
