@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 @testable import TetherAgent
 import TetherCore
+import TetherLinux
 import TetherFakes
 import Testing
 
@@ -75,7 +76,7 @@ import Testing
         let directory = try TemporaryDirectory(prefix: "journal-migration")
         defer { directory.remove() }
         try Self.writeOldJournal(directory.path)
-        let journal = try Journal(directory: directory.path)
+        let journal = try await Journal.open(directory: directory.path, host: LinuxHost())
         let records = try await journal.attachments()
         #expect(records.map(\.id) == ["a1", "a2", "a3", "a4"])
         #expect(records.allSatisfy { $0.health == .unknown && $0.problems.isEmpty && $0.lastError == nil })
