@@ -46,7 +46,12 @@ public final class LocalAttachService: Sendable {
         let volumeID = try Self.validVolumeID(request.volumeID)
         return try await locks.withLock(Self.lockKey(volumeID)) {
             if let existing = try await self.journal.cinderAttachment(volume: volumeID) {
-                if existing.state == CinderAttachmentRecord.State.attached {
+                if existing.state == .attached {
+                    // Journaled is not attached: the local attachment is checked (and repaired)
+                    // first, and the answer carries what was found.
+                    if let id = existing.localAttachmentID {
+                        try await self.attachments.verify(id)
+                    }
                     return (try await self.body(existing), false)
                 }
                 // An earlier attach or detach is unfinished: finish it before starting afresh.
