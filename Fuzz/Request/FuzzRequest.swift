@@ -100,8 +100,14 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
                 logger: logger)
             let local = LocalAttachService(journal: journal, locks: locks, attachments: attachments, cinder: nil, node: node, stats: stats, logger: logger)
             let router = Router(context: BasicRequestContext.self)
-            Routes(attachments: attachments, exports: exports, clusters: clusters, localAttachments: local, journal: journal, node: node, stats: stats)
-                .register(on: router)
+            // The doctor reads only the FakeHost: every check answers from its empty tree.
+            let doctor = Doctor(
+                configuration: AgentConfiguration(), host: host, node: node, access: APIAccess(group: 0, groupName: "root"),
+                registry: { await clusters.current }, journal: journal)
+            Routes(
+                attachments: attachments, exports: exports, clusters: clusters, localAttachments: local, journal: journal, node: node, stats: stats,
+                doctor: doctor
+            ).register(on: router)
             return router.buildResponder()
         }
     }

@@ -12,6 +12,7 @@ struct Routes {
     let journal: Journal
     let node: ConnectorProperties
     let stats: OperationStats
+    let doctor: Doctor
 
     func register(on router: Router<BasicRequestContext>) {
         router.middlewares.add(ErrorMiddleware())
@@ -19,6 +20,7 @@ struct Routes {
         v1.get("health") { _, _ in try await self.health() }
         v1.get("metrics") { _, _ in try await self.metrics() }
         v1.get("connector") { _, _ in try JSONBody.response(self.node) }
+        v1.get("doctor") { _, _ in try JSONBody.response(await self.doctor.run()) }
 
         v1.post("attachments") { request, _ in
             let body = try await JSONBody.decode(CreateAttachmentRequest.self, from: request, what: "the attachment request")

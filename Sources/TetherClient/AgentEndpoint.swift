@@ -113,3 +113,10 @@ func percentEncoded(_ text: String) -> String {
     unreserved.insert(charactersIn: "-._~")
     return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
 }
+
+extension AgentEndpoint where Response == DoctorReport {
+    /// `GET /v1/doctor`: every check runs at once; the clock-skew check may wait for monitors.
+    public static var doctor: Self {
+        Self(method: "GET", target: "/v1/doctor").waiting("checking this node (doctor)", check: "tether doctor")
+    }
+}

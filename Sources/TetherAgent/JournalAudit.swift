@@ -1,0 +1,135 @@
+import Foundation
+import TetherAPI
+import TetherCore
+
+/// The doctor's `journal` check: the journal's attachments against the host.
+///
+/// This is a seam on purpose. `HostJournalAudit` is a first version that reads sysfs and /dev for
+/// what each kernel-mode attachment's handle names. The reconciler (`POST /v1/reconcile` with
+/// `{"heal": false, "clean": false}`, per-attachment healthy / degraded / missing / unknown) is the
+/// one place meant to compare the journal with reality (STYLE §10); once it exists, an
+/// implementation that runs it without healing replaces this one in `Agent.run`, mapping healthy
+/// to ok, degraded and missing to failed, unknown to warning.
+protocol JournalAudit: Sendable {
+    /// One finding (check `journal`) per journaled attachment, or one saying there are none.
+    func audit() async -> [DoctorFinding]
+}
+
+/// Reads, for each journaled attachment, what its handle says should exist:
+/// - attaching / detaching: an operation in progress or cut off (warning);
+/// - attached, network mode: nothing on this host to look at (ok);
+/// - attached, kernel mode: the device path exists; iSCSI: each session is LOGGED_IN, each SCSI
+///   disk is `running` and, with a multipath map, still one of its slaves; krbd: the mapping
+///   (`/sys/bus/rbd/devices/<id>`) is still the journaled pool and image. Anything missing fails.
+struct HostJournalAudit: JournalAudit {
+    let journal: Journal
+    let host: any TetherCore.Host
+    let root: String
+
+    var sysfs: String {
+        let base = root == "/" ? "" : (root.hasSuffix("/") ? String(root.dropLast()) : root)
+        return base + "/sys"
+    }
+
+    func audit() async -> [DoctorFinding] {
+        let records: [AttachmentRecord]
+        do {
+            records = try await journal.attachments()
+        } catch {
+            return [DoctorFinding(.journal, .failed, "cannot read the journal: \(error)", hint: "see tetherd's log")]
+        }
+        guard !records.isEmpty else { return [DoctorFinding(.journal, .ok, "no attachment is journaled")] }
+        var findings: [DoctorFinding] = []
+        for record in records {
+            findings.append(await audit(record))
+        }
+        return findings
+    }
+
+    func audit(_ record: AttachmentRecord) async -> DoctorFinding {
+        let name = "\(record.volumeID) (attachment \(record.id), \(record.protocolName) \(record.mode))"
+        switch record.state {
+        case AttachmentRecord.State.attached:
+            break
+        case AttachmentRecord.State.attaching, AttachmentRecord.State.detaching:
+            let verb = record.state == AttachmentRecord.State.attaching ? "attach" : "detach"
+            return DoctorFinding(
+                .journal, .warning, "\(name): \(verb) in progress since \(record.updatedAt), or cut off by a crash",
+                hint: "wait for it; if it stays, restarting tetherd finishes or rolls it back (tether detach \(record.volumeID) --force undoes it)")
+        default:
+            return DoctorFinding(.journal, .warning, "\(name) is in state \(record.state)", hint: "tether show \(record.volumeID)")
+        }
+        let volume: AttachedVolume
+        do {
+            guard let decoded = try record.attached() else {
+                return DoctorFinding(.journal, .failed, "\(name) is attached but its result is not journaled", hint: "tether detach \(record.volumeID) --force, then attach again")
+            }
+            volume = decoded
+        } catch {
+            return DoctorFinding(.journal, .failed, "\(name): the journaled result cannot be read: \(error)", hint: "tether detach \(record.volumeID) --force")
+        }
+        guard volume.mode == .kernel else { return DoctorFinding(.journal, .ok, "\(name): network mode, QEMU connects itself; nothing on this host to check") }
+        var problems: [String] = []
+        if let device = volume.devicePath, await host.resolvePath(device) == nil {
+            problems.append("\(device) is gone")
+        }
+        let details = volume.details?.objectValue ?? [:]
+        switch volume.protocolName.lowercased() {
+        case "iscsi": problems += await iscsiProblems(volume, details)
+        case "rbd": problems += await rbdProblems(details)
+        default: break
+        }
+        guard problems.isEmpty else {
+            return DoctorFinding(
+                .journal, .failed, "\(name): \(problems.joined(separator: "; "))",
+                hint: "see tether show \(record.volumeID); for a lost path check the portal and the network (iscsiadm -m session, multipath -ll); for a device that is gone detach with tether detach \(record.volumeID) --force and attach again")
+        }
+        return DoctorFinding(.journal, .ok, "\(name): \(volume.devicePath ?? "device") present\(volume.protocolName == "iscsi" ? ", every path logged in" : "")")
+    }
+
+    /// Sessions not LOGGED_IN, disks gone or not running, and disks that left the multipath map.
+    func iscsiProblems(_ volume: AttachedVolume, _ details: [String: JSONValue]) async -> [String] {
+        var problems: [String] = []
+        let sessions = details["sessions"]?.arrayValue?.compactMap(\.intValue) ?? []
+        // describe() lists the connected paths first, in the order of their sessions and devices.
+        let connected = volume.paths.filter { $0.state == "active" }
+        for (index, session) in sessions.enumerated() {
+            let portal = index < connected.count ? "path \(connected[index].portal)" : "a path"
+            guard let state = try? await host.read("\(sysfs)/class/iscsi_session/session\(session)/state").trimmedLine else {
+                problems.append("\(portal) lost: iSCSI session \(session) is gone")
+                continue
+            }
+            if state != "LOGGED_IN" { problems.append("\(portal) lost: iSCSI session \(session) is \(state)") }
+        }
+        let devices = details["devices"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        for device in devices {
+            guard await host.resolvePath("\(sysfs)/block/\(device)") != nil else {
+                problems.append("disk \(device) is gone")
+                continue
+            }
+            if let state = try? await host.read("\(sysfs)/block/\(device)/device/state").trimmedLine, state != "running" {
+                problems.append("disk \(device) is \(state)")
+            }
+        }
+        if let map = details["multipath"]?["device"]?.stringValue {
+            if await host.resolvePath("\(sysfs)/block/\(map)") == nil {
+                problems.append("multipath map \(map) is gone")
+            } else {
+                let slaves = Set((try? await host.listDirectory("\(sysfs)/block/\(map)/slaves")) ?? [])
+                for device in devices where !slaves.contains(device) { problems.append("disk \(device) left multipath map \(map)") }
+            }
+        }
+        return problems
+    }
+
+    /// The krbd mapping gone, or now another image.
+    func rbdProblems(_ details: [String: JSONValue]) async -> [String] {
+        guard let id = details["device_id"]?.intValue else { return [] }
+        let directory = "\(sysfs)/bus/rbd/devices/\(id)"
+        guard let pool = try? await host.read("\(directory)/pool").trimmedLine, let image = try? await host.read("\(directory)/name").trimmedLine else {
+            return ["krbd mapping \(id) (rbd\(id)) is gone: the image was unmapped"]
+        }
+        let wanted = "\(details["pool"]?.stringValue ?? "?")/\(details["image"]?.stringValue ?? "?")"
+        return "\(pool)/\(image)" == wanted ? [] : ["krbd mapping \(id) now maps \(pool)/\(image), not \(wanted)"]
+    }
+}
