@@ -80,3 +80,27 @@ struct AgentDoctorTests {
         }
     }
 }
+
+/// The clock-skew check against real monitors: this node's clock is theirs (one machine), so each
+/// cluster's skew is within the window the question took.
+@Suite(.tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD)), .lab(.cephMon, .cephOSD), .timeLimit(.minutes(3)), .serialized)
+struct AgentDoctorCephTests {
+    @Test func theMonitorsClocksAreAskedThroughRADOS() async throws {
+        try await CephLab.withTwo { a, b in
+            try await TemporaryDirectory.with(prefix: "reg") { registry in
+                try await a.register(in: registry.path)
+                try await b.register(in: registry.path)
+                let config = Lab.cephConfig(registry: registry, cephDirectory: registry.file("ceph"))
+                try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
+                    let report = try await TetherAgentClient(socketPath: agent.socketPath).send(.doctor)
+                    let clock = report.findings.filter { $0.check == .clockSkew }
+                    #expect(clock.map(\.status) == [.ok, .ok], "\(clock)")
+                    #expect(clock.map { String($0.message.prefix(15)) } == ["cluster ceph-a:", "cluster ceph-b:"])
+                    #expect(clock.allSatisfy { $0.message.contains("skew +0.000 s") }, "\(clock)")
+                    let permissions = report.findings.filter { $0.check == .cephPermissions }
+                    #expect(permissions.map(\.status) == [.ok], "\(permissions)")
+                }
+            }
+        }
+    }
+}
