@@ -30,7 +30,7 @@ extension Doctor {
             case .missing:
                 findings.append(
                     DoctorFinding(
-                        .kernelModules, .failed, "\(module) is neither built in, loaded nor loadable, and \(why)",
+                        .kernelModules, .failed, "\(module) is neither built in, loaded nor loadable; needed because \(why)",
                         hint: "install this kernel's modules (Debian: linux-image-$(uname -r)) and run modprobe \(module), or use network mode"))
             }
         }
@@ -54,7 +54,7 @@ extension Doctor {
             return DoctorFinding(.iscsid, .ok, "iscsid is not running; iscsid.socket starts it on demand")
         }
         return DoctorFinding(
-            .iscsid, .failed, "iscsid is not running, and \(uses.kernelISCSI ?? "")",
+            .iscsid, .failed, "iscsid is not running; needed because \(uses.kernelISCSI ?? "")",
             hint: "start open-iscsi's daemon: systemctl enable --now iscsid.socket (or run iscsid)")
     }
 
@@ -71,7 +71,7 @@ extension Doctor {
         guard let text = try? await host.read(file) else {
             if uses.kernelISCSI != nil {
                 return DoctorFinding(
-                    .initiatorName, .failed, "\(file) cannot be read, and \(uses.kernelISCSI ?? ""): open-iscsi logs in with its name",
+                    .initiatorName, .failed, "\(file) cannot be read: open-iscsi logs in with the name it holds; needed because \(uses.kernelISCSI ?? "")",
                     hint: "write InitiatorName=\(reported ?? "iqn.YYYY-MM.<domain>:<host>") to \(file) (Debian: dpkg-reconfigure open-iscsi), then restart iscsid")
             }
             if let reported {

@@ -12,7 +12,10 @@ extension Doctor {
         let status = try? await host.run(Command("multipathd", ["show", "status"], timeout: .seconds(10)))
         // Older multipathd printed this and still exited 0 when the daemon was down.
         guard let status, status.succeeded, !status.stdout.hasPrefix("error receiving packet") else {
-            let why = status.map { "exited \($0.exitCode): \(($0.stderr + $0.stdout).trimmedLine)" } ?? "is not installed"
+            let why = status.map { result in
+                let output = (result.stderr + result.stdout).trimmedLine
+                return "exited \(result.exitCode)" + (output.isEmpty ? "" : ": \(output)")
+            } ?? "cannot be run"
             return [
                 DoctorFinding(
                     .multipathd, .failed, "[multipath] is enabled but multipathd does not answer (multipathd show status \(why))",

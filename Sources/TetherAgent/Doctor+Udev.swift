@@ -41,7 +41,7 @@ extension Doctor {
             guard let installed else {
                 findings.append(
                     DoctorFinding(
-                        .udevRules, .failed, "\(file) is not installed in \(Self.udevRuleDirectories.joined(separator: ", ")), and \(why)",
+                        .udevRules, .failed, "\(file) is not installed in \(Self.udevRuleDirectories.joined(separator: ", ")); needed because \(why)",
                         hint: "install udev/\(file) of this version in /etc/udev/rules.d (the package puts it in /usr/lib/udev/rules.d), then udevadm control --reload"))
                 continue
             }

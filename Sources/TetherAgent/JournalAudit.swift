@@ -17,6 +17,7 @@ protocol JournalAudit: Sendable {
 
 /// Reads, for each journaled attachment, what its handle says should exist:
 /// - attaching / detaching: an operation in progress or cut off (warning);
+/// - a local attachment (Cinder) with a step Cinder is still to be told, and its error (warning);
 /// - attached, network mode: nothing on this host to look at (ok);
 /// - attached, kernel mode: the device path exists; iSCSI: each session is LOGGED_IN, each SCSI
 ///   disk is `running` and, with a multipath map, still one of its slaves; krbd: the mapping
@@ -38,12 +39,24 @@ struct HostJournalAudit: JournalAudit {
         } catch {
             return [DoctorFinding(.journal, .failed, "cannot read the journal: \(error)", hint: "see tetherd's log")]
         }
-        guard !records.isEmpty else { return [DoctorFinding(.journal, .ok, "no attachment is journaled")] }
         var findings: [DoctorFinding] = []
         for record in records {
             findings.append(await audit(record))
         }
-        return findings
+        findings += await pendingCinderSteps()
+        return findings.isEmpty ? [DoctorFinding(.journal, .ok, "no attachment is journaled")] : findings
+    }
+
+    /// Local attachments whose Cinder side is not finished: tetherd retries them every
+    /// `[cinder] retry_interval`; one that carries an error warns.
+    func pendingCinderSteps() async -> [DoctorFinding] {
+        let records = (try? await journal.cinderAttachments()) ?? []
+        return records.compactMap { record in
+            guard let error = record.pendingError else { return nil }
+            return DoctorFinding(
+                .journal, .warning, "local attachment \(record.volumeID) (\(record.state)): Cinder is still to be told: \(error)",
+                hint: "tetherd retries every [cinder] retry_interval; see tether local-list, and check that Cinder is reachable")
+        }
     }
 
     func audit(_ record: AttachmentRecord) async -> DoctorFinding {

@@ -244,6 +244,13 @@ import Testing
         Breakage(name: "device gone", check: .journal, says: "/dev/dm-0 is gone") { node in
             try await node.host.removeFile("/dev/dm-0")
         },
+        Breakage(name: "Cinder still to be told", check: .journal, status: .warning, says: "Cinder is still to be told: cinder.unreachable") { node in
+            let stamp = Journal.now()
+            try await node.journal.saveCinderAttachment(
+                CinderAttachmentRecord(
+                    volumeID: "vol-c", flow: "attachments", microversion: "3.70", state: "rolling_back", cinderAttachmentID: "c1", localAttachmentID: nil,
+                    mode: "kernel", readOnly: false, connector: "{}", pendingError: "cinder.unreachable: no answer", createdAt: stamp, updatedAt: stamp))
+        },
         Breakage(name: "attach cut off", check: .journal, status: .warning, says: "attach in progress") { node in
             try await node.journalAttachment(id: "att-cut", volume: "vol-cut", protocolName: "iscsi", device: "", paths: [], details: [:], finish: false)
         },
