@@ -13,6 +13,7 @@ struct Routes {
     let journal: Journal
     let node: ConnectorProperties
     let stats: OperationStats
+    let doctor: Doctor
 
     func register(on router: Router<BasicRequestContext>) {
         router.middlewares.add(ErrorMiddleware())
@@ -24,6 +25,7 @@ struct Routes {
             let body = try await JSONBody.decodeIfPresent(ReconcileRequest.self, from: request, what: "the reconcile request") ?? ReconcileRequest()
             return try JSONBody.response(try await self.reconciler.reconcile(heal: body.heal ?? self.reconciler.heal, clean: body.clean ?? false))
         }
+        v1.get("doctor") { _, _ in try JSONBody.response(await self.doctor.run()) }
 
         v1.post("attachments") { request, _ in
             let body = try await JSONBody.decode(CreateAttachmentRequest.self, from: request, what: "the attachment request")
