@@ -25,6 +25,9 @@ public protocol Host: Sendable {
     func resolvePath(_ path: String) async -> String?
     /// What `path` is (symlinks followed), nil when it does not exist.
     func fileKind(_ path: String) async throws -> FileKind?
+    /// The permission bits and owner of `path` (symlinks followed), nil when it does not exist:
+    /// what `SecretFile.problem` judges a secret file by.
+    func fileStatus(_ path: String) async throws -> SecretFile.Status?
     /// Starts listening for processed udev events of `subsystems` at once; events that happen
     /// after this returns are delivered. The stream ends when the caller stops iterating.
     func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent>

@@ -1,6 +1,10 @@
 import Foundation
 import TetherCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A `Host` for tests: files live in memory, commands answer from a script, the clock is real
 /// unless a test gives one.
 public final class FakeHost: TetherCore.Host, @unchecked Sendable {
@@ -95,6 +99,11 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
             if directories.contains(resolved) || files.keys.contains(where: { $0.hasPrefix(prefix) }) { return .directory }
             return nil
         }
+    }
+
+    /// Files are owned by the agent's own user; their mode is what they were written with.
+    public func fileStatus(_ path: String) async throws -> SecretFile.Status? {
+        lock.withLock { (files[path] ?? files[follow(path)]).map { SecretFile.Status(mode: $0.mode & 0o7777, owner: UInt32(geteuid())) } }
     }
 
     // MARK: A simulated sysfs and udev
