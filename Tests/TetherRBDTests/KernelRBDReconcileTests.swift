@@ -129,6 +129,21 @@ import Testing
         #expect(inspection.volume.handle.kernelRBD?.deviceID == 1)
     }
 
+    @Test func withoutStableNamesTheDiskDescriptionsFollowTheNewNumber() async throws {
+        let kernel = try await F.kernel()
+        let connector = try await F.connector(kernel, requireStableNames: false)
+        let volume = try await connector.attach(F.request(cluster: "ceph-a", volume: "vol-a"))
+        #expect(volume.diskXML.contains("<source dev='/dev/rbd0'/>"))
+        try await Self.unmapByHand(kernel, 0)
+        try await kernel.host.writeAttribute("/sys/bus/rbd/add_single_major", "198.51.100.7:6789 name=cinder,secret=\(F.keyB) volumes volume-1 -")
+
+        let healed = await connector.inspect(volume, attachmentID: "att-vol-a", heal: true)
+        #expect(healed.health == .healthy)
+        #expect(healed.volume.devicePath == "/dev/rbd1")
+        #expect(healed.volume.diskXML == volume.diskXML.replacingOccurrences(of: "/dev/rbd0", with: "/dev/rbd1"))
+        #expect(healed.volume.qemuBlockdev["file"]?["filename"]?.stringValue == "/dev/rbd1")
+    }
+
     @Test func aClusterNoLongerRegisteredIsNotHealed() async throws {
         let kernel = try await F.kernel()
         let volume = try await F.connector(kernel).attach(F.request(cluster: "ceph-a", volume: "vol-a"))
