@@ -81,7 +81,10 @@ extension KernelRBDConnector {
         }
         look.device = device
         for other in devices where other.id != device.id {
-            look.note(.degraded, "\(spec.imageName) of cluster \(clusterName) is also mapped as \(other.devicePath); detach and attach again, or unmap it by hand (echo \(other.id) > \(KRBDSysfs.bus)/remove_single_major)")
+            look.note(
+                .degraded,
+                "\(spec.imageName) of cluster \(clusterName) is also mapped as \(other.devicePath); detach and attach again, or unmap it by hand "
+                    + "(echo \(other.id) > \(KRBDSysfs.bus)/remove_single_major)")
         }
         guard await sysfs.blockDeviceReady(device) else {
             look.renameable = true
@@ -91,7 +94,8 @@ extension KernelRBDConnector {
         if let wanted = handle.readOnly, let actual = await sysfs.isReadOnly(device), wanted != actual {
             look.note(
                 .degraded,
-                "\(device.devicePath) is \(actual ? "read-only" : "read-write"), but the volume was attached \(wanted ? "read-only" : "read-write"); detach and attach it again")
+                "\(device.devicePath) is \(actual ? "read-only" : "read-write"), but the volume was attached \(wanted ? "read-only" : "read-write"); "
+                    + "detach and attach it again")
         }
         if let mapDirectory, let volumeID = identity.volumeID, StableNames.isUsableVolumeID(volumeID) {
             let path = StableNames.mapFile(key: spec.mapKey, directory: mapDirectory)
@@ -107,7 +111,9 @@ extension KernelRBDConnector {
         }
         guard requireStableNames else { return look }
         let node = await host.resolvePath(device.devicePath) ?? device.devicePath
-        let names = [handle.stableName ?? StableNames.rbdPath(cluster: clusterName, pool: spec.pool, namespace: spec.namespace, image: spec.image, snapshot: spec.snapshot), handle.byTether]
+        let stableName =
+            handle.stableName ?? StableNames.rbdPath(cluster: clusterName, pool: spec.pool, namespace: spec.namespace, image: spec.image, snapshot: spec.snapshot)
+        let names = [stableName, handle.byTether]
         for name in names.compactMap({ $0 }) {
             guard await host.resolvePath(name) != node else { continue }
             look.renameable = true
@@ -165,7 +171,9 @@ extension KernelRBDConnector {
             user = found
         } else {
             guard let found = cluster.defaultUser else {
-                throw TetherError(.notFound, "the journal names no user for this mapping and cluster \(cluster.name) has no default user", hint: "detach the volume and attach it again")
+                throw TetherError(
+                    .notFound, "the journal names no user for this mapping and cluster \(cluster.name) has no default user",
+                    hint: "detach the volume and attach it again")
             }
             user = found
         }
