@@ -61,7 +61,7 @@ extension Doctor {
                                 hint: what == "keyring" ? "run tether cluster sync" : "write the key to \(path) (chmod 600), then tether cluster sync"))
                         continue
                     }
-                    if let problem = SecretFile.problem(path: path, status: SecretFile.Status(mode: status.mode, owner: status.owner), agentUID: agentUID) {
+                    if let problem = SecretFile.problem(path: path, status: status.secretFile, agentUID: agentUID) {
                         findings.append(DoctorFinding(.cephPermissions, .failed, problem.message, hint: problem.hint))
                     }
                 }

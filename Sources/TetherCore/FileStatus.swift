@@ -15,3 +15,8 @@ public struct FileStatus: Sendable, Hashable {
         self.group = group
     }
 }
+
+extension FileStatus {
+    /// What `SecretFile.problem` judges a secret file by.
+    public var secretFile: SecretFile.Status { SecretFile.Status(mode: mode, owner: owner) }
+}

@@ -1,6 +1,10 @@
 import Foundation
 import TetherCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A `Host` for tests: files live in memory, commands answer from a script, the clock is real
 /// unless a test gives one.
 public final class FakeHost: TetherCore.Host, @unchecked Sendable {

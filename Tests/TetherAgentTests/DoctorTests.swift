@@ -3,7 +3,7 @@ import TetherAPI
 @testable import TetherAgent
 import TetherCeph
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 /// The doctor on a FakeHost node that uses every feature: whole, each check holds; with one thing

@@ -1,7 +1,7 @@
 import Foundation
 import TetherAPI
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 /// `tether doctor` against a fake agent: the table, the hints, and the exit code (0 unless a
