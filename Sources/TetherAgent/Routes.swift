@@ -34,10 +34,10 @@ struct Routes {
             return try JSONBody.response(try Self.body(record), status: created ? .created : .ok)
         }
         v1.get("attachments") { _, _ in
-            try JSONBody.response(AttachmentList(attachments: try await self.attachments.list().map(Self.body)))
+            try JSONBody.response(AttachmentList(attachments: try await self.attachments.listChecked().map(Self.body)))
         }
         v1.get("attachments/:ref") { _, context in
-            try JSONBody.response(try Self.body(try await self.attachments.show(try Self.parameter("ref", context))))
+            try JSONBody.response(try Self.body(try await self.attachments.showChecked(try Self.parameter("ref", context))))
         }
         v1.post("attachments/:ref/extend") { _, context in
             try JSONBody.response(try Self.body(try await self.attachments.extend(try Self.parameter("ref", context))))
