@@ -25,9 +25,16 @@
 # Ceph (facts packed by `guest-lab.sh run --ceph DIR`, readable by root only):
 #   ceph_clusters                          names of the clusters passed in
 #   ceph_load NAME                         sets FSID MON_V1 MON_V2 USER KEY_FILE KEYRING_FILE
+# Persistent disk (`guest-lab.sh run --disk FILE` / `--boots N`; the boot script mounts it):
+#   persist_mount DEV                      formats DEV ext4 unless it has an ext4 superblock, mounts it
+#                                          on $PERSIST and binds $PERSIST_DIRS from it (each seeded
+#                                          from the initrd's copy the first time)
+#   persist_mounted                        0 if the persistent disk is mounted on $PERSIST
+#   persist_on PATH                        0 if PATH lives on it
 # Misc: cmdline_arg NAME [DEFAULT]         value of tether.NAME= on the kernel command line
 #                                          (scenario; net = this guest's ADDR/24 and host = the
-#                                          host's address on the bridge, with --net or --ceph; and
+#                                          host's address on the bridge, with --net or --ceph; disk,
+#                                          boot = K and boots = N with --disk or --boots; and
 #                                          whatever `run --append` added)
 #       log MSG                            timestamped line on the scenario's output
 # Paths: /tether/bin (on PATH) holds tetherd and tether with `run --tether`; /tether/share what the
@@ -97,6 +104,39 @@ cmdline_arg() {
     done
     [ $# -ge 2 ] && echo "$2"
     return 0
+}
+
+# --- persistent disk ----------------------------------------------------------------------------
+
+PERSIST=/persist
+PERSIST_DIRS="var/lib/tether etc/tether etc/iscsi etc/ceph etc/multipath"
+
+persist_mount() {
+    local dev=$1 d
+    modprobe -a virtio_pci virtio_blk ext4 || return 1
+    wait_until 10 test -b "$dev" || return 1
+    # ext4's magic 0xEF53 at byte 1080: anything else (a new, zeroed file) is formatted.
+    if [ "$(dd if="$dev" bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' ')" != 53ef ]; then
+        log "formatting $dev (ext4)"
+        # The full path: busybox sh runs its own mke2fs applet (ext2 only) before PATH.
+        /usr/sbin/mke2fs -q -F -t ext4 -L tether-persist "$dev" || return 1
+    fi
+    mkdir -p "$PERSIST"
+    mount -t ext4 "$dev" "$PERSIST" || return 1
+    for d in $PERSIST_DIRS; do
+        if [ ! -d "$PERSIST/$d" ]; then
+            mkdir -p "$PERSIST/$d" && cp -a "/$d/." "$PERSIST/$d/" || return 1
+        fi
+        mkdir -p "/$d" && mount --bind "$PERSIST/$d" "/$d" || return 1
+    done
+}
+
+persist_mounted() {
+    grep -q " $PERSIST ext4 " /proc/mounts
+}
+
+persist_on() {
+    persist_mounted && [ "$(stat -c %d "$1" 2>/dev/null)" = "$(stat -c %d "$PERSIST")" ]
 }
 
 # --- LIO target -------------------------------------------------------------------------------
