@@ -62,8 +62,9 @@ run() {
     run_net
     run_initrd "$base"
     run_disk
-    run_hook pre || { cat "$TMP/hook.out"; die "$R_SCENARIO.host pre failed"; }
+    # Pending from before pre: a pre that fails half-way is cleaned up by post too.
     HOOK_PENDING=1
+    run_hook pre || { cat "$TMP/hook.out"; die "$R_SCENARIO.host pre failed"; }
     run_boots "$base" || status=$?
     HOOK_PENDING=0
     run_hook post || echo "TETHER-RESULT fail $R_SCENARIO.host post exited non-zero" >>"$TMP/hook.out"
@@ -76,7 +77,7 @@ run() {
 run_stage() {
     local extra=$TMP/extra facts=$TMP/facts dir
     mkdir -p "$extra/tether/share" "$extra/tether/udev" "$facts/tether/ceph" "$TMP/host"
-    cp "$GUEST/boot" "$GUEST/lib.sh" "$extra/tether/"
+    cp "$GUEST/boot" "$GUEST/lib.sh" "$GUEST/reconcile.sh" "$extra/tether/"
     cp "$ROOT"/udev/*.rules "$extra/tether/udev/"
     cp -r "$GUEST/scenarios" "$extra/tether/scenarios"
     [ "$R_PYTHON" = 0 ] || cp "$GUEST/osbrick-bench.py" "$extra/tether/"
