@@ -28,6 +28,9 @@
 #                                                in its own network namespace: smoke, iscsi-shell and,
 #                                                with two ceph-lab clusters on the bridge, krbd-shell;
 #                                                ends with "guest-lab: N passed, N failed"
+#   scripts/guest-lab.sh lab SCENARIO... [-- RUN ARGS]
+#                                                each SCENARIO as ci runs its Ceph ones (own network
+#                                                namespace, bridge, two Ceph clusters), whole output
 #   scripts/guest-lab.sh ci                      builds Tether, then every scenario in its own
 #                                                network namespace (scripts/guest/lab-ci.sh);
 #                                                TETHER_GUEST_RECONCILE=1 adds tether-reboot and
@@ -406,11 +409,13 @@ case "${1:-}" in
     selftest-in-netns) shift; selftest_in_netns "$@" ;;
     ci) shift; ci "$@" ;;
     ci-in-netns) shift; ci_in_netns "$@" ;;
+    lab) shift; lab "$@" ;;
+    lab-in-netns) shift; lab_in_netns "$@" ;;
     bench) shift; bench "$@" ;;
     build) shift; build "$@" ;;
     run) shift; run "$@" ;;
     net-up) shift; net_up "$@" ;;
     net-down) net_down ;;
-    *) echo "usage: scripts/guest-lab.sh install | build [--tether BINDIR] | run SCENARIO [--tether BINDIR] [--python] [--ceph DIR]... [--net] [--timeout S] [--append ARGS] | net-up [ADDR/24] | net-down | selftest [--tether BINDIR] | ci | bench [RUNS]" >&2
+    *) echo "usage: scripts/guest-lab.sh install | build [--tether BINDIR] | run SCENARIO [--tether BINDIR] [--python] [--ceph DIR]... [--net] [--timeout S] [--append ARGS] [--disk FILE] [--boots N] | net-up [ADDR/24] | net-down | selftest [--tether BINDIR] | ci | lab SCENARIO... [-- RUN ARGS] | bench [RUNS]" >&2
        exit 64 ;;
 esac

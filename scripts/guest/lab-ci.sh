@@ -131,6 +131,7 @@ ci_one() {
     ok=$(grep -c '^TETHER-RESULT ok' "$work/$name.out" || true)
     bad=$(grep -c '^TETHER-RESULT fail' "$work/$name.out" || true)
     if [ -n "${TETHER_GUEST_LOGS:-}" ]; then mkdir -p "$TETHER_GUEST_LOGS"; cp "$work/$name.out" "$TETHER_GUEST_LOGS/$name.out"; fi
+    [ "${CI_SHOW:-0}" = 0 ] || [ $rc != 0 ] || sed 's/^/    /' "$work/$name.out"
     if [ $rc = 0 ]; then
         echo "$name" >>"$work/passed"
         echo "guest-lab: $name passed in $((SECONDS - start)) s ($ok ok, $bad failed)"
@@ -139,6 +140,32 @@ ci_one() {
     echo "guest-lab: $name FAILED (rc $rc) in $((SECONDS - start)) s ($ok ok, $bad failed)"
     sed 's/^/    /' "$work/$name.out"
     return 1
+}
+
+# `lab SCENARIO... [-- RUN ARGUMENTS]`: the named scenarios as ci runs its Ceph ones (a network
+# namespace of their own, the bridge, two Ceph clusters on it, `run SCENARIO --ceph A --ceph B
+# RUN ARGUMENTS`), each one's whole output printed; e.g. `lab tether-reboot -- --tether BINDIR`.
+lab() {
+    exec unshare -n "$0" lab-in-netns "$@"
+}
+
+lab_in_netns() {
+    ip link set lo up
+    local work s scenarios=() failed=0
+    while [ $# -gt 0 ]; do
+        case $1 in --) shift; break ;; *) scenarios+=("$1"); shift ;; esac
+    done
+    [ ${#scenarios[@]} -gt 0 ] || die "usage: guest-lab.sh lab SCENARIO... [-- RUN ARGUMENTS]" 64
+    CI_TETHER=("$@") CI_SHOW=1
+    work=$(mktemp -d "${TMPDIR:-/tmp}/tether-guest-lab.XXXXXX")
+    SELFTEST_DIR=$work
+    trap selftest_cleanup EXIT
+    start_clusters "$work" || die "the Ceph clusters did not start"
+    for s in "${scenarios[@]}"; do
+        ci_one "$work" "$s" --ceph "$work/ceph-a" --ceph "$work/ceph-b" || failed=$((failed + 1))
+    done
+    echo "guest-lab: $(grep -c . "$work/passed" 2>/dev/null || echo 0) passed, $failed failed"
+    [ $failed = 0 ]
 }
 
 selftest_cleanup() {

@@ -60,11 +60,12 @@ run() {
 
     run_stage
     run_net
-    run_initrd "$base"
-    run_disk
-    # Pending from before pre: a pre that fails half-way is cleaned up by post too.
+    # Pending from before pre: a pre that fails half-way is cleaned up by post too. Before the
+    # initrd is packed: pre may leave files in GUEST_SHARE.
     HOOK_PENDING=1
     run_hook pre || { cat "$TMP/hook.out"; die "$R_SCENARIO.host pre failed"; }
+    run_initrd "$base"
+    run_disk
     run_boots "$base" || status=$?
     HOOK_PENDING=0
     run_hook post || echo "TETHER-RESULT fail $R_SCENARIO.host post exited non-zero" >>"$TMP/hook.out"

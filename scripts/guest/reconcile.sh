@@ -28,6 +28,7 @@
 #   doctor_clean NAME               result NAME: `tether doctor --json` exits 0
 #   doctor_reports NAME VOLUME...   result NAME: it exits non-zero (not 64, a usage error) and its
 #                                   output names every VOLUME
+#   mp_wwid WWID                    Tether's naa.<hex> as multipath's map name 3<hex>
 #   two_paths WWID                  0 if the map has two `active ready running` paths
 
 tetherd_up() {
@@ -117,6 +118,11 @@ doctor_reports() {
     if [ $rc != 0 ] && [ $rc != 64 ] && [ -z "$missing" ]; then result_ok "$name"; return 0; fi
     result_fail "$name" "tether doctor exit $rc, volumes not named:${missing:- none}: $(tail -n 2 "/tmp/$name.json" | tr '\n' ' ' | cut -c1-300)"
     return 1
+}
+
+# Tether names a WWID naa.<hex>; multipath and scsi_id name it 3<hex> (3: NAA).
+mp_wwid() {
+    case $1 in naa.*) echo "3${1#naa.}" ;; *) echo "$1" ;; esac
 }
 
 two_paths() {

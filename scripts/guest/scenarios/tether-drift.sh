@@ -24,7 +24,7 @@ CLUSTER=$(rbd_cluster) || { result_fail cluster-add "$(tail -n 2 "$TETHER_LOG")"
 attach_mp "$MP" || { result_fail attach-mp "$(tail -n 3 /tmp/$MP.err | tr '\n' ' ')"; exit 1; }
 attach_rbd "$RBD" "$CLUSTER" "$IMAGE" || { result_fail attach-rbd "$(tail -n 3 /tmp/$RBD.err | tr '\n' ' ')"; exit 1; }
 udevadm settle --timeout=20
-WWID=$(json_top wwid </tmp/$MP.out)
+WWID=$(mp_wwid "$(json_top wwid </tmp/$MP.out)")
 check two-paths wait_until 20 two_paths "$WWID"
 check rbd-device sh -c "readlink -f /dev/disk/by-tether/$RBD | grep -Eq '^/dev/rbd[0-9]+\$'"
 dd if=/dev/urandom of=/tmp/pattern bs=1048576 count=1 2>/dev/null

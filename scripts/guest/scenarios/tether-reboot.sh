@@ -34,7 +34,7 @@ boot1() {
     attach_mp "$MP" || { result_fail attach-mp "$(tail -n 3 /tmp/$MP.err | tr '\n' ' ')"; exit 1; }
     attach_rbd "$RBD" "$CLUSTER" "$IMAGE" || { result_fail attach-rbd "$(tail -n 3 /tmp/$RBD.err | tr '\n' ' ')"; exit 1; }
     udevadm settle --timeout=20
-    WWID=$(json_top wwid </tmp/$MP.out)
+    WWID=$(mp_wwid "$(json_top wwid </tmp/$MP.out)")
     echo "$WWID" >"$LAB/wwid"
     check mp-dm-device sh -c "readlink -f /dev/disk/by-tether/$MP | grep -Eq '^/dev/dm-[0-9]+\$'"
     check mp-two-paths wait_until 20 two_paths "$WWID"
