@@ -61,7 +61,7 @@ deadline=$(awk -v a="$t0" -v s=$((INTERVAL + SLACK)) '{print int(a + s)}' /proc/
 left() { echo $((deadline - $(cut -d. -f1 /proc/uptime))); }
 check healed-path2 wait_until "$(left)" two_paths "$WWID"
 check healed-rbd-mapped wait_until "$(left)" sh -c "readlink -f /dev/disk/by-tether/$RBD | grep -Eq '^/dev/rbd[0-9]+\$'"
-log "healed after $(awk -v a="$t0" '{print $1 - a}' /proc/uptime) s (interval $INTERVAL s)"
+log "heal checks done $(awk -v a="$t0" '{print $1 - a}' /proc/uptime) s after the faults (interval $INTERVAL s)"
 udevadm settle --timeout=20
 check healed-rbd-same-names sh -c "[ \"\$(readlink -f /dev/rbd/$CLUSTER/rbd/$IMAGE)\" = \"\$(readlink -f /dev/disk/by-tether/$RBD)\" ]"
 check healed-session sh -c "iscsiadm -m session | grep -F '$TGT_PORTAL2' | grep -qF '$TGT_IQN'"
