@@ -80,10 +80,12 @@ ci() {
 }
 
 # Scenarios that wait for a part of tetherd still in flight run only when its switch is on:
-# tether-reboot and tether-drift need the reconciler and `tether doctor` (TETHER_GUEST_RECONCILE=1).
+# tether-reboot and tether-drift need the reconciler and `tether doctor` (TETHER_GUEST_RECONCILE=1);
+# tether-reboot-cinder also a Cinder lab of its own (TETHER_GUEST_RECONCILE_CINDER=1).
 ci_wanted() {
     case $1 in
         tether-reboot|tether-drift) [ "${TETHER_GUEST_RECONCILE:-0}" = 1 ] ;;
+        tether-reboot-cinder) [ "${TETHER_GUEST_RECONCILE_CINDER:-0}" = 1 ] ;;
         *) return 0 ;;
     esac
 }

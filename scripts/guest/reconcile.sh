@@ -10,7 +10,8 @@
 #   `tether doctor --json`: exit 0 when every check passes, non-zero with a finding that names the
 #   volume when one of its attachments is degraded or missing.
 #
-#   tetherd_up MULTIPATH STATE_DIR INTERVAL   tether_config (+ [reconcile] interval = INTERVAL),
+#   tetherd_up MULTIPATH STATE_DIR INTERVAL [TOML]
+#                                   tether_config (+ TOML + [reconcile] interval = INTERVAL),
 #                                   tether_install, tetherd_start. A tetherd that refuses the
 #                                   [reconcile] table (no reconciler yet) is a failed result
 #                                   `reconcile-config`, and it is started without it, so that the
@@ -32,13 +33,13 @@
 #   two_paths WWID                  0 if the map has two `active ready running` paths
 
 tetherd_up() {
-    local multipath=$1 state=$2 interval=$3
-    tether_config "$multipath" "$state" "$(printf '[reconcile]\ninterval = %s' "$interval")" && tether_install || return 1
+    local multipath=$1 state=$2 interval=$3 more=${4:-}
+    tether_config "$multipath" "$state" "$(printf '%s\n[reconcile]\ninterval = %s' "$more" "$interval")" && tether_install || return 1
     tetherd_start && return 0
     tetherd_kill9
     if grep -q 'unknown.*reconcile' "$TETHER_LOG"; then
         result_fail reconcile-config "tetherd refuses [reconcile]: $(grep 'unknown.*reconcile' "$TETHER_LOG" | tail -n 1)"
-        tether_config "$multipath" "$state" && tetherd_start && return 0
+        tether_config "$multipath" "$state" "$more" && tetherd_start && return 0
     fi
     result_fail tetherd "did not start: $(tail -n 3 "$TETHER_LOG" | tr '\n' ' ')"
     return 1
