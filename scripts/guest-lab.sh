@@ -34,7 +34,9 @@
 #   scripts/guest-lab.sh ci                      builds Tether, then every scenario in its own
 #                                                network namespace (scripts/guest/lab-ci.sh);
 #                                                TETHER_GUEST_RECONCILE=1 adds tether-reboot and
-#                                                tether-drift (they need tetherd's reconciler)
+#                                                tether-drift (they need tetherd's reconciler),
+#                                                TETHER_GUEST_RECONCILE_CINDER=1
+#                                                tether-reboot-cinder (and a Cinder lab)
 #
 # Environment: TETHER_GUEST_CACHE (default /var/cache/tether-guest), TETHER_GUEST_KERNEL (a
 # linux-image-6.1.0-N-amd64 package; default what linux-image-amd64 depends on), TETHER_GUEST_MEM
