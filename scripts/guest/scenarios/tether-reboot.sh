@@ -74,7 +74,9 @@ boot2() {
     t0=$(cut -d' ' -f1 /proc/uptime)
     tetherd_start "$RESTORE_WAIT" || { result_fail tetherd "did not start: $(tail -n 3 "$TETHER_LOG" | tr '\n' ' ')"; exit 1; }
     log "tetherd answers after $(awk -v a="$t0" '{print $1 - a}' /proc/uptime) s"
-    if wait_until "$RESTORE_WAIT" test -b "/dev/disk/by-tether/$MP" -a -b "/dev/disk/by-tether/$RBD"; then
+    # One bound from tetherd's start, the wait for its socket included.
+    left=$(awk -v a="$t0" -v w="$RESTORE_WAIT" '{ l = int(a + w - $1); print (l > 0 ? l : 0) }' /proc/uptime)
+    if wait_until "$left" test -b "/dev/disk/by-tether/$MP" -a -b "/dev/disk/by-tether/$RBD"; then
         result_ok restored-within-${RESTORE_WAIT}s
         log "both back $(awk -v a="$t0" '{print $1 - a}' /proc/uptime) s after tetherd started"
     else
