@@ -9,6 +9,11 @@
 #   healthy | degraded | missing | unknown, and `tether list` shows it in a STATUS column;
 #   `tether doctor --json`: exit 0 when every check passes, non-zero with a finding that names the
 #   volume when one of its attachments is degraded or missing.
+#   The status reflects the host when listed (a path logged out shows degraded, an unmapped image
+#   missing, before any pass heals them: tether-drift observes them with no periodic pass due);
+#   `tether reconcile --json` heals on request (exit 0); the pass at start re-attaches what the
+#   journal holds after a reboot (state_dir and /etc/iscsi, /etc/ceph, /etc/tether persistent),
+#   a Cinder local-attachment included, without touching the Cinder attachment.
 #
 #   tetherd_up MULTIPATH STATE_DIR INTERVAL [TOML]
 #                                   tether_config (+ TOML + [reconcile] interval = INTERVAL),
