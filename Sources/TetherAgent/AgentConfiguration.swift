@@ -37,6 +37,8 @@ public struct AgentConfiguration: Sendable {
     public var api = API()
     /// `[local_attach] mode`: the mode of a local-attach that names none.
     public var localAttachMode = LocalAttachModeRule.auto
+    /// `TETHER_FAILPOINTS` (from the environment, never the file): steps to crash or fail on purpose.
+    public var failpoints: [Failpoint: Failpoints.Action] = [:]
 
     /// `[api]`: who may use the socket, and how long a connection may sit idle.
     public struct API: Sendable {

@@ -13,8 +13,10 @@ public final class AttachmentService: Sendable {
     let stats: OperationStats
     let logger: Logger
     let targets = DiskTargets()
+    let failpoints: Failpoints
 
-    init(journal: Journal, locks: VolumeLocks, connectors: [any Connector], node: ConnectorProperties, stats: OperationStats, logger: Logger) {
+    init(journal: Journal, locks: VolumeLocks, connectors: [any Connector], node: ConnectorProperties, stats: OperationStats, logger: Logger, failpoints: Failpoints = Failpoints()) {
+        self.failpoints = failpoints
         self.journal = journal
         self.locks = locks
         self.connectors = connectors
@@ -78,7 +80,9 @@ public final class AttachmentService: Sendable {
         let request = AttachRequest(
             attachmentID: record.id, volumeID: volumeID, connectionInfo: info, mode: mode, accessMode: accessMode, connector: node, force: force)
         do {
+            try failpoints.hit(.attachJournaled)
             var attached = try await connector.attach(request)
+            try failpoints.hit(.attachConnected)
             // Details may quote the connection_info (kernel RBD keeps it): the journal keeps none of its secrets.
             attached.details = attached.details.map { Redaction.redact($0) }
             try await withDiskTarget(for: &attached) { attached in
@@ -87,6 +91,7 @@ public final class AttachmentService: Sendable {
                 record.result = result
             }
             record.state = AttachmentRecord.State.attached
+            try failpoints.hit(.attachRecorded)
             logger.info(
                 "attach finished",
                 metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "wwid": "\(attached.wwid ?? "-")", "elapsed": "\(ContinuousClock.now - started)"])
@@ -121,6 +126,7 @@ public final class AttachmentService: Sendable {
         logger.info("detach started", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "force": "\(force)"])
         try await journal.beginDetach(id: record.id)
         do {
+            try failpoints.hit(.detachJournaled)
             if let connector = try? connector(for: record.protocolName, mode: AttachMode(rawValue: record.mode) ?? .network) {
                 try await connector.detach(try Self.attachedVolume(record, connector: connector), attachmentID: record.id, force: force)
             }
@@ -131,6 +137,7 @@ public final class AttachmentService: Sendable {
             }
             logger.warning("detach error ignored (force)", metadata: ["attachment": "\(record.id)", "error": "\(error)"])
         }
+        try failpoints.hit(.detachDisconnected)
         try await journal.finishDetach(id: record.id)
         logger.info("detach finished", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "elapsed": "\(ContinuousClock.now - started)"])
     }

@@ -58,6 +58,7 @@ extension LocalAttachService {
         let createdInCinder = record.state != CinderAttachmentRecord.State.creating || record.cinderAttachmentID != nil
         record.state = CinderAttachmentRecord.State.rollingBack
         try await journal.saveCinderAttachment(record)
+        try failpoints.hit(.localAttachRollingBack)
         if let local = record.localAttachmentID {
             _ = try await attachments.detach(local, force: true)
             record.localAttachmentID = nil
