@@ -28,11 +28,13 @@ struct FailpointCrashTests {
         let expected: Outcome
         /// Armed besides, as `error`: to reach a point that only a failure leads to.
         var failing: Failpoint?
+        /// Cinder's legacy flow (reserve, initialize_connection, os-attach; microversion 3.27).
+        var legacy = false
 
         var armed: String {
             ([failing.map { "\($0.rawValue)=error" }].compactMap { $0 } + ["\(point.rawValue)=crash"]).joined(separator: ",")
         }
-        var description: String { armed }
+        var description: String { armed + (legacy ? " (legacy flow)" : "") }
     }
 
     /// Every failpoint, with the operation that reaches it and where that must end. An attach
@@ -62,6 +64,11 @@ struct FailpointCrashTests {
         Scenario(point: .localDetachDetaching, operation: .localDetach, expected: .absent),
         Scenario(point: .localDetachDetached, operation: .localDetach, expected: .absent),
         Scenario(point: .localDetachCinderReleased, operation: .localDetach, expected: .absent),
+        // The legacy flow's own steps: its reserve, and what it tells Cinder on the way back.
+        Scenario(point: .localAttachCinderReserved, operation: .localAttach, expected: .absent, legacy: true),
+        Scenario(point: .localAttachCreated, operation: .localAttach, expected: .absent, legacy: true),
+        Scenario(point: .localAttachCinderCompleted, operation: .localAttach, expected: .absent, legacy: true),
+        Scenario(point: .localDetachDetached, operation: .localDetach, expected: .absent, legacy: true),
     ]
 
     static let exportVolume = "vol-fp"
@@ -98,6 +105,7 @@ struct FailpointCrashTests {
     }
 
     /// One agent and its peers, and the steps of a scenario.
+    // Unchecked: only the test's own task uses it, one scenario after another.
     final class Context: @unchecked Sendable {
         let agent: AgentProcess
         let tgtd: Tgtd
@@ -121,6 +129,7 @@ struct FailpointCrashTests {
         /// Runs one scenario; true when the failpoint was reached and killed tetherd.
         func run(_ scenario: Scenario) async throws -> Bool {
             agent.stop()
+            try useLegacyFlow(scenario.legacy)
             agent.environment = [Failpoints.variable: scenario.armed]
             logMark = agent.log().utf8.count
             try agent.start()
@@ -145,6 +154,13 @@ struct FailpointCrashTests {
             try await converge(scenario)
             try await cleanUp()
             return reached && status == 128 + SIGKILL
+        }
+
+        /// Pins `[cinder] microversion` to 3.27 (the legacy flow) in the agent's tether.toml, or unpins it.
+        func useLegacyFlow(_ legacy: Bool) throws {
+            let pin = "[cinder]\nmicroversion = \"3.27\"\n"
+            let text = try String(contentsOfFile: agent.configPath, encoding: .utf8).replacingOccurrences(of: pin, with: "[cinder]\n")
+            try (legacy ? text.replacingOccurrences(of: "[cinder]\n", with: pin) : text).write(toFile: agent.configPath, atomically: true, encoding: .utf8)
         }
 
         // MARK: - Operations
@@ -233,6 +249,7 @@ struct FailpointCrashTests {
             case .localAttach, .localDetach:
                 // Cinder's side is finished in the background after the start: wait for it.
                 let local = try await settledLocalAttachments()
+                #expect(local.allSatisfy { $0.flow == (scenario.legacy ? "legacy" : "attachments") }, "\(scenario)")
                 if scenario.expected == .present {
                     #expect(local.map(\.state) == ["attached"], "\(scenario)")
                     #expect(local.first?.attachment?.state == "attached", "\(scenario)")
