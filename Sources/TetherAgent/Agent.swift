@@ -61,13 +61,17 @@ public struct Agent: Sendable {
         let exporter = TgtExporter(
             control: TgtSocketControl(socketBase: configuration.target.tgtSocket, controlPort: configuration.target.tgtControlPort),
             portals: configuration.target.portals, logger: logger)
+        let failpoints = Failpoints(armed: configuration.failpoints, logger: logger) { _ in LinuxHost.killSelf() }
+        if !failpoints.armed.isEmpty {
+            logger.warning("failpoints armed: this agent crashes or fails on purpose", metadata: ["failpoints": "\(Failpoints.describe(failpoints.armed))", "variable": "\(Failpoints.variable)"])
+        }
         let attachments = AttachmentService(
-            journal: journal, locks: locks, connectors: connectors, node: node, stats: stats, logger: logger, clock: host.clock)
+            journal: journal, locks: locks, connectors: connectors, node: node, stats: stats, logger: logger, clock: host.clock, failpoints: failpoints)
         let reconciler = Reconciler(attachments: attachments, interval: configuration.reconcile.interval, heal: configuration.reconcile.heal, logger: logger)
         let exports = ExportService(
             journal: journal, locks: locks, exporter: exporter, host: host, iqnPrefix: configuration.target.iqnPrefix,
             rbd: RBDExporter(registry: registry, connections: radosConnections), backingDirectories: configuration.target.backingDirectories,
-            stats: stats, logger: logger)
+            stats: stats, logger: logger, failpoints: failpoints)
 
         let cinder = configuration.cinder.map { settings in
             let client = CinderClient(settings.client)
@@ -78,7 +82,8 @@ public struct Agent: Sendable {
         }
         let localAttachments = LocalAttachService(
             journal: journal, locks: locks, attachments: attachments, cinder: cinder, refusal: configuration.cinderRefusal, node: node, stats: stats,
-            logger: logger, modeRule: configuration.localAttachMode, kernelSupport: KernelSupport(host: host, root: configuration.systemRoot))
+            logger: logger, modeRule: configuration.localAttachMode, kernelSupport: KernelSupport(host: host, root: configuration.systemRoot),
+            failpoints: failpoints)
         if let refusal = configuration.cinderRefusal {
             logger.error("Cinder is off", metadata: ["problem": "\(refusal)", "hint": "\(refusal.problem.hint)"])
         }

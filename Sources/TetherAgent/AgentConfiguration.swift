@@ -47,6 +47,8 @@ public struct AgentConfiguration: Sendable {
         /// false: only report (status in `tether list`, /v1/metrics).
         public var heal = true
     }
+    /// `TETHER_FAILPOINTS` (from the environment, never the file): steps to crash or fail on purpose.
+    public var failpoints: [Failpoint: Failpoints.Action] = [:]
 
     /// `[api]`: who may use the socket, and how long a connection may sit idle.
     public struct API: Sendable {

@@ -15,12 +15,14 @@ public final class AttachmentService: Sendable {
     let targets = DiskTargets()
     /// The clock of the reconciler's rounds and timings (the host's).
     let clock: any Clock<Duration>
+    let failpoints: Failpoints
 
     init(
         journal: Journal, locks: VolumeLocks, connectors: [any Connector], node: ConnectorProperties, stats: OperationStats, logger: Logger,
-        clock: any Clock<Duration> = ContinuousClock()
+        clock: any Clock<Duration> = ContinuousClock(), failpoints: Failpoints = Failpoints()
     ) {
         self.clock = clock
+        self.failpoints = failpoints
         self.journal = journal
         self.locks = locks
         self.connectors = connectors
@@ -87,13 +89,16 @@ public final class AttachmentService: Sendable {
         let request = AttachRequest(
             attachmentID: record.id, volumeID: volumeID, connectionInfo: info, mode: mode, accessMode: accessMode, connector: node, force: force)
         do {
+            try failpoints.hit(.attachJournaled)
             var attached = try await connector.attach(request)
+            try failpoints.hit(.attachConnected)
             try await withDiskTarget(for: &attached) { attached in
                 try await self.journal.finishAttach(id: record.id, result: attached)
                 record.result = attached
             }
             record.state = .attached
             record.health = .healthy
+            try failpoints.hit(.attachRecorded)
             logger.info(
                 "attach finished",
                 metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "wwid": "\(attached.wwid ?? "-")", "elapsed": "\(ContinuousClock.now - started)"])
@@ -139,6 +144,7 @@ public final class AttachmentService: Sendable {
         logger.info("detach started", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "force": "\(force)"])
         try await journal.beginDetach(id: record.id)
         do {
+            try failpoints.hit(.detachJournaled)
             let connector = try connector(for: record.protocolName, mode: record.mode)
             try await connector.detach(Self.attachedVolume(record, connector: connector), attachmentID: record.id, force: force)
         } catch {
@@ -149,6 +155,7 @@ public final class AttachmentService: Sendable {
             }
             logger.warning("detach error ignored (force): what it left is reported as an orphan by tether reconcile", metadata: ["attachment": "\(record.id)", "error": "\(error)"])
         }
+        try failpoints.hit(.detachDisconnected)
         try await journal.finishDetach(id: record.id)
         logger.info("detach finished", metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "elapsed": "\(ContinuousClock.now - started)"])
     }

@@ -18,11 +18,13 @@ public final class ExportService: Sendable {
     let backingDirectories: [String]
     let stats: OperationStats
     let logger: Logger
+    let failpoints: Failpoints
 
     init(
         journal: Journal, locks: VolumeLocks, exporter: any Exporter, host: any TetherCore.Host, iqnPrefix: String, rbd: RBDExporter? = nil,
-        backingDirectories: [String] = [], stats: OperationStats, logger: Logger
+        backingDirectories: [String] = [], stats: OperationStats, logger: Logger, failpoints: Failpoints = Failpoints()
     ) {
+        self.failpoints = failpoints
         self.rbd = rbd
         self.backingDirectories = backingDirectories
         self.journal = journal
@@ -78,7 +80,9 @@ public final class ExportService: Sendable {
                 }
                 try await self.journal.saveExport(record, grants: grants)
                 do {
+                    try self.failpoints.hit(.exportJournaled)
                     try await self.exporter.apply(Self.spec(record, grants))
+                    try self.failpoints.hit(.exportApplied)
                 } catch {
                     do {
                         try await self.restore(previous, after: record)
@@ -114,10 +118,13 @@ public final class ExportService: Sendable {
                 if remaining.isEmpty {
                     let intent = IntentRecord(id: "unexport:\(volumeID)", kind: IntentRecord.Kind.unexport, volumeID: volumeID, attachmentID: nil, createdAt: Journal.now())
                     try await self.journal.addIntent(intent)
+                    try self.failpoints.hit(.unexportJournaled)
                     try await self.exporter.remove(Self.spec(record, grants))
+                    try self.failpoints.hit(.unexportRemoved)
                     try await self.journal.deleteExport(volume: volumeID)
                 } else {
                     try await self.journal.saveExport(record, grants: remaining)
+                    try self.failpoints.hit(.revokeJournaled)
                     try await self.exporter.apply(Self.spec(record, remaining))
                 }
                 self.logger.info("unexported", metadata: ["volume": "\(volumeID)", "initiators": "\(removed.map(\.initiator))", "target_removed": "\(remaining.isEmpty)"])

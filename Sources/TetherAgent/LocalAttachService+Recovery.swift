@@ -61,9 +61,11 @@ extension LocalAttachService {
 
     /// Undoes an attach at whatever step it stopped: the local attachment, then Cinder's side.
     func rollBack(_ record: inout CinderAttachmentRecord, client: CinderClient, watch: StopWatch = StopWatch()) async throws {
-        let createdInCinder = record.state != CinderAttachmentRecord.State.creating || record.cinderAttachmentID != nil
+        // rolling_back with no id: a roll-back of a creating record, cut off; Cinder's answer may still have been lost.
+        let createdInCinder = record.cinderAttachmentID != nil || ![CinderAttachmentRecord.State.creating, CinderAttachmentRecord.State.rollingBack].contains(record.state)
         record.state = CinderAttachmentRecord.State.rollingBack
         try await journal.saveCinderAttachment(record)
+        try failpoints.hit(.localAttachRollingBack)
         if let local = record.localAttachmentID {
             _ = try await attachments.detach(local, force: true)
             record.localAttachmentID = nil

@@ -21,11 +21,14 @@ public final class LocalAttachService: Sendable {
     let modeRule: LocalAttachModeRule
     /// What `auto` asks; nil: the kernel is taken to support nothing.
     let kernelSupport: KernelSupport?
+    let failpoints: Failpoints
 
     init(
         journal: Journal, locks: VolumeLocks, attachments: AttachmentService, cinder: CinderClient?, refusal: CinderSettings.RefusedSecretFile? = nil,
-        node: ConnectorProperties, stats: OperationStats, logger: Logger, modeRule: LocalAttachModeRule = .auto, kernelSupport: KernelSupport? = nil
+        node: ConnectorProperties, stats: OperationStats, logger: Logger, modeRule: LocalAttachModeRule = .auto, kernelSupport: KernelSupport? = nil,
+        failpoints: Failpoints = Failpoints()
     ) {
+        self.failpoints = failpoints
         self.modeRule = modeRule
         self.kernelSupport = kernelSupport
         self.journal = journal
@@ -84,24 +87,29 @@ public final class LocalAttachService: Sendable {
         try await journal.saveCinderAttachment(record)
         logger.info("local attach started", metadata: ["volume": "\(volumeID)", "flow": "\(flow)", "microversion": "\(version)", "mode": "\(request.mode?.rawValue ?? modeRule.rawValue)"])
         do {
+            try failpoints.hit(.localAttachCreating)
             let info: ConnectionInfo
             if flow == CinderAttachmentRecord.Flow.attachments {
                 let created = try await watch.time {
                     try await client.createAttachment(volumeID: volumeID, connector: connector, mode: wantsReadOnly ? .readOnly : .readWrite)
                 }
+                try failpoints.hit(.localAttachCinderReserved)
                 record.cinderAttachmentID = created.id
                 record.state = CinderAttachmentRecord.State.created
                 // Cinder's attach_mode decides, not connection_info's access_mode (which says rw regardless).
                 record.readOnly = wantsReadOnly || created.attachMode == "ro"
                 try await journal.saveCinderAttachment(record)
+                try failpoints.hit(.localAttachCreated)
                 guard let connection = created.connectionInfo else {
                     throw TetherError(.cinderFailed, "Cinder created attachment \(created.id) of volume \(volumeID) without connection_info", hint: "check cinder-volume's log")
                 }
                 info = connection
             } else {
                 try await watch.time { try await client.reserve(volumeID) }
+                try failpoints.hit(.localAttachCinderReserved)
                 record.state = CinderAttachmentRecord.State.created
                 try await journal.saveCinderAttachment(record)
+                try failpoints.hit(.localAttachCreated)
                 info = try await watch.time { try await client.initializeConnection(volumeID, connector: connector) }
                 record.readOnly = wantsReadOnly || info.data["access_mode"]?.stringValue == "ro"
             }
@@ -120,6 +128,7 @@ public final class LocalAttachService: Sendable {
             record.localAttachmentID = local.id
             record.state = CinderAttachmentRecord.State.connected
             try await journal.saveCinderAttachment(record)
+            try failpoints.hit(.localAttachConnected)
 
             if let attachmentID = record.cinderAttachmentID {
                 try await watch.time { try await client.completeAttachment(attachmentID) }
@@ -129,8 +138,10 @@ public final class LocalAttachService: Sendable {
                     try await client.attach(volumeID, hostName: connector.host ?? "tether", mountpoint: mountpoint, mode: record.readOnly ? .readOnly : .readWrite)
                 }
             }
+            try failpoints.hit(.localAttachCinderCompleted)
             record.state = CinderAttachmentRecord.State.attached
             try await journal.saveCinderAttachment(record)
+            try failpoints.hit(.localAttachAttached)
             logger.info(
                 "local attach finished",
                 metadata: ["volume": "\(volumeID)", "cinder_attachment": "\(record.cinderAttachmentID ?? "-")", "elapsed": "\(watch.total)", "in_cinder": "\(watch.measured)"])
@@ -184,6 +195,7 @@ public final class LocalAttachService: Sendable {
         let wasAttached = record.state == CinderAttachmentRecord.State.attached
         record.state = CinderAttachmentRecord.State.detaching
         try await journal.saveCinderAttachment(record)
+        try failpoints.hit(.localDetachDetaching)
         if let local = record.localAttachmentID {
             do {
                 _ = try await attachments.detach(local, force: force)
@@ -198,6 +210,7 @@ public final class LocalAttachService: Sendable {
             record.localAttachmentID = nil
             try await journal.saveCinderAttachment(record)
         }
+        try failpoints.hit(.localDetachDetached)
         do {
             try await releaseInCinder(record, client: client, watch: watch)
         } catch {
@@ -207,6 +220,7 @@ public final class LocalAttachService: Sendable {
             reported.message = "detached here, but Cinder was not told: \(reported.message); tetherd retries it"
             throw reported
         }
+        try failpoints.hit(.localDetachCinderReleased)
         try await journal.deleteCinderAttachment(volume: record.volumeID)
         logger.info("local detach finished", metadata: ["volume": "\(record.volumeID)", "elapsed": "\(watch.total)", "in_cinder": "\(watch.measured)"])
     }

@@ -8,8 +8,8 @@ public final class AgentProcess: @unchecked Sendable {
     public let directory: TemporaryDirectory
     public let initiator: String
     private var process: SpawnedProcess?
-    /// Added to tetherd's environment (e.g. `NOTIFY_SOCKET`).
-    public let environment: [String: String]
+    /// Added to tetherd's environment (e.g. `NOTIFY_SOCKET`); a change counts from the next `start()`.
+    public var environment: [String: String]
 
     public var socketPath: String { directory.file("t.sock") }
     public var stateDirectory: String { directory.file("state") }
@@ -90,6 +90,19 @@ public final class AgentProcess: @unchecked Sendable {
         let status = process.wait()
         self.process = nil
         return status
+    }
+
+    /// Waits for tetherd to end by itself (a failpoint's crash); its exit status (128 + signal
+    /// when killed), or nil when it still runs after `timeout`.
+    public func waitForExit(timeout: TimeInterval = 10) -> Int32? {
+        guard let process else { return nil }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            guard Date() < deadline else { return nil }
+            usleep(10_000)
+        }
+        self.process = nil
+        return process.wait()
     }
 
     /// SIGKILL: a crash.

@@ -32,6 +32,7 @@ struct Tetherd: AsyncParsableCommand {
         var configuration: AgentConfiguration
         do {
             configuration = try AgentConfiguration.load(path: config)
+            configuration.failpoints = try Failpoints.parse(ProcessInfo.processInfo.environment[Failpoints.variable])
         } catch {
             FileHandle.standardError.write(Data("tetherd: \(error)\n".utf8))
             throw ExitCode(78)
