@@ -116,11 +116,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(
-            name: "TetherTesting",
-            dependencies: ["TetherCore", "TetherCeph", "TetherLinux"],
-            swiftSettings: swiftSettings
-        ),
+        // Test support. Fakes: in-process stand-ins (a scripted host, connector, exporter), no
+        // root. Labs: real peers a test starts and stops (tgtd, Ceph, Cinder, libvirtd, tetherd).
+        .target(name: "TetherFakes", dependencies: ["TetherCore"], swiftSettings: swiftSettings),
+        .target(name: "TetherLabs", dependencies: ["TetherCore", "TetherCeph", "TetherLinux", "TetherFakes"], swiftSettings: swiftSettings),
+        .target(name: "TetherTesting", dependencies: ["TetherFakes", "TetherLabs"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "tetherd",
             dependencies: [
@@ -167,21 +167,21 @@ let package = Package(
             ],
             path: "Fuzz/Request", swiftSettings: swiftSettings),
 
-        .testTarget(name: "TetherCoreTests", dependencies: ["TetherCore", "TetherTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherLinuxTests", dependencies: ["TetherLinux", "TetherTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherMultipath", "TetherTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherMultipathTests", dependencies: ["TetherMultipath", "TetherTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherCoreTests", dependencies: ["TetherCore", "TetherFakes"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherLinuxTests", dependencies: ["TetherLinux", "TetherFakes"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherISCSITests", dependencies: ["TetherISCSI", "TetherMultipath", "TetherFakes"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherMultipathTests", dependencies: ["TetherMultipath", "TetherFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherClientTests", dependencies: ["TetherClient", "TetherAPI", "TetherCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherCLITests", dependencies: ["tether", "TetherClient", "TetherAPI", "TetherCore", "TetherLinux", "TetherTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherCLITests", dependencies: ["tether", "TetherClient", "TetherAPI", "TetherCore", "TetherLinux", "TetherFakes"], swiftSettings: swiftSettings),
         .testTarget(name: "TetherAPITests", dependencies: ["TetherAPI", "TetherCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherRBDTests", dependencies: ["TetherRBD", "TetherCeph", "TetherTesting", "tether"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherCephTests", dependencies: ["TetherCeph", "TetherTesting", "TetherLinux"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherCinderTests", dependencies: ["TetherCinder", "TetherTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "TetherTargetTests", dependencies: ["TetherTarget", "TetherTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherRBDTests", dependencies: ["TetherRBD", "TetherCeph", "TetherFakes", "tether"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherCephTests", dependencies: ["TetherCeph", "TetherFakes", "TetherLinux"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherCinderTests", dependencies: ["TetherCinder", "TetherFakes"], swiftSettings: swiftSettings),
+        .testTarget(name: "TetherTargetTests", dependencies: ["TetherTarget", "TetherFakes"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TetherAgentTests",
             dependencies: [
-                "TetherAgent", "TetherAPI", "TetherCinder", "TetherTesting",
+                "TetherAgent", "TetherAPI", "TetherCinder", "TetherFakes", "TetherLabs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

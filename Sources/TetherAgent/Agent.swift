@@ -31,12 +31,12 @@ public struct Agent: Sendable {
     }
 
     public func run() async throws {
-        let stateLock = try StateDirectoryLock(directory: configuration.stateDirectory)
+        let stateLock = try await Self.lockStateDirectory(configuration.stateDirectory, host: host)
         defer { stateLock.release() }
-        let journal = try Journal(directory: configuration.stateDirectory)
+        let journal = try await Journal.open(directory: configuration.stateDirectory, host: host)
         let locks = VolumeLocks()
         let stats = OperationStats()
-        let node = NodeIdentity.connector(configuration)
+        let node = await NodeIdentity.connector(configuration, host: host)
         if node.initiator == nil {
             logger.warning("no iSCSI initiator name", metadata: ["hint": "set [iscsi] initiator in tether.toml or write \(configuration.initiatorFile)"])
         }
@@ -227,24 +227,14 @@ final class PublishOutcome: Sendable {
     var error: (any Error)? { failure.withLock { $0 } }
 }
 
-/// An exclusive lock on the state directory, so two agents never share one journal.
-struct StateDirectoryLock {
-    let fd: Int32
-
-    init(directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        fd = open("\(directory)/tetherd.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw TetherError(.internalError, "cannot open \(directory)/tetherd.lock: \(String(cString: strerror(errno)))")
-        }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
+extension Agent {
+    /// An exclusive lock on the state directory, so two agents never share one journal.
+    static func lockStateDirectory(_ directory: String, host: any TetherCore.Host) async throws -> any HostFileLock {
+        try await host.createDirectory(directory, mode: 0o700)
+        do {
+            return try await host.lockExclusively("\(directory)/tetherd.lock")
+        } catch let error as TetherError where error.code == .conflict {
             throw TetherError(.conflict, "another tetherd uses the state directory \(directory)", hint: "stop it first, or give this one another --state-dir")
         }
-    }
-
-    func release() {
-        flock(fd, LOCK_UN)
-        close(fd)
     }
 }

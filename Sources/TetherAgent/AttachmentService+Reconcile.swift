@@ -19,6 +19,15 @@ extension AttachmentService {
         return nil
     }
 
+    /// Checks (and repairs) one attachment under its volume's lock; the journal records the outcome.
+    func verify(_ id: String) async throws {
+        guard let listed = try await journal.attachment(id: id) else { return }
+        try await locks.withLock(listed.volumeID) {
+            guard let record = try await self.journal.attachment(id: id), record.state == .attached else { return }
+            _ = try await self.inspect(record, heal: true)
+        }
+    }
+
     /// Asks the attachment's connector to compare it with the host (repairing when `heal`), and
     /// journals what it found. The caller holds the volume's lock.
     func inspect(_ record: AttachmentRecord, heal: Bool) async throws -> Inspection {

@@ -80,7 +80,13 @@ public final class ExportService: Sendable {
                 do {
                     try await self.exporter.apply(Self.spec(record, grants))
                 } catch {
-                    try await self.restore(previous, after: record)
+                    do {
+                        try await self.restore(previous, after: record)
+                    } catch let undo {
+                        var reported = (error as? TetherError) ?? TetherError(.internalError, "\(error)")
+                        reported.message += "; undoing it failed too: \(undo)"
+                        throw reported
+                    }
                     throw error
                 }
                 if created {
@@ -165,12 +171,21 @@ public final class ExportService: Sendable {
     // MARK: - Helpers
 
     private func restore(_ previous: (ExportRecord, [GrantRecord])?, after record: ExportRecord) async throws {
-        if let (oldRecord, oldGrants) = previous {
-            try await journal.saveExport(oldRecord, grants: oldGrants)
-            try? await exporter.apply(Self.spec(oldRecord, oldGrants))
-        } else {
-            try await journal.deleteExport(volume: record.volumeID)
-            try? await exporter.remove(Self.spec(record, []))
+        // The journal first: it is what a restart re-applies to tgtd. An error undoing tgtd's side
+        // is logged, not thrown: the caller reports the failure that brought it here.
+        do {
+            if let (oldRecord, oldGrants) = previous {
+                try await journal.saveExport(oldRecord, grants: oldGrants)
+                try await exporter.apply(Self.spec(oldRecord, oldGrants))
+            } else {
+                try await journal.deleteExport(volume: record.volumeID)
+                try await exporter.remove(Self.spec(record, []))
+            }
+        } catch {
+            logger.error(
+                "could not undo a failed export on the target; tetherd re-applies the journal's exports at start",
+                metadata: ["volume": "\(record.volumeID)", "error": "\(error)"])
+            throw error
         }
     }
 

@@ -7,17 +7,28 @@ import TetherCore
 final class Journal: Sendable {
     let writer: any DatabaseWriter
 
-    /// Opens (and migrates) the journal at `directory/journal.sqlite`, private to root.
-    init(directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        chmod(directory, 0o700)
-        let path = "\(directory)/journal.sqlite"
+    /// Opens (and migrates) the journal at `directory/journal.sqlite`, private to root: the
+    /// directory 0700 and the database files 0600, set through `host`.
+    static func open(directory: String, host: any TetherCore.Host) async throws -> Journal {
+        try await host.createDirectory(directory, mode: 0o700)
+        try await host.setMode(directory, 0o700)
+        let journal = try Journal(path: "\(directory)/journal.sqlite")
+        for file in journal.files where await host.fileExists(file) {
+            try await host.setMode(file, 0o600)
+        }
+        return journal
+    }
+
+    /// The database and its WAL and shared-memory files.
+    var files: [String] {
+        guard let path = (writer as? DatabasePool)?.path else { return [] }
+        return [path, "\(path)-wal", "\(path)-shm"]
+    }
+
+    private init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         let pool = try DatabasePool(path: path, configuration: configuration)
-        for file in [path, "\(path)-wal", "\(path)-shm"] where FileManager.default.fileExists(atPath: file) {
-            chmod(file, 0o600)
-        }
         // GRDB puts a pool's writer in WAL mode with synchronous=NORMAL, where the last commits
         // can vanish in a power cut while what they described (a session, a mapping) stays.
         // FULL makes every acknowledged step durable; the writer connection lives as long as the pool.

@@ -6,13 +6,19 @@ extension LocalAttachService {
     /// Finishes every unfinished local attach or detach: at start, and then every retry interval
     /// while Cinder could not be told. What still fails keeps its record and its error.
     func recover() async {
+        let pending: [CinderAttachmentRecord]
+        do {
+            pending = try await journal.cinderAttachments().filter { $0.state != .attached }
+        } catch {
+            logger.error("cannot read unfinished local attaches from the journal; retried next round", metadata: ["error": "\(error)"])
+            return
+        }
         guard let client = cinder else {
-            if let pending = try? await journal.cinderAttachments(), pending.contains(where: { $0.state != CinderAttachmentRecord.State.attached }) {
+            if !pending.isEmpty {
                 logger.warning("unfinished local attaches in the journal but Cinder is not configured", metadata: ["hint": "configure [cinder] in tether.toml"])
             }
             return
         }
-        let pending = ((try? await journal.cinderAttachments()) ?? []).filter { $0.state != CinderAttachmentRecord.State.attached }
         for stale in pending {
             do {
                 try await locks.withLock(Self.lockKey(stale.volumeID)) {
@@ -48,7 +54,7 @@ extension LocalAttachService {
             }
         } catch {
             record.pendingError = "\(error)"
-            try? await journal.saveCinderAttachment(record)
+            await savePending(record)
             throw error
         }
     }
@@ -118,6 +124,17 @@ extension LocalAttachService {
             try await watch.time { try await client.detach(record.volumeID, attachmentID: mine.id) }
         default:
             return
+        }
+    }
+
+    /// Journals a record's pending error on a failure path. The operation's own error is what the
+    /// caller reports; a journal that cannot be written is logged, so its error is not lost either.
+    func savePending(_ record: CinderAttachmentRecord) async {
+        do {
+            try await journal.saveCinderAttachment(record)
+        } catch {
+            logger.error(
+                "cannot journal why a local attach is unfinished", metadata: ["volume": "\(record.volumeID)", "pending": "\(record.pendingError ?? "-")", "error": "\(error)"])
         }
     }
 }

@@ -46,7 +46,12 @@ public final class LocalAttachService: Sendable {
         let volumeID = try Self.validVolumeID(request.volumeID)
         return try await locks.withLock(Self.lockKey(volumeID)) {
             if let existing = try await self.journal.cinderAttachment(volume: volumeID) {
-                if existing.state == CinderAttachmentRecord.State.attached {
+                if existing.state == .attached {
+                    // Journaled is not attached: the local attachment is checked (and repaired)
+                    // first, and the answer carries what was found.
+                    if let id = existing.localAttachmentID {
+                        try await self.attachments.verify(id)
+                    }
                     return (try await self.body(existing), false)
                 }
                 // An earlier attach or detach is unfinished: finish it before starting afresh.
@@ -145,7 +150,7 @@ public final class LocalAttachService: Sendable {
             return error
         } catch let undo {
             record.pendingError = "\(undo)"
-            try? await journal.saveCinderAttachment(record)
+            await savePending(record)
             var reported = (error as? TetherError) ?? TetherError(.internalError, "\(error)")
             reported.message += "; the rollback is not finished (\(Self.shortDescription(undo))): tetherd retries it"
             reported.hint = reported.hint ?? "tether local-list shows what is pending"
@@ -197,7 +202,7 @@ public final class LocalAttachService: Sendable {
             try await releaseInCinder(record, client: client, watch: watch)
         } catch {
             record.pendingError = "\(error)"
-            try? await journal.saveCinderAttachment(record)
+            await savePending(record)
             var reported = (error as? TetherError) ?? TetherError(.cinderFailed, "\(error)")
             reported.message = "detached here, but Cinder was not told: \(reported.message); tetherd retries it"
             throw reported

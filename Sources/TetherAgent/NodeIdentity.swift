@@ -7,17 +7,22 @@ import Glibc
 
 /// This node's connector properties, as os-brick's `get_connector_properties` reports them.
 enum NodeIdentity {
-    static func connector(_ configuration: AgentConfiguration) -> ConnectorProperties {
-        ConnectorProperties(
-            initiator: configuration.initiator ?? initiatorName(file: configuration.initiatorFile),
+    static func connector(_ configuration: AgentConfiguration, host: any TetherCore.Host) async -> ConnectorProperties {
+        var initiator = configuration.initiator
+        if initiator == nil {
+            initiator = await initiatorName(file: configuration.initiatorFile, host: host)
+        }
+        return ConnectorProperties(
+            initiator: initiator,
             host: configuration.hostName ?? hostName(), ip: configuration.ip ?? firstAddress(),
             multipath: configuration.multipath, enforceMultipath: false, platform: machine(), osType: "linux",
             doLocalAttach: false)
     }
 
     /// `InitiatorName=` of open-iscsi's initiatorname.iscsi.
-    static func initiatorName(file: String) -> String? {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+    /// Nil when the file is missing or unreadable: the agent then warns that it has no name.
+    static func initiatorName(file: String, host: any TetherCore.Host) async -> String? {
+        guard let text = try? await host.read(file) else { return nil }
         return parseInitiatorName(text)
     }
 

@@ -113,3 +113,10 @@ func percentEncoded(_ text: String) -> String {
     unreserved.insert(charactersIn: "-._~")
     return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
 }
+
+extension AgentEndpoint where Response == ReconcileReport {
+    public static func reconcile(_ request: ReconcileRequest) throws -> Self {
+        try Self(method: "POST", target: "/v1/reconcile", json: request)
+            .waiting("reconciling the journal with this node (sessions, maps, mappings)", check: "tether list")
+    }
+}

@@ -6,10 +6,11 @@ extension HumanOutput {
     public static func attachments(_ attachments: [AttachmentBody]) -> String {
         guard !attachments.isEmpty else { return "no attachments" }
         return TextTable.render(
-            header: ["ID", "VOLUME", "PROTOCOL", "MODE", "STATE", "SIZE", "WWID"],
+            header: ["ID", "VOLUME", "PROTOCOL", "MODE", "STATE", "STATUS", "SIZE", "WWID"],
             rows: attachments.map { attachment in
                 [
                     attachment.id, attachment.volumeID, attachment.protocolName, attachment.mode.rawValue, attachment.state,
+                    attachment.status?.rawValue ?? missing,
                     attachment.sizeBytes.map(ByteCount.format) ?? missing, attachment.wwid ?? missing,
                 ]
             })
@@ -23,12 +24,21 @@ extension HumanOutput {
             ("Protocol", attachment.protocolName),
             ("Mode", attachment.mode.rawValue),
             ("State", attachment.state),
+            ("Status", attachment.status.map { status in
+                status.rawValue + (attachment.checkedAt.map { " (checked \($0))" } ?? "")
+            } ?? missing),
             ("WWID", attachment.wwid ?? missing),
             ("Size", attachment.sizeBytes.map { "\(ByteCount.format($0)) (\($0) bytes)" } ?? missing),
             ("Target", attachment.target),
         ]
         if let device = attachment.devicePath {
             fields.append(("Device", device))
+        }
+        if let problems = attachment.problems, !problems.isEmpty {
+            fields.append(("Problems", problems.joined(separator: "; ")))
+        }
+        if let error = attachment.lastError {
+            fields.append(("Last error", error))
         }
         fields.append(("Created", attachment.createdAt))
         return TextTable.fields(fields) + "\n\n" + section("Paths", paths(attachment.paths))

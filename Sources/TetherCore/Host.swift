@@ -28,8 +28,21 @@ public protocol Host: Sendable {
     /// Starts listening for processed udev events of `subsystems` at once; events that happen
     /// after this returns are delivered. The stream ends when the caller stops iterating.
     func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent>
+    /// Creates a directory and any missing parents with `mode`; one that exists is left as it is
+    /// (`setMode` changes it: never implied, /tmp is someone's parent directory too).
+    func createDirectory(_ path: String, mode: UInt32) async throws
+    /// Sets the permission bits of an existing file or directory.
+    func setMode(_ path: String, _ mode: UInt32) async throws
+    /// Takes an exclusive lock (flock) on `path`, creating it 0600, held until `release()`.
+    /// - Throws: `conflict` at once when another process holds it.
+    func lockExclusively(_ path: String) async throws -> any HostFileLock
     /// The clock every wait and timeout uses.
     var clock: any Clock<Duration> { get }
+}
+
+/// A lock `Host.lockExclusively` took; released explicitly, or when the process ends.
+public protocol HostFileLock: Sendable {
+    func release()
 }
 
 /// One udev event, after udevd ran its rules (so stable names exist when it arrives).

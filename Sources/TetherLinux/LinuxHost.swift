@@ -67,6 +67,24 @@ public struct LinuxHost: TetherCore.Host {
         access(path, F_OK) == 0
     }
 
+    public func createDirectory(_ path: String, mode: UInt32) async throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
+        } catch {
+            throw TetherError(.hostCommandFailed, "cannot create the directory \(path): \(error.localizedDescription)", cause: error)
+        }
+    }
+
+    public func setMode(_ path: String, _ mode: UInt32) async throws {
+        guard chmod(path, mode_t(mode)) == 0 else {
+            throw TetherError(.hostCommandFailed, "cannot chmod \(String(mode, radix: 8)) \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func lockExclusively(_ path: String) async throws -> any HostFileLock {
+        try FlockedFile(path)
+    }
+
     public func fileSize(_ path: String) async throws -> UInt64? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -172,5 +190,26 @@ public struct LinuxHost: TetherCore.Host {
 
     public func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent> {
         try UDevMonitor(subsystems: subsystems).stream()
+    }
+}
+
+/// An open file with an exclusive flock on it.
+final class FlockedFile: HostFileLock {
+    let descriptor: Int32
+
+    init(_ path: String) throws {
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw TetherError(.hostCommandFailed, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw TetherError(.conflict, "\(path) is locked by another process")
+        }
+    }
+
+    func release() {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }

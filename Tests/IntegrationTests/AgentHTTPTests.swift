@@ -3,6 +3,7 @@ import Foundation
 import TetherAPI
 import TetherClient
 import TetherCore
+import TetherLinux
 import TetherTesting
 import Testing
 
@@ -238,7 +239,7 @@ struct AgentHTTPTests {
             try await AgentProcess.with(tgtd: nil, extraConfig: Lab.cephConfig(registry: registry)) { agent in
                 // An attachment whose stored result is not JSON, written beside the running agent
                 // (SQLite allows it): listing attachments then fails in a way no route expects.
-                let journal = try Journal(directory: agent.stateDirectory)
+                let journal = try await Journal.open(directory: agent.stateDirectory, host: LinuxHost())
                 let now = Journal.now()
                 try await journal.beginAttach(
                     AttachmentRecord(

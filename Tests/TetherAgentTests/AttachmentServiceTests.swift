@@ -3,7 +3,7 @@ import Logging
 import TetherAPI
 @testable import TetherAgent
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 @Suite struct AttachmentServiceTests {

@@ -2,7 +2,7 @@ import Foundation
 import TetherAgent
 import TetherCinder
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 @Suite struct CinderSettingsTests {

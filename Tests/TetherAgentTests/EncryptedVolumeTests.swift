@@ -3,7 +3,7 @@ import TetherAPI
 @testable import TetherAgent
 @testable import TetherCinder
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 /// Encrypted volumes are refused with `unsupported` in every mode, before anything is touched.

@@ -2,7 +2,7 @@ import Logging
 import TetherAPI
 @testable import TetherAgent
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 @Suite struct ExportServiceTests {

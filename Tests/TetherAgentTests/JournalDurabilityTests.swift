@@ -1,5 +1,6 @@
 @testable import TetherAgent
-import TetherTesting
+import TetherLinux
+import TetherFakes
 import Testing
 
 @Suite struct JournalDurabilityTests {
@@ -8,7 +9,7 @@ import Testing
     @Test func onDiskJournalCommitsWithSynchronousFull() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let journal = try Journal(directory: directory.path)
+        let journal = try await Journal.open(directory: directory.path, host: LinuxHost())
         #expect(try await journal.synchronousLevel() == 2)
     }
 }

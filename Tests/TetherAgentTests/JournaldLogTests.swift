@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 @testable import TetherAgent
-import TetherTesting
+import TetherFakes
 import Testing
 import Synchronization
 

@@ -1,6 +1,6 @@
 @testable import TetherAgent
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 /// `[local_attach] mode` and what `auto` reads of the kernel, through a FakeHost.

@@ -3,7 +3,7 @@ import Logging
 import TetherAPI
 @testable import TetherAgent
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 /// docs/openapi.json documents exactly the routes the agent registers, and is whole.

@@ -2,7 +2,8 @@ import Foundation
 @testable import TetherAgent
 import TetherCeph
 import TetherCore
-import TetherTesting
+import TetherFakes
+import TetherLabs
 import Testing
 
 /// tether.toml and clusters.d files as other TOML writers produce them, read through TOMLKit.

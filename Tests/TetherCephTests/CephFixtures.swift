@@ -1,7 +1,7 @@
 import Foundation
 import TetherCeph
 import TetherCore
-import TetherTesting
+import TetherFakes
 
 /// Registry files, keys and connection_info payloads as deployments and Cinder produce them.
 enum CephFixtures {

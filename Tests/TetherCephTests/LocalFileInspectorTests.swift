@@ -2,7 +2,7 @@ import Foundation
 import TetherCeph
 import TetherCore
 import TetherLinux
-import TetherTesting
+import TetherFakes
 import Testing
 
 /// The real file system: a registry written by `LinuxHost` loads back, and modes are what `stat` says.

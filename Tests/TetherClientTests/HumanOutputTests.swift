@@ -30,11 +30,12 @@ import TetherCore
     @Test func attachmentListIsATable() {
         let attachment = AttachmentBody(
             id: "a1", volumeID: "v1", protocolName: "iscsi", mode: .network, state: "attached", target: "iqn.x lun 1",
-            createdAt: "2025-01-01T00:00:00Z", paths: [], wwid: nil, sizeBytes: 16 << 20, devicePath: nil, diskXML: nil, qemu: nil)
+            createdAt: "2025-01-01T00:00:00Z", paths: [], wwid: nil, sizeBytes: 16 << 20, devicePath: nil, diskXML: nil, qemu: nil,
+            status: .degraded)
         let lines = HumanOutput.attachments([attachment]).split(separator: "\n")
         #expect(lines.count == 2)
-        #expect(lines[0].split(separator: " ") == ["ID", "VOLUME", "PROTOCOL", "MODE", "STATE", "SIZE", "WWID"])
-        #expect(lines[1].split(separator: " ") == ["a1", "v1", "iscsi", "network", "attached", "16.0", "MiB", "-"])
+        #expect(lines[0].split(separator: " ") == ["ID", "VOLUME", "PROTOCOL", "MODE", "STATE", "STATUS", "SIZE", "WWID"])
+        #expect(lines[1].split(separator: " ") == ["a1", "v1", "iscsi", "network", "attached", "degraded", "16.0", "MiB", "-"])
         #expect(HumanOutput.attachments([]) == "no attachments")
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import TetherCore
-import TetherTesting
+import TetherFakes
 
 /// A compute node as the kernel iSCSI connector sees it, simulated over FakeHost's sysfs:
 /// `iscsiadm` keeps node records and logs in (a session, its SCSI host and connection appear in

@@ -1,7 +1,7 @@
 import Foundation
 import TetherCore
 import TetherLinux
-import TetherTesting
+import TetherFakes
 import Testing
 
 @Suite struct ChildProcessTests {

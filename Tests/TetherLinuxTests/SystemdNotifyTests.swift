@@ -1,6 +1,6 @@
 import Foundation
 import TetherLinux
-import TetherTesting
+import TetherFakes
 import Testing
 
 #if canImport(Glibc)

@@ -1,7 +1,7 @@
 import Foundation
 import TetherCore
 import TetherMultipath
-import TetherTesting
+import TetherFakes
 import Testing
 
 /// A FakeHost (`fake`, the host under test) whose commands `answer` per argument list.

@@ -2,7 +2,7 @@ import Foundation
 import TetherCeph
 import TetherCore
 import TetherRBD
-import TetherTesting
+import TetherFakes
 @testable import tether
 
 #if canImport(Glibc)

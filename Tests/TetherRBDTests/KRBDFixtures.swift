@@ -2,7 +2,7 @@ import Foundation
 import TetherCeph
 import TetherCore
 import TetherRBD
-import TetherTesting
+import TetherFakes
 
 /// Two clusters that both have `volumes/volume-1`, registered as a deployment tool writes them.
 enum KRBDFixtures {

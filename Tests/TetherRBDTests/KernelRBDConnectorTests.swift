@@ -2,7 +2,7 @@ import Foundation
 import TetherCeph
 import TetherCore
 import TetherRBD
-import TetherTesting
+import TetherFakes
 import Testing
 
 #if canImport(Glibc)

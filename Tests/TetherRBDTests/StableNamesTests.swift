@@ -1,7 +1,7 @@
 import Foundation
 import TetherCeph
 import TetherCore
-import TetherTesting
+import TetherFakes
 import Testing
 
 @testable import TetherRBD

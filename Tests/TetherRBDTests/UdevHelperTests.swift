@@ -1,7 +1,7 @@
 import TetherCore
 import Foundation
 import TetherRBD
-import TetherTesting
+import TetherFakes
 import Testing
 
 @testable import tether

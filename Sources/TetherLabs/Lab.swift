@@ -1,5 +1,6 @@
 import Foundation
 import TetherCore
+import TetherFakes
 import TetherLinux
 
 /// Facts about the machine that decide which integration tests can run.

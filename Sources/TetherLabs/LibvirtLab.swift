@@ -1,5 +1,6 @@
 import Foundation
 import TetherCore
+import TetherFakes
 
 /// A private libvirtd for a test (scripts/libvirt-lab.sh): own config, state and socket, in its
 /// own mount namespace, so tests never touch this machine's libvirt.

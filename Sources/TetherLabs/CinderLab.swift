@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import TetherCore
+import TetherFakes
 
 /// A real Cinder (scripts/cinder-lab.sh) over two Ceph lab clusters, with a real Keystone
 /// (`CINDER_LAB_AUTH=noauth` in the test's environment: none, Cinder in noauth), shared by the

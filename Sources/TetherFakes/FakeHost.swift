@@ -11,6 +11,8 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
     private var runHandler: (@Sendable (Command) -> CommandResult)?
     private var links: [String: String] = [:]
     private var directories: Set<String> = []
+    private var modes: [String: UInt32] = [:]
+    private var locked: Set<String> = []
     private var attributeWrites: [(path: String, value: String)] = []
     private var attributeHandlers: [String: @Sendable (String) throws -> Void] = [:]
     private var listeners: [UUID: (subsystems: [String], continuation: AsyncStream<DeviceEvent>.Continuation)] = [:]
@@ -62,6 +64,34 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
 
     public func writeFile(_ path: String, contents: [UInt8], mode: UInt32) async throws {
         lock.withLock { files[path] = (contents, mode) }
+    }
+
+    public func createDirectory(_ path: String, mode: UInt32) async throws {
+        lock.withLock {
+            if directories.insert(path).inserted { modes[path] = mode }
+        }
+    }
+
+    public func setMode(_ path: String, _ mode: UInt32) async throws {
+        try lock.withLock {
+            if let file = files[path] {
+                files[path] = (file.contents, mode)
+            } else if directories.contains(path) {
+                modes[path] = mode
+            } else {
+                throw TetherError(.hostCommandFailed, "cannot chmod \(path): no such file")
+            }
+        }
+    }
+
+    /// The mode `createDirectory` or `setMode` gave a directory.
+    public func directoryMode(_ path: String) -> UInt32? { lock.withLock { modes[path] } }
+
+    public func lockExclusively(_ path: String) async throws -> any HostFileLock {
+        try lock.withLock {
+            guard locked.insert(path).inserted else { throw TetherError(.conflict, "\(path) is locked by another process") }
+        }
+        return FakeFileLock { [self] in _ = lock.withLock { locked.remove(path) } }
     }
 
     public func removeFile(_ path: String) async throws {
@@ -193,4 +223,10 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
         }
         return stream
     }
+}
+
+/// FakeHost's lock: releasing lets the next `lockExclusively` of the path succeed.
+struct FakeFileLock: HostFileLock {
+    let onRelease: @Sendable () -> Void
+    func release() { onRelease() }
 }

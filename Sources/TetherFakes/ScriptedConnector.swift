@@ -16,6 +16,13 @@ public final class ScriptedConnector: Connector, Sendable {
         var peak = 0
         var attached: [String] = []
         var detached: [String] = []
+        var detachFailure: TetherError?
+        /// What `inspect` finds, per attachment id; healthy when not set.
+        var health: [String: AttachmentHealth] = [:]
+        /// Whether `inspect(heal: true)` repairs what it finds.
+        var healable = true
+        var orphans: [Orphan] = []
+        var removed: [Orphan] = []
     }
 
     public init(driverVolumeTypes: Set<String> = ["iscsi"], mode: AttachMode = .network) {
@@ -28,6 +35,16 @@ public final class ScriptedConnector: Connector, Sendable {
     public var peakConcurrency: Int { state.withLock { $0.peak } }
     public var attachedIDs: [String] { state.withLock { $0.attached } }
     public var detachedIDs: [String] { state.withLock { $0.detached } }
+    public func failDetach(with error: TetherError?) { state.withLock { $0.detachFailure = error } }
+    /// Makes the host show `health` for `attachmentID` until healed.
+    public func setHealth(_ health: AttachmentHealth, of attachmentID: String, healable: Bool = true) {
+        state.withLock {
+            $0.health[attachmentID] = health
+            $0.healable = healable
+        }
+    }
+    public func setOrphans(_ orphans: [Orphan]) { state.withLock { $0.orphans = orphans } }
+    public var removedOrphans: [Orphan] { state.withLock { $0.removed } }
 
     public func attach(_ request: AttachRequest) async throws -> AttachedVolume {
         let delay = state.withLock {
@@ -46,7 +63,34 @@ public final class ScriptedConnector: Connector, Sendable {
     }
 
     public func detach(_ volume: AttachedVolume, attachmentID: String, force: Bool) async throws {
-        state.withLock { $0.detached.append(attachmentID) }
+        try state.withLock {
+            if let failure = $0.detachFailure { throw failure }
+            $0.detached.append(attachmentID)
+            $0.health[attachmentID] = nil
+        }
+    }
+
+    public func inspect(_ volume: AttachedVolume, attachmentID: String, heal: Bool) async -> Inspection {
+        state.withLock {
+            let found = $0.health[attachmentID] ?? .healthy
+            guard found != .healthy else { return .healthy(volume) }
+            if heal, $0.healable {
+                $0.health[attachmentID] = nil
+                return .healthy(volume, repairs: ["repaired the \(found) attachment"])
+            }
+            return Inspection(health: found, problems: ["scripted: \(found)"], volume: volume)
+        }
+    }
+
+    public func orphans(known: [AttachedVolume]) async throws -> [Orphan] {
+        state.withLock { $0.orphans }
+    }
+
+    public func remove(_ orphan: Orphan) async throws {
+        state.withLock {
+            $0.removed.append(orphan)
+            $0.orphans.removeAll { $0 == orphan }
+        }
     }
 }
 

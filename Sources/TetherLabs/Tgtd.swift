@@ -1,5 +1,6 @@
 import Foundation
 import TetherCore
+import TetherFakes
 
 /// A private tgtd for a test: its own control socket, its own port on 127.0.0.1 and 127.0.0.2.
 ///

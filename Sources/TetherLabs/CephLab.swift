@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import TetherCeph
 import TetherCore
+import TetherFakes
 import TetherLinux
 
 /// A real Ceph cluster (one mon, one memstore OSD) for a test, started by scripts/ceph-lab.sh.

@@ -1,5 +1,6 @@
 import Foundation
 import TetherCore
+import TetherFakes
 
 /// A real `tetherd` for an integration test: the built binary, its own config, state dir and
 /// socket in a private temp dir, its log in a file the test can read.
