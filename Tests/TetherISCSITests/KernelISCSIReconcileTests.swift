@@ -62,6 +62,21 @@ import Testing
         #expect(await connector.inspect(healed.volume, attachmentID: "att-vol-1", heal: false).health == .healthy)
     }
 
+    @Test func aHealLeavesOtherTargetsSessionsAlone() async throws {
+        let (node, connector, volume) = try await twoPaths()
+        node.serve(F.portalB, Self.foreignIQN, lun: 0, .init(wwid: F.otherWWID, sizeBytes: F.size))
+        node.simulateLogin(portal: F.portalB, iqn: Self.foreignIQN)
+        node.dropSession(portal: F.portalB, iqn: F.iqn)
+        let before = node.ranCommands.count
+
+        let healed = await connector.inspect(volume, attachmentID: "att-vol-1", heal: true)
+        #expect(healed.health == .healthy, "\(healed.problems)")
+        #expect(node.sessionCount == 3)
+        let touched = node.ranCommands.dropFirst(before).filter { $0.executable == "iscsiadm" && $0.arguments.contains(Self.foreignIQN) }
+        #expect(touched.isEmpty)
+        #expect(!node.fake.attributeWriteLog.contains { $0.path.hasSuffix("/scan") && $0.value.hasSuffix(" 0") })
+    }
+
     @Test func allPathsGoneAfterARebootIsMissingThenHealedUnderTheSameName() async throws {
         let (node, connector, volume) = try await twoPaths()
         node.reboot()

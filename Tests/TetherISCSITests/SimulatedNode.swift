@@ -239,11 +239,11 @@ final class SimulatedNode: @unchecked Sendable {
         }
     }
 
-    /// Drops the session to `portal` as a logout by hand or a dead network would: its disks go,
-    /// the node record stays.
-    func dropSession(portal: String) {
+    /// Drops the sessions to `portal` (of `iqn` only, when given) as a logout by hand or a dead
+    /// network would: their disks go, the node records stay.
+    func dropSession(portal: String, iqn: String? = nil) {
         lock.withLock {
-            for session in sessions.values where session.portal == portal { logOut(session) }
+            for session in sessions.values where session.portal == portal && (iqn == nil || session.iqn == iqn) { logOut(session) }
         }
     }
 
