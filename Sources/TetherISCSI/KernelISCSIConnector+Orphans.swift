@@ -7,7 +7,9 @@ import TetherMultipath
 ///   (only Tether writes /run/tether/by-wwid) naming a volume no attachment has;
 /// - a session without any LUN (`iscsi_session`, "<portal> <target>") whose node record carries
 ///   both settings Tether gives its records, node.session.scan and node.startup manual;
-/// - a map file (`map_file`, its path) for a volume no attachment has, with no disk of its WWID.
+/// - a multipath map without paths (`multipath_map`, its name) whose WWID's map file names a
+///   volume no attachment has (a map with paths goes with its LUN's orphan);
+/// - a map file (`map_file`, its path) for a volume no attachment has, with no disk or map of its WWID.
 /// A session or LUN of a target no attachment names, without those marks, is never reported.
 extension KernelISCSIConnector {
     /// The paths, WWIDs and volume ids the journal knows, to tell Tether's leftovers from its state.
@@ -70,6 +72,13 @@ extension KernelISCSIConnector {
                         detail: "session\(session.id) LUN \(device.address.lun) (\(disk), WWID \(wwid)): the udev map file names volume \(volumeID), which no attachment has"))
             }
         }
+        for map in try await multipath.maps() {
+            guard let wwid = map.wwid?.udev else { continue }
+            wwidsOnDisks.insert(wwid)
+            guard map.slaves.isEmpty, let volumeID = mapFiles[wwid], !state.volumeIDs.contains(volumeID), !state.wwids.contains(wwid) else { continue }
+            orphans.append(
+                Orphan(kind: .multipathMap, name: map.name, detail: "\(map.kernelName) has no path; the udev map file names volume \(volumeID), which no attachment has"))
+        }
         for (wwid, volumeID) in mapFiles.sorted(by: { $0.key < $1.key })
         where !wwidsOnDisks.contains(wwid) && !state.volumeIDs.contains(volumeID) && !state.wwids.contains(wwid) {
             orphans.append(
@@ -88,6 +97,14 @@ extension KernelISCSIConnector {
                 throw TetherError(.invalidInput, "\(orphan.name) is not a map file of \(configuration.volumeMapDirectory)")
             }
             try await host.removeFile(orphan.name)
+        case .multipathMap:
+            // Only while it still has no path, as when it was reported.
+            guard let map = try await multipath.maps().first(where: { $0.name == orphan.name }) else { return }
+            guard map.slaves.isEmpty else {
+                throw TetherError(.conflict, "multipath map \(map) has paths again", hint: "run tether reconcile again to see what it is now")
+            }
+            try await multipath.remove(map, force: false)
+            await withdrawVolumeID(nil, wwid: map.wwid)
         case .iscsiSession:
             let fields = orphan.name.split(separator: " ").map(String.init)
             guard fields.count == 2 || (fields.count == 4 && fields[2] == "lun"), let portal = try? Portal(parsing: fields[0]) else {

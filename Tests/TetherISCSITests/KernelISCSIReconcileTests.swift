@@ -253,6 +253,21 @@ import Testing
         #expect(node.nodeRecords == ["\(F.portalB) \(Self.foreignIQN)"])
     }
 
+    @Test func aMapWithoutPathsOfAnUnknownVolumeIsAnOrphan() async throws {
+        let (node, connector, volume) = try await twoPaths()
+        node.dropSession(portal: F.portalA)
+        node.dropSession(portal: F.portalB)
+        #expect(node.mapCount == 1)
+        #expect(try await connector.orphans(known: [volume]).isEmpty)
+
+        let orphans = try await connector.orphans(known: [])
+        #expect(orphans.map(\.kind) == [.multipathMap])
+        try await connector.remove(try #require(orphans.first))
+        #expect(node.mapCount == 0)
+        #expect(!node.fake.filePaths.contains { $0.hasPrefix("/run/tether/by-wwid/") })
+        #expect(try await connector.orphans(known: []).isEmpty)
+    }
+
     @Test func aMapFileOfAnUnknownVolumeWithoutDisksIsAnOrphan() async throws {
         let node = F.node()
         let connector = F.connector(node)
