@@ -89,7 +89,7 @@ extension KernelISCSIConnector {
 
     /// Removes an orphan `orphans(known:)` reported: a LUN as detach removes it (its map, its
     /// disk, the session when no other LUN uses it, the node record then), a session without
-    /// LUNs and its node record, or a map file.
+    /// LUNs and its node record, a map without paths and its map file, or a map file.
     public func remove(_ orphan: Orphan) async throws {
         switch orphan.kind {
         case .mapFile:
@@ -106,21 +106,29 @@ extension KernelISCSIConnector {
             try await multipath.remove(map, force: false)
             await withdrawVolumeID(nil, wwid: map.wwid)
         case .iscsiSession:
-            let fields = orphan.name.split(separator: " ").map(String.init)
-            guard fields.count == 2 || (fields.count == 4 && fields[2] == "lun"), let portal = try? Portal(parsing: fields[0]) else {
-                throw TetherError(.invalidInput, "\(orphan.name) names no portal and target (\"<portal> <target>[ lun <n>]\")")
-            }
-            if fields.count == 4, let lun = Int(fields[3]) {
-                let volume = AttachedVolume.partial(
-                    protocolName: "iscsi", mode: .kernel, paths: [.init(portal: fields[0], target: fields[1], lun: lun, state: "orphan")], secretFiles: [])
-                try await detach(volume, attachmentID: orphan.name, force: false)
-            } else {
-                let path = ISCSIPath(portal: portal, iqn: fields[1], lun: -1)
-                // Logs out only while the session has no LUN, as it had when reported.
-                try await locks.withLock(portal, fields[1]) { try await releaseSession(path, keepingFor: []) }
-            }
+            try await removeSession(named: orphan.name)
         default:
             throw TetherError(.unsupported, "\(orphan.kind.rawValue) \(orphan.name) is not the kernel iSCSI connector's to remove")
+        }
+    }
+
+    /// Removes an `iscsi_session` orphan: "<portal> <target> lun <n>" as detach removes a LUN,
+    /// "<portal> <target>" as a session without LUNs.
+    private func removeSession(named name: String) async throws {
+        let fields = name.split(separator: " ").map(String.init)
+        let lun = fields.count == 4 && fields[2] == "lun" ? Int(fields[3]) : nil
+        guard fields.count == 2 || lun != nil else {
+            throw TetherError(.invalidInput, "\(name) names no portal and target (\"<portal> <target>[ lun <n>]\")")
+        }
+        let portal = try Portal(parsing: fields[0])
+        if let lun {
+            let volume = AttachedVolume.partial(
+                protocolName: "iscsi", mode: .kernel, paths: [.init(portal: fields[0], target: fields[1], lun: lun, state: "orphan")], secretFiles: [])
+            try await detach(volume, attachmentID: name, force: false)
+        } else {
+            let path = ISCSIPath(portal: portal, iqn: fields[1], lun: -1)
+            // Logs out only while the session has no LUN, as it had when reported.
+            try await locks.withLock(portal, fields[1]) { try await releaseSession(path, keepingFor: []) }
         }
     }
 
