@@ -15,7 +15,9 @@
 #
 # Ports: BASE (CINDER_LAB_BASE, default 31000; moved up by 100 while any of them is taken) +0 PostgreSQL,
 # +1 AMQP, +2 Erlang distribution, +3 epmd, +4..+13 rabbitmqctl, +14 Keystone, +20 the Cinder API,
-# +21..+25 the catalog's other volumev3 endpoints (nothing listens there); all on 127.0.0.1.
+# +21..+25 the catalog's other volumev3 endpoints (nothing listens there); all on 127.0.0.1, but
+# cinder-api listens on CINDER_LAB_API_LISTEN when set (e.g. 0.0.0.0: the test's netns and a guest
+# on its bridge; scripts/guest/scenarios/tether-reboot-cinder.host).
 # Run inside a private network namespace (`unshare -n`, `ip link set lo up`) that also holds the Ceph
 # clusters. Recipe and pitfalls: docs/LAB.md, "OpenStack Cinder". Up in ~8-16 s (Keystone adds ~20 s:
 # its schema, keys and catalog are made while Cinder's services start), down in ~2-6 s.
@@ -369,7 +371,7 @@ host = $HOSTNAME_CINDER
 my_ip = 127.0.0.1
 auth_strategy = $AUTH
 transport_url = $transport
-osapi_volume_listen = 127.0.0.1
+osapi_volume_listen = ${CINDER_LAB_API_LISTEN:-127.0.0.1}
 osapi_volume_listen_port = $API_PORT
 osapi_volume_workers = 1
 state_path = $DIR/state

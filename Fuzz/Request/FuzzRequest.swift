@@ -101,9 +101,13 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
             let local = LocalAttachService(journal: journal, locks: locks, attachments: attachments, cinder: nil, node: node, stats: stats, logger: logger)
             let router = Router(context: BasicRequestContext.self)
             let reconciler = Reconciler(attachments: attachments, interval: nil, heal: true, logger: logger)
+            // The doctor reads only the FakeHost: every check answers from its empty tree.
+            let doctor = Doctor(
+                configuration: AgentConfiguration(), host: host, node: node, access: APIAccess(group: 0, groupName: "root"),
+                registry: { await clusters.current }, journal: journal)
             Routes(
                 attachments: attachments, exports: exports, clusters: clusters, localAttachments: local, reconciler: reconciler, journal: journal, node: node,
-                stats: stats
+                stats: stats, doctor: doctor
             ).register(on: router)
             return router.buildResponder()
         }

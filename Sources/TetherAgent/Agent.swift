@@ -9,6 +9,7 @@ import TetherCeph
 import TetherCinder
 import TetherCore
 import TetherISCSI
+import TetherLibvirt
 import TetherLinux
 import TetherRBD
 import TetherTarget
@@ -87,13 +88,18 @@ public struct Agent: Sendable {
             await exports.restore()
         }
 
+        let access = try APIAccess.resolve(configured: configuration.api.group)
+        // The journal check reads the host for now; the reconciler's report replaces it (JournalAudit).
+        let doctor = Doctor(
+            configuration: configuration, host: host, node: node, access: access, registry: registry, journal: journal,
+            journalAudit: HostJournalAudit(journal: journal, host: host, root: configuration.systemRoot),
+            monitorClock: RADOSMonitorClock(connections: radosConnections), libvirtProbe: Self.probeLibvirt)
         let router = Router(context: BasicRequestContext.self)
         Routes(
             attachments: attachments, exports: exports, clusters: clusters, localAttachments: localAttachments, reconciler: reconciler, journal: journal,
-            node: node, stats: stats
+            node: node, stats: stats, doctor: doctor
         ).register(on: router)
         let socket = configuration.socketPath
-        let access = try APIAccess.resolve(configured: configuration.api.group)
         try Self.prepareSocket(socket)
         let staging = try SocketStaging(socket: socket)
         let publishing = PublishOutcome()
@@ -140,6 +146,20 @@ public struct Agent: Sendable {
         if let error = publishing.error { throw error }
         unlink(socket)
         logger.info("stopped")
+    }
+
+    /// Opens `uri` off the cooperative pool (virConnectOpen blocks); nil when libvirt answers.
+    @Sendable static func probeLibvirt(_ uri: String) async -> String? {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    _ = try LibvirtSecrets(uri: uri)
+                    continuation.resume(returning: nil)
+                } catch {
+                    continuation.resume(returning: (error as? TetherError)?.message ?? "\(error)")
+                }
+            }
+        }
     }
 
     /// Connections served at once; more wait in the socket's backlog until one ends. Keeps a flood

@@ -50,4 +50,53 @@ extension AttachmentService {
         }
         return inspection
     }
+
+    /// The attachments, each attached one looked at now (without repairing, without waiting for
+    /// its volume's lock): what `tether list` shows is the host, not the last reconcile.
+    func listChecked() async throws -> [AttachmentRecord] {
+        let records = try await list()
+        return await withTaskGroup(of: (Int, AttachmentRecord).self) { group in
+            for (index, record) in records.enumerated() {
+                group.addTask { (index, await self.lookedAt(record)) }
+            }
+            var checked = records
+            for await (index, record) in group { checked[index] = record }
+            return checked
+        }
+    }
+
+    func showChecked(_ reference: String) async throws -> AttachmentRecord {
+        await lookedAt(try await show(reference))
+    }
+
+    /// `record` with its status as found now, journaled when it changed; as journaled when it is
+    /// not attached, or when the look takes longer than `lookTimeout` (a command that hangs).
+    private func lookedAt(_ record: AttachmentRecord) async -> AttachmentRecord {
+        guard record.state == .attached, let volume = record.result, let connector = try? connector(for: record.protocolName, mode: record.mode) else {
+            return record  // not attached, or no connector for it here: the journal's word stands
+        }
+        let found: Inspection
+        do {
+            found = try await withTimeout(Self.lookTimeout, clock: clock, "checking \(record.volumeID)") {
+                await connector.inspect(volume, attachmentID: record.id, heal: false)
+            }
+        } catch {
+            return record
+        }
+        var updated = record
+        updated.health = found.health
+        updated.problems = found.problems
+        updated.checkedAt = Journal.now()
+        if found.health != record.health || found.problems != record.problems {
+            do {
+                try await journal.recordHealth(id: record.id, health: found.health, problems: found.problems)
+            } catch {
+                logger.warning("cannot journal an attachment's status", metadata: ["attachment": "\(record.id)", "error": "\(error)"])
+            }
+        }
+        return updated
+    }
+
+    /// How long `tether list` waits for one attachment's look before showing the journal's status.
+    static let lookTimeout: Duration = .seconds(5)
 }

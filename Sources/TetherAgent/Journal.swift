@@ -170,6 +170,18 @@ final class Journal: Sendable {
         }
     }
 
+    /// Records a status found without the volume's lock: the result stays as it is (only the
+    /// reconciler, under the lock, writes what a repair changed).
+    func recordHealth(id: String, health: AttachmentHealth, problems: [String]) async throws {
+        try await writer.write { db in
+            guard var record = try AttachmentRecord.fetchOne(db, key: id), record.state == .attached else { return }
+            record.health = health
+            record.problems = problems
+            record.checkedAt = Self.now()
+            try record.update(db)
+        }
+    }
+
     /// Records what the reconciler found, and the attachment as it is now when a repair changed it.
     func recordInspection(id: String, _ inspection: Inspection) async throws {
         try await writer.write { db in

@@ -1,3 +1,4 @@
+import Foundation
 import TetherAPI
 import TetherCore
 
@@ -15,7 +16,7 @@ public enum LocalAttachModeRule: String, Sendable, CaseIterable {
 /// (`/sys/module/NAME`), or loadable (named in `/lib/modules/RELEASE/modules.dep`). Read through
 /// the Host seam, under the configured system root.
 struct KernelSupport: Sendable {
-    let host: any Host
+    let host: any TetherCore.Host
     let root: String
 
     /// The kernel module a protocol's kernel connector needs; nil: no kernel mode for it.
@@ -29,19 +30,34 @@ struct KernelSupport: Sendable {
 
     func supports(protocolName: String) async -> Bool {
         guard let module = Self.module(forProtocol: protocolName) else { return false }
+        return await availability(of: module) != .missing
+    }
+
+    /// Whether a kernel module is there: `module` as /sys/module names it (underscores;
+    /// modules.dep may write the file with dashes, dm-multipath.ko).
+    enum Availability: Sendable, Hashable {
+        /// Built in or loaded: /sys/module/NAME exists.
+        case loaded
+        /// Named in modules.dep: modprobe (or the daemon that needs it) can load it.
+        case loadable
+        case missing
+    }
+
+    func availability(of module: String) async -> Availability {
         let base = root == "/" ? "" : root
-        if await host.fileExists("\(base)/sys/module/\(module)") { return true }
-        // No osrelease or no modules.dep: nothing can be loaded, so network mode is the answer.
+        if await host.fileExists("\(base)/sys/module/\(module)") { return .loaded }
+        // No osrelease or no modules.dep: nothing can be loaded.
         guard let release = try? await host.read("\(base)/proc/sys/kernel/osrelease").trimmingCharacters(in: .whitespacesAndNewlines),
             !release.isEmpty, !release.contains("/"),
             let dependencies = try? await host.read("\(base)/lib/modules/\(release)/modules.dep")
-        else { return false }
+        else { return .missing }
         // Lines such as "kernel/drivers/block/rbd.ko.xz: kernel/net/ceph/libceph.ko.xz".
-        return dependencies.split(separator: "\n").contains { line in
+        let found = dependencies.split(separator: "\n").contains { line in
             let path = line.split(separator: ":", maxSplits: 1).first ?? ""
-            let file = path.split(separator: "/").last ?? ""
+            let file = (path.split(separator: "/").last ?? "").replacingOccurrences(of: "-", with: "_")
             return file == "\(module).ko" || file.hasPrefix("\(module).ko.")
         }
+        return found ? .loadable : .missing
     }
 }
 

@@ -116,14 +116,16 @@ final class Reconciler: Sendable {
             return ([], ["cannot read the journal: \(error)"])
         }
         for connector in attachments.connectors {
-            let known = records.compactMap { record -> AttachedVolume? in
-                guard let mine = try? attachments.connector(for: record.protocolName, mode: record.mode), mine.mode == connector.mode,
-                    mine.driverVolumeTypes == connector.driverVolumeTypes
-                else { return nil }  // another connector's: not this one's to judge
-                return AttachmentService.attachedVolume(record, connector: connector)
-            }
             do {
-                for orphan in try await connector.orphans(known: known) {
+                var found = try await connector.orphans(known: known(records, by: connector))
+                if !found.isEmpty {
+                    // An attach that began after `records` were read may have made it. Attaches
+                    // journal their intent before they touch the host, so what is still an orphan
+                    // against the journal read again now was one when it was first seen.
+                    let again = try await connector.orphans(known: known(try await attachments.list(), by: connector))
+                    found = found.filter(again.contains)
+                }
+                for orphan in found {
                     findings.append(await consider(orphan, of: connector, clean: clean))
                 }
             } catch {
@@ -131,6 +133,16 @@ final class Reconciler: Sendable {
             }
         }
         return (findings, errors)
+    }
+
+    /// What `connector` made of `records` (and what their unfinished attaches may have left).
+    private func known(_ records: [AttachmentRecord], by connector: any Connector) -> [AttachedVolume] {
+        records.compactMap { record -> AttachedVolume? in
+            guard let mine = try? attachments.connector(for: record.protocolName, mode: record.mode), mine.mode == connector.mode,
+                mine.driverVolumeTypes == connector.driverVolumeTypes
+            else { return nil }  // another connector's: not this one's to judge
+            return AttachmentService.attachedVolume(record, connector: connector)
+        }
     }
 
     private func consider(_ orphan: Orphan, of connector: any Connector, clean: Bool) async -> ReconcileReport.OrphanFinding {

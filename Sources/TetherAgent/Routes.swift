@@ -13,6 +13,7 @@ struct Routes {
     let journal: Journal
     let node: ConnectorProperties
     let stats: OperationStats
+    let doctor: Doctor
 
     func register(on router: Router<BasicRequestContext>) {
         router.middlewares.add(ErrorMiddleware())
@@ -24,6 +25,7 @@ struct Routes {
             let body = try await JSONBody.decodeIfPresent(ReconcileRequest.self, from: request, what: "the reconcile request") ?? ReconcileRequest()
             return try JSONBody.response(try await self.reconciler.reconcile(heal: body.heal ?? self.reconciler.heal, clean: body.clean ?? false))
         }
+        v1.get("doctor") { _, _ in try JSONBody.response(await self.doctor.run()) }
 
         v1.post("attachments") { request, _ in
             let body = try await JSONBody.decode(CreateAttachmentRequest.self, from: request, what: "the attachment request")
@@ -32,10 +34,10 @@ struct Routes {
             return try JSONBody.response(try Self.body(record), status: created ? .created : .ok)
         }
         v1.get("attachments") { _, _ in
-            try JSONBody.response(AttachmentList(attachments: try await self.attachments.list().map(Self.body)))
+            try JSONBody.response(AttachmentList(attachments: try await self.attachments.listChecked().map(Self.body)))
         }
         v1.get("attachments/:ref") { _, context in
-            try JSONBody.response(try Self.body(try await self.attachments.show(try Self.parameter("ref", context))))
+            try JSONBody.response(try Self.body(try await self.attachments.showChecked(try Self.parameter("ref", context))))
         }
         v1.post("attachments/:ref/extend") { _, context in
             try JSONBody.response(try Self.body(try await self.attachments.extend(try Self.parameter("ref", context))))

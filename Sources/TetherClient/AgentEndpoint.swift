@@ -120,3 +120,10 @@ extension AgentEndpoint where Response == ReconcileReport {
             .waiting("reconciling the journal with this node (sessions, maps, mappings)", check: "tether list")
     }
 }
+
+extension AgentEndpoint where Response == DoctorReport {
+    /// `GET /v1/doctor`: every check runs at once; the clock-skew check may wait for monitors.
+    public static var doctor: Self {
+        Self(method: "GET", target: "/v1/doctor").waiting("checking this node (doctor)", check: "tether doctor")
+    }
+}

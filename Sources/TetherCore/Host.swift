@@ -25,6 +25,8 @@ public protocol Host: Sendable {
     func resolvePath(_ path: String) async -> String?
     /// What `path` is (symlinks followed), nil when it does not exist.
     func fileKind(_ path: String) async throws -> FileKind?
+    /// Kind, permission bits and owners of `path` (symlinks followed), nil when it does not exist.
+    func fileStatus(_ path: String) async throws -> FileStatus?
     /// Starts listening for processed udev events of `subsystems` at once; events that happen
     /// after this returns are delivered. The stream ends when the caller stops iterating.
     func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent>

@@ -1,6 +1,10 @@
 import Foundation
 import TetherCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A `Host` for tests: files live in memory, commands answer from a script, the clock is real
 /// unless a test gives one.
 public final class FakeHost: TetherCore.Host, @unchecked Sendable {
@@ -15,6 +19,7 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
     private var locked: Set<String> = []
     private var attributeWrites: [(path: String, value: String)] = []
     private var attributeHandlers: [String: @Sendable (String) throws -> Void] = [:]
+    private var statuses: [String: FileStatus] = [:]
     private var listeners: [UUID: (subsystems: [String], continuation: AsyncStream<DeviceEvent>.Continuation)] = [:]
     public let clock: any Clock<Duration>
 
@@ -95,7 +100,10 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
     }
 
     public func removeFile(_ path: String) async throws {
-        _ = lock.withLock { files.removeValue(forKey: path) }
+        lock.withLock {
+            files.removeValue(forKey: path)
+            statuses.removeValue(forKey: path)
+        }
     }
 
     public func fileExists(_ path: String) async -> Bool {
@@ -127,6 +135,21 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
         }
     }
 
+    /// What `fileStatus` answers for `path`: a file's own mode, owner root and group 0 unless
+    /// `setStatus` said otherwise; directories 0755.
+    public func fileStatus(_ path: String) async throws -> FileStatus? {
+        let given = lock.withLock { statuses[path] ?? statuses[follow(path)] }
+        if let given { return given }
+        guard let kind = try await fileKind(path) else { return nil }
+        let mode = lock.withLock { files[path]?.mode ?? files[follow(path)]?.mode } ?? 0o755
+        return FileStatus(kind: kind, mode: mode)
+    }
+
+    /// Makes `fileStatus(path)` answer `status` (a socket, a group, another owner).
+    public func setStatus(_ path: String, _ status: FileStatus) {
+        lock.withLock { statuses[path] = status }
+    }
+
     // MARK: A simulated sysfs and udev
 
     /// Puts a file at `path` (a sysfs attribute, say) and makes its parent directories exist.
@@ -150,6 +173,7 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
             files = files.filter { $0.key != path && !$0.key.hasPrefix(prefix) }
             directories = directories.filter { $0 != path && !$0.hasPrefix(prefix) }
             links = links.filter { $0.key != path && !$0.key.hasPrefix(prefix) }
+            statuses = statuses.filter { $0.key != path && !$0.key.hasPrefix(prefix) }
         }
     }
 

@@ -18,10 +18,12 @@ public final class AgentProcess: @unchecked Sendable {
     public var pid: Int32 { process?.pid ?? 0 }
 
     /// Writes a config for `tgtd` and starts the agent; waits until its socket answers.
-    /// - Parameter libvirtURI: where the agent defines secrets; empty keeps it off this machine's libvirt.
+    /// - Parameters:
+    ///   - libvirtURI: where the agent defines secrets; empty keeps it off this machine's libvirt.
+    ///   - extraRoot: keys of the file's root table (`system_root = ...`).
     public init(
-        tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraISCSI: String = "", extraConfig: String = "", libvirtURI: String = "",
-        environment: [String: String] = [:]
+        tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraRoot: String = "", extraISCSI: String = "", extraConfig: String = "",
+        libvirtURI: String = "", environment: [String: String] = [:]
     ) throws {
         directory = try TemporaryDirectory(prefix: "agt")
         self.environment = environment
@@ -29,6 +31,7 @@ public final class AgentProcess: @unchecked Sendable {
         var config = """
             socket = "\(directory.file("t.sock"))"
             state_dir = "\(directory.file("state"))"
+            \(extraRoot)
             [iscsi]
             initiator = "\(initiator)"
             \(extraISCSI)
@@ -108,9 +111,10 @@ public final class AgentProcess: @unchecked Sendable {
 
     /// Runs `body` with a started agent and removes it afterwards, on success and on error.
     public static func with<Value>(
-        tgtd: Tgtd?, extraISCSI: String = "", extraConfig: String = "", libvirtURI: String = "", _ body: (AgentProcess) async throws -> Value
+        tgtd: Tgtd?, extraRoot: String = "", extraISCSI: String = "", extraConfig: String = "", libvirtURI: String = "",
+        _ body: (AgentProcess) async throws -> Value
     ) async throws -> Value {
-        let agent = try AgentProcess(tgtd: tgtd, extraISCSI: extraISCSI, extraConfig: extraConfig, libvirtURI: libvirtURI)
+        let agent = try AgentProcess(tgtd: tgtd, extraRoot: extraRoot, extraISCSI: extraISCSI, extraConfig: extraConfig, libvirtURI: libvirtURI)
         do {
             let value = try await body(agent)
             agent.remove()

@@ -188,6 +188,17 @@ public struct LinuxHost: TetherCore.Host {
         }
     }
 
+    /// The corresponding C function is `stat`.
+    public func fileStatus(_ path: String) async throws -> FileStatus? {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw TetherError(.hostCommandFailed, "cannot stat \(path): \(String(cString: strerror(errno)))")
+        }
+        guard let kind = try await fileKind(path) else { return nil }
+        return FileStatus(kind: kind, mode: UInt32(status.st_mode) & 0o7777, owner: UInt32(status.st_uid), group: UInt32(status.st_gid))
+    }
+
     public func deviceEvents(subsystems: [String]) async throws -> AsyncStream<DeviceEvent> {
         try UDevMonitor(subsystems: subsystems).stream()
     }

@@ -89,14 +89,22 @@ public struct KernelRBDConnector: Connector {
         }
         let key = try registry.requireKey(for: target.user, in: target.cluster)
         if let connections {
-            try await precheck(target, key: key, connections: connections, request: request)
+            let multiattach = request.connectionInfo.data["multiattach"]?.boolValue ?? false
+            try await precheck(target, key: key, connections: connections, mayShare: request.force || multiattach)
         }
         try await writeMapFile(target, adopting: false)
+        let device = try await mapNew(target, mapRequest, key: key, sysfs: sysfs, registered: registered)
+        return try await describe(device, target, sysfs: sysfs)
+    }
+
+    /// Maps `target`, which no device maps yet, and waits for its device and names (attach, and
+    /// the reconciler mapping an image again). On failure it undoes what matches this image of
+    /// this cluster, and the map file.
+    func mapNew(_ target: Target, _ mapRequest: KRBDMapRequest, key: Secret, sysfs: KRBDSysfs, registered: Set<String>) async throws -> KRBDSysfs.Device {
         let strangersBefore = Set(try await sysfs.devices(sameImageAs: target.spec).map(\.id))
         do {
             try await map(mapRequest, key: key, cluster: target.cluster, sysfs: sysfs)
-            let device = try await waitForMapping(target, sysfs: sysfs, ignoring: strangersBefore, registered: registered)
-            return try await describe(device, target, sysfs: sysfs)
+            return try await waitForMapping(target, sysfs: sysfs, ignoring: strangersBefore, registered: registered)
         } catch {
             // Only what matches this image of this cluster: nothing else was ours.
             for device in (try? await sysfs.devices(matching: target.spec)) ?? [] {
@@ -170,12 +178,16 @@ public struct KernelRBDConnector: Connector {
 
     /// Network mode's checks before the kernel joins the cluster: its errors are clearer than an
     /// errno, and librados sees the exclusive-lock owner the kernel would fight with.
-    func precheck(_ target: Target, key: Secret, connections: RADOSConnections, request: AttachRequest) async throws {
+    /// - Parameters:
+    ///   - mayShare: a forced or multiattach attach; another client's lock is no reason to stop.
+    ///   - formerClient: this node's own mapping before a reboot (client id and address as sysfs
+    ///     showed them): its lock is stale, and the new mapping breaks it.
+    func precheck(_ target: Target, key: Secret, connections: RADOSConnections, mayShare: Bool, formerClient: [String] = []) async throws {
         let connection = try await connections.connection(cluster: target.cluster, user: target.user, key: key)
         let image = try await connection.inspect(pool: target.spec.pool, image: target.spec.image)
-        let multiattach = request.connectionInfo.data["multiattach"]?.boolValue ?? false
+        let others = image.lockOwners.filter { owner in !formerClient.contains { Self.sameClient(owner, $0) } }
         // A read-only mapping never takes the lock, so it cannot fight for it.
-        if let owner = image.lockOwners.first, !request.force, !multiattach, !target.readOnly {
+        if let owner = others.first, !mayShare, !target.readOnly {
             throw TetherError(
                 .conflict, "\(target.spec.imageName) in cluster \(target.cluster.name) is locked by \(owner) (watchers: \(image.watchers.map(\.address).joined(separator: ", ")))",
                 hint: "detach it there first, or attach with force if the volume is multiattach")

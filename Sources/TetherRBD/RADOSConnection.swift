@@ -87,6 +87,33 @@ public final class RADOSConnection: @unchecked Sendable {
         rados_shutdown(cluster)
     }
 
+    /// Sends one monitor command (`{"prefix": ..., "format": "json"}`) and answers its output.
+    /// The corresponding C function is `rados_mon_command`.
+    /// - Throws: `ceph.*` errors when the monitors refuse it (no caps) or do not answer in time.
+    public func monitorCommand(_ json: String) async throws -> String {
+        try await perform {
+            var output: UnsafeMutablePointer<CChar>?
+            var outputLength = 0
+            var status: UnsafeMutablePointer<CChar>?
+            var statusLength = 0
+            let result = json.withCString { command in
+                var commands: [UnsafePointer<CChar>?] = [command]
+                return commands.withUnsafeMutableBufferPointer { list in
+                    rados_mon_command(self.cluster, list.baseAddress, 1, nil, 0, &output, &outputLength, &status, &statusLength)
+                }
+            }
+            defer {
+                if let output { rados_buffer_free(output) }
+                if let status { rados_buffer_free(status) }
+            }
+            guard result == 0 else {
+                let detail = status.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: statusLength), as: UTF8.self) } ?? ""
+                throw RADOSFailure.error(-result, "run the monitor command \(json)\(detail.isEmpty ? "" : " (\(detail))")", cluster: self.clusterName)
+            }
+            return output.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: outputLength), as: UTF8.self) } ?? ""
+        }
+    }
+
     /// Opens `pool/image`, reads what an attach needs to know, and closes it again.
     ///
     /// The open is read-write because librbd answers "who holds the exclusive lock" only on such

@@ -35,6 +35,7 @@ struct OpenAPILiveTests {
                 let socket = agent.socketPath
                 try await check(socket, "GET", "/v1/health", as: "/v1/health", expect: 200)
                 try await check(socket, "GET", "/v1/connector", as: "/v1/connector", expect: 200)
+                try await check(socket, "GET", "/v1/doctor", as: "/v1/doctor", expect: 200)
                 let request: JSONValue = [
                     "volume": ["id": "vol-api", "path": .string(tgtd.directory.file("vol-api.img")), "size_bytes": .int(16 << 20)],
                     "connector": ["initiator": .string(agent.initiator), "host": "node1", "multipath": false],

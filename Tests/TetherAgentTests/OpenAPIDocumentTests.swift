@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import TetherAPI
 @testable import TetherAgent
+import TetherCeph
 import TetherCore
 import TetherFakes
 import Testing
@@ -26,7 +27,10 @@ import Testing
                 journal: journal, locks: locks, exporter: RecordingExporter(), host: host, iqnPrefix: "iqn.2026-11.io.tether", stats: stats, logger: logger),
             clusters: try await ClusterService(directory: directory.path, cephDirectory: directory.file("ceph"), libvirtURI: "", host: host, logger: logger),
             localAttachments: LocalAttachService(journal: journal, locks: locks, attachments: attachments, cinder: nil, node: node, stats: stats, logger: logger),
-            reconciler: Reconciler(attachments: attachments, interval: nil, heal: true, logger: logger), journal: journal, node: node, stats: stats)
+            reconciler: Reconciler(attachments: attachments, interval: nil, heal: true, logger: logger), journal: journal, node: node, stats: stats,
+            doctor: Doctor(
+                configuration: AgentConfiguration(), host: host, node: node, access: APIAccess(group: 0, groupName: "root"), registry: { CephRegistry() },
+                journal: journal))
         let router = Router(context: BasicRequestContext.self)
         routes.register(on: router)
         return Set(router.routes.map { route in

@@ -44,6 +44,18 @@ import Testing
         #expect(try Routes.body(stored).status == .degraded)
     }
 
+    @Test func listingLooksAtTheHostWithoutRepairing() async throws {
+        let (record, _) = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
+        connector.setHealth(.missing, of: record.id)
+        let listed = try await service.listChecked()
+        #expect(listed.map(\.health) == [.missing])
+        #expect(listed.first?.problems == ["scripted: missing"])
+        #expect(try await service.showChecked("v1").health == .missing)
+        // Journaled for the metrics, and nothing was repaired: the next look still finds it.
+        #expect(try await journal.attachment(id: record.id)?.health == .missing)
+        #expect(try await service.listChecked().map(\.health) == [.missing])
+    }
+
     @Test func healingRepairsAndRecordsTheChange() async throws {
         let (record, _) = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
         connector.setHealth(.missing, of: record.id)

@@ -25,9 +25,16 @@
 # Ceph (facts packed by `guest-lab.sh run --ceph DIR`, readable by root only):
 #   ceph_clusters                          names of the clusters passed in
 #   ceph_load NAME                         sets FSID MON_V1 MON_V2 USER KEY_FILE KEYRING_FILE
+# Persistent disk (`guest-lab.sh run --disk FILE` / `--boots N`; the boot script mounts it):
+#   persist_mount DEV                      formats DEV ext4 unless it has an ext4 superblock, mounts it
+#                                          on $PERSIST and binds $PERSIST_DIRS from it (each seeded
+#                                          from the initrd's copy the first time)
+#   persist_mounted                        0 if the persistent disk is mounted on $PERSIST
+#   persist_on PATH                        0 if PATH lives on it
 # Misc: cmdline_arg NAME [DEFAULT]         value of tether.NAME= on the kernel command line
 #                                          (scenario; net = this guest's ADDR/24 and host = the
-#                                          host's address on the bridge, with --net or --ceph; and
+#                                          host's address on the bridge, with --net or --ceph; disk,
+#                                          boot = K and boots = N with --disk or --boots; and
 #                                          whatever `run --append` added)
 #       log MSG                            timestamped line on the scenario's output
 # Paths: /tether/bin (on PATH) holds tetherd and tether with `run --tether`; /tether/share what the
@@ -97,6 +104,39 @@ cmdline_arg() {
     done
     [ $# -ge 2 ] && echo "$2"
     return 0
+}
+
+# --- persistent disk ----------------------------------------------------------------------------
+
+PERSIST=/persist
+PERSIST_DIRS="var/lib/tether etc/tether etc/iscsi etc/ceph etc/multipath"
+
+persist_mount() {
+    local dev=$1 d
+    modprobe -a virtio_pci virtio_blk ext4 || return 1
+    wait_until 10 test -b "$dev" || return 1
+    # ext4's magic 0xEF53 at byte 1080: anything else (a new, zeroed file) is formatted.
+    if [ "$(dd if="$dev" bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' ')" != 53ef ]; then
+        log "formatting $dev (ext4)"
+        # The full path: busybox sh runs its own mke2fs applet (ext2 only) before PATH.
+        /usr/sbin/mke2fs -q -F -t ext4 -L tether-persist "$dev" || return 1
+    fi
+    mkdir -p "$PERSIST"
+    mount -t ext4 "$dev" "$PERSIST" || return 1
+    for d in $PERSIST_DIRS; do
+        if [ ! -d "$PERSIST/$d" ]; then
+            mkdir -p "$PERSIST/$d" && cp -a "/$d/." "$PERSIST/$d/" || return 1
+        fi
+        mkdir -p "/$d" && mount --bind "$PERSIST/$d" "/$d" || return 1
+    done
+}
+
+persist_mounted() {
+    grep -q " $PERSIST ext4 " /proc/mounts
+}
+
+persist_on() {
+    persist_mounted && [ "$(stat -c %d "$1" 2>/dev/null)" = "$(stat -c %d "$PERSIST")" ]
 }
 
 # --- LIO target -------------------------------------------------------------------------------
@@ -195,11 +235,22 @@ ceph_load() {
 }
 
 # --- Tether (with `run --tether BINDIR`) --------------------------------------------------------
-# tether_setup [MULTIPATH]   writes /etc/tether/tether.toml (state in tmpfs; MULTIPATH true|false,
-#                            default false), installs udev/60-tether*.rules with tether as
-#                            /usr/bin/tether, reloads udev, starts tetherd (log $TETHER_LOG)
-# tetherd_start / tetherd_kill9  start tetherd in the background and wait for its socket / kill -9 it
+# tether_setup [MULTIPATH]   tether_config MULTIPATH, tether_install, tetherd_start
+# tether_config MULTIPATH [STATE_DIR] [TOML]
+#                            writes /etc/tether/tether.toml: MULTIPATH true|false (default false),
+#                            state_dir STATE_DIR (default /run/tether/state, tmpfs), TOML appended
+# tether_install             what a package puts in place: udev/60-tether*.rules, tether as
+#                            /usr/bin/tether; reloads udev
+# tetherd_start [WAIT]       starts tetherd in the background as a service would (no command after
+#                            it; log $TETHER_LOG) and waits up to WAIT s (30) for `tether health`
+# tetherd_stop / tetherd_kill9  SIGTERM and wait / kill -9
 # json_get KEY               the first string or number value of "KEY" in the JSON on stdin
+# json_flat                  the JSON on stdin as `PATH<TAB>VALUE` lines, one per string, number,
+#                            true, false or null, PATH as .attachments[0].status (no jq or python
+#                            in the guest; escapes are dropped, not decoded)
+# json_top KEY               the value of top-level KEY of the JSON object on stdin
+# tether_status VOLUME       the `status` of VOLUME's attachment in `tether list --json`
+# list_status VOLUME         the same from the `tether list --json` answer on stdin
 # iscsi_info FILE VOLUME LUN [PORTAL...]  writes an iSCSI connection_info (CHAP) to FILE: one
 #                            portal as target_portal, several as target_portals/iqns/luns
 TETHER_CONF=/etc/tether/tether.toml
@@ -207,10 +258,15 @@ TETHER_LOG=$TETHER_RUN/tetherd.log
 TETHERD_PID=
 
 tether_setup() {
-    mkdir -p /etc/tether /etc/ceph /run/tether/state /etc/udev/rules.d
+    tether_config "${1:-false}" && tether_install && tetherd_start
+}
+
+tether_config() {
+    local state=${2:-/run/tether/state}
+    mkdir -p /etc/tether /etc/ceph "$state"
     cat >"$TETHER_CONF" <<EOT
 socket = "/run/tether/tetherd.sock"
-state_dir = "/run/tether/state"
+state_dir = "$state"
 log_level = "debug"
 
 [iscsi]
@@ -226,22 +282,91 @@ ceph_dir = "/etc/ceph"
 [libvirt]
 uri = ""
 EOT
+    [ -z "${3:-}" ] || printf '\n%s\n' "$3" >>"$TETHER_CONF"
+}
+
+tether_install() {
+    mkdir -p /etc/udev/rules.d
     ln -sf /tether/bin/tether /usr/bin/tether
     cp /tether/udev/60-tether.rules /tether/udev/60-tether-rbd.rules /etc/udev/rules.d/ || return 1
-    udevadm control --reload || return 1
-    tetherd_start
+    udevadm control --reload
 }
 
 tetherd_start() {
     tetherd --config "$TETHER_CONF" >>"$TETHER_LOG" 2>&1 &
     TETHERD_PID=$!
-    wait_until 30 tether health
+    wait_until "${1:-30}" _tetherd_settled
+    tether health >/dev/null 2>&1
+}
+
+# Answering, or gone (exited: a zombie until waited for), so that a refused config fails at once.
+_tetherd_settled() {
+    tether health >/dev/null 2>&1 && return 0
+    [ ! -d "/proc/$TETHERD_PID" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$TETHERD_PID/stat"
+}
+
+tetherd_stop() {
+    [ -n "$TETHERD_PID" ] && kill "$TETHERD_PID" 2>/dev/null
+    wait "$TETHERD_PID" 2>/dev/null
+    TETHERD_PID=
 }
 
 tetherd_kill9() {
     [ -n "$TETHERD_PID" ] && kill -9 "$TETHERD_PID" 2>/dev/null
     wait "$TETHERD_PID" 2>/dev/null
     TETHERD_PID=
+}
+
+json_flat() {
+    tr -d '\n' | awk '
+    function path(   p, j) {
+        p = ""
+        for (j = 1; j <= d; j++) p = p (type[j] == "o" ? "." key[j] : "[" idx[j] "]")
+        return p
+    }
+    { s = s $0 }
+    END {
+        n = length(s); i = 1; d = 0; want_key = 0
+        while (i <= n) {
+            c = substr(s, i, 1)
+            if (c == "{") { d++; type[d] = "o"; key[d] = ""; want_key = 1; i++ }
+            else if (c == "[") { d++; type[d] = "a"; idx[d] = 0; want_key = 0; i++ }
+            else if (c == "}" || c == "]") { d--; i++ }
+            else if (c == ",") { if (type[d] == "a") idx[d]++; else want_key = 1; i++ }
+            else if (c == ":" || c == " " || c == "\t" || c == "\r") { if (c == ":") want_key = 0; i++ }
+            else if (c == "\"") {
+                v = ""; j = i + 1
+                while (j <= n) {
+                    ch = substr(s, j, 1)
+                    if (ch == "\\") { v = v substr(s, j + 1, 1); j += 2; continue }
+                    if (ch == "\"") break
+                    v = v ch; j++
+                }
+                i = j + 1
+                if (type[d] == "o" && want_key) key[d] = v; else print path() "\t" v
+            } else {
+                j = i
+                while (j <= n && index(",}] \t\r", substr(s, j, 1)) == 0) j++
+                print path() "\t" substr(s, i, j - i); i = j
+            }
+        }
+    }'
+}
+
+json_top() {
+    json_flat | awk -F '\t' -v k=".$1" '$1 == k { print $2; exit }'
+}
+
+tether_status() {
+    tether list --json 2>/dev/null | list_status "$1"
+}
+
+list_status() {
+    json_flat | awk -F '\t' -v vol="$1" '
+        { p = $1; sub(/\.[a-z_]+$/, "", p); k = substr($1, length(p) + 2) }
+        p ~ /^\.attachments\[[0-9]+\]$/ && k == "volume_id" { v[p] = $2 }
+        p ~ /^\.attachments\[[0-9]+\]$/ && k == "status" { st[p] = $2 }
+        END { for (p in v) if (v[p] == vol) print st[p] }'
 }
 
 json_get() {
