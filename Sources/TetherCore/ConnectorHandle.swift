@@ -122,10 +122,14 @@ public struct KernelISCSIHandle: Sendable, Codable, Hashable {
     public var stableName: String?
     public var byTether: String?
     public var multipath: Map?
+    /// Whether the sessions log in with CHAP (the passwords stay in open-iscsi's node records,
+    /// never here): a node record that is gone cannot be made again then. Nil when the attach
+    /// journaled before this was recorded.
+    public var chap: Bool?
 
     public init(
         volumeID: String, sessions: [Session] = [], anyPortalOf: [String] = [], scsiWWN: String? = nil, stableName: String? = nil,
-        byTether: String? = nil, multipath: Map? = nil
+        byTether: String? = nil, multipath: Map? = nil, chap: Bool? = nil
     ) {
         self.volumeID = volumeID
         self.sessions = sessions
@@ -134,6 +138,7 @@ public struct KernelISCSIHandle: Sendable, Codable, Hashable {
         self.stableName = stableName
         self.byTether = byTether
         self.multipath = multipath
+        self.chap = chap
     }
 
     enum CodingKeys: String, CodingKey {
@@ -144,6 +149,7 @@ public struct KernelISCSIHandle: Sendable, Codable, Hashable {
         case stableName = "stable_name"
         case byTether = "by_tether"
         case multipath
+        case chap
     }
 
     public init(from decoder: any Decoder) throws {
@@ -155,6 +161,7 @@ public struct KernelISCSIHandle: Sendable, Codable, Hashable {
         stableName = try container.decodeIfPresent(String.self, forKey: .stableName)
         byTether = try container.decodeIfPresent(String.self, forKey: .byTether)
         multipath = try container.decodeIfPresent(Map.self, forKey: .multipath)
+        chap = try container.decodeIfPresent(Bool.self, forKey: .chap)
     }
 
     /// The handle of a result journaled before handles existed: `details` had parallel arrays

@@ -239,7 +239,7 @@ public struct KernelISCSIConnector: Connector {
                     scsiAddress: String($0.device.scsiDirectory.split(separator: "/").last ?? ""), device: $0.device.name)
             },
             scsiWWN: wwid?.udev, stableName: stableName, byTether: byTether,
-            multipath: map.map { KernelISCSIHandle.Map(name: $0.name, device: $0.kernelName, uuid: $0.uuid) })
+            multipath: map.map { KernelISCSIHandle.Map(name: $0.name, device: $0.kernelName, uuid: $0.uuid) }, chap: plan.chap != nil)
         return AttachedVolume(
             protocolName: "iscsi", mode: .kernel, paths: paths, wwid: wwid?.sysfs, sizeBytes: size,
             blockSize: await sysfs.logicalBlockSize(of: primary.device), devicePath: devicePath,

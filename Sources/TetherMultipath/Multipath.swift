@@ -89,6 +89,18 @@ public struct Multipath: Sendable {
         try await maps().first { $0.uuid == wwid.multipathUUID }
     }
 
+    /// Every path multipathd knows, with its state in the map and its checker's.
+    /// - Throws: `multipath.failed` when multipathd does not answer.
+    public func pathStates() async throws -> [MultipathPathState] {
+        let result = try await host.run(Command("multipathd", ["show", "paths", "format", MultipathPathState.format], timeout: timeouts.command))
+        // Older multipathd exits 0 with this on stdout when the daemon is down.
+        guard result.succeeded, !result.stdout.hasPrefix("error receiving packet") else {
+            let output = result.stderr.trimmedLine.isEmpty ? result.stdout.trimmedLine : result.stderr.trimmedLine
+            throw TetherError(.multipathFailed, "multipathd show paths exited \(result.exitCode): \(output)", hint: "check that multipathd runs")
+        }
+        return MultipathPathState.parse(result.stdout)
+    }
+
     // MARK: - Building, removing, resizing
 
     /// Has multipathd build (or grow) the map over `devices`, which share `wwid`, and waits until

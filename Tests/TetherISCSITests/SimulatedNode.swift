@@ -48,6 +48,7 @@ final class SimulatedNode: @unchecked Sendable {
     private var nextHost = 2
     private var nextDisk = 1
     private var nextMap = 0
+    private var failedPaths: Set<String> = []
 
     /// Whether udev/60-tether.rules is installed: by-tether links from the map files.
     var tetherRules = true
@@ -238,6 +239,37 @@ final class SimulatedNode: @unchecked Sendable {
         }
     }
 
+    /// Drops the sessions to `portal` (of `iqn` only, when given) as a logout by hand or a dead
+    /// network would: their disks go, the node records stay.
+    func dropSession(portal: String, iqn: String? = nil) {
+        lock.withLock {
+            for session in sessions.values where session.portal == portal && (iqn == nil || session.iqn == iqn) { logOut(session) }
+        }
+    }
+
+    /// Deletes the node record of `portal` (an operator's `iscsiadm -m node -o delete`).
+    func deleteNodeRecord(portal: String, _ iqn: String) {
+        lock.withLock {
+            nodes.remove("\(portal) \(iqn)")
+            fake.removeTree(recordFile(portal, iqn))
+        }
+    }
+
+    /// A reboot: no session, disk, map, /run or udev link is left; node records stay.
+    func reboot() {
+        lock.withLock {
+            for session in sessions.values { logOut(session) }
+            for wwid in Array(maps.keys) { _ = removeMap(named: wwid) }
+            fake.removeTree("/run")
+            fake.removeTree("/dev/disk/by-tether")
+        }
+    }
+
+    /// multipathd's checker finds `device` faulty: dm fails the path in its map.
+    func failInMap(_ device: String) {
+        lock.withLock { _ = failedPaths.insert(device) }
+    }
+
     // MARK: - SCSI
 
     private func scan(session id: Int, _ value: String) {
@@ -361,6 +393,14 @@ final class SimulatedNode: @unchecked Sendable {
             fake.setFile("/sys/block/\(kernelName)/size", sectors)
             events.append(DeviceEvent(action: "change", subsystem: "block", sysPath: "/sys/devices/virtual/block/\(kernelName)"))
             return CommandResult(exitCode: 0, stdout: "ok\n")
+        case ["show", "paths"]:
+            var lines = ["dev dm_st  chk_st"]
+            for (name, _) in disks.sorted(by: { $0.key < $1.key }) {
+                let inMap = maps.values.contains { $0.slaves.contains(name) }
+                let failed = failedPaths.contains(name)
+                lines.append("\(name) \(inMap ? (failed ? "failed" : "active") : "undef") \(failed ? "faulty" : "ready")")
+            }
+            return CommandResult(exitCode: 0, stdout: lines.joined(separator: "\n") + "\n")
         case ["del", "map"]:
             return removeMap(named: arguments.last ?? "") ? CommandResult(exitCode: 0, stdout: "ok\n") : CommandResult(exitCode: 0, stdout: "fail\n")
         case ["resize", "map"]:
