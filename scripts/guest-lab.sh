@@ -32,11 +32,10 @@
 #                                                each SCENARIO as ci runs its Ceph ones (own network
 #                                                namespace, bridge, two Ceph clusters), whole output
 #   scripts/guest-lab.sh ci                      builds Tether, then every scenario in its own
-#                                                network namespace (scripts/guest/lab-ci.sh);
-#                                                TETHER_GUEST_RECONCILE=1 adds tether-reboot and
-#                                                tether-drift (they need tetherd's reconciler),
-#                                                TETHER_GUEST_RECONCILE_CINDER=1
-#                                                tether-reboot-cinder (and a Cinder lab)
+#                                                network namespace (scripts/guest/lab-ci.sh), the
+#                                                reboot ones over two boots, tether-reboot-cinder
+#                                                with a Cinder lab of its own;
+#                                                TETHER_GUEST_SKIP="NAME ..." leaves some out
 #
 # Environment: TETHER_GUEST_CACHE (default /var/cache/tether-guest), TETHER_GUEST_KERNEL (a
 # linux-image-6.1.0-N-amd64 package; default what linux-image-amd64 depends on), TETHER_GUEST_MEM
