@@ -66,7 +66,8 @@ public struct Agent: Sendable {
             logger.warning("failpoints armed: this agent crashes or fails on purpose", metadata: ["failpoints": "\(Failpoints.describe(failpoints.armed))", "variable": "\(Failpoints.variable)"])
         }
         let attachments = AttachmentService(
-            journal: journal, locks: locks, connectors: connectors, node: node, stats: stats, logger: logger, clock: host.clock, failpoints: failpoints)
+            journal: journal, locks: locks, connectors: connectors, node: node, stats: stats, logger: logger, clock: host.clock, failpoints: failpoints,
+            heal: configuration.reconcile.heal)
         let reconciler = Reconciler(attachments: attachments, interval: configuration.reconcile.interval, heal: configuration.reconcile.heal, logger: logger)
         let exports = ExportService(
             journal: journal, locks: locks, exporter: exporter, host: host, iqnPrefix: configuration.target.iqnPrefix,

@@ -4,18 +4,29 @@ import TetherCore
 
 /// Re-reading the host for journaled attachments: what the reconciler and a repeated attach use.
 extension AttachmentService {
-    /// A repeated attach of a journaled volume: checked (and repaired) first. Answers the record
-    /// as it is now, or nil when nothing usable was left: then what remains is undone and the row
-    /// dropped, so the caller attaches anew. The caller holds the volume's lock.
+    /// A repeated attach of a journaled volume: checked (and repaired, when healing is on) first.
+    /// Answers the record as it is now, or nil when it was missing and what was left came down
+    /// without force: then the row is dropped and the caller attaches anew. A device still in use
+    /// (QEMU holding a map whose paths are reconnecting) refuses that, and the record answers with
+    /// its status and problems instead: nothing is pulled from under a guest. The caller holds the
+    /// volume's lock.
     func verifyExisting(_ record: AttachmentRecord) async throws -> AttachmentRecord? {
-        let inspection = try await inspect(record, heal: true)
-        guard inspection.health == .missing else {
+        let inspection = try await inspect(record, heal: heal)
+        guard inspection.health == .missing, heal else {
             return try await journal.attachment(id: record.id) ?? record
         }
+        guard let current = try await journal.attachment(id: record.id) else { return nil }
+        do {
+            try await detachOne(current, force: false)
+        } catch {
+            logger.warning(
+                "journaled attachment is missing but what is left would not come down without force; answering it as it is",
+                metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "error": "\(error)"])
+            return try await journal.attachment(id: record.id) ?? current
+        }
         logger.notice(
-            "journaled attachment is gone from the host; attaching again",
+            "journaled attachment was gone from the host; attaching again",
             metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "problems": "\(inspection.problems.joined(separator: "; "))"])
-        try await detachOne(record, force: true)
         return nil
     }
 
@@ -24,7 +35,7 @@ extension AttachmentService {
         guard let listed = try await journal.attachment(id: id) else { return }
         try await locks.withLock(listed.volumeID) {
             guard let record = try await self.journal.attachment(id: id), record.state == .attached else { return }
-            _ = try await self.inspect(record, heal: true)
+            _ = try await self.inspect(record, heal: self.heal)
         }
     }
 
@@ -55,12 +66,24 @@ extension AttachmentService {
     /// its volume's lock): what `tether list` shows is the host, not the last reconcile.
     func listChecked() async throws -> [AttachmentRecord] {
         let records = try await list()
+        // A few at a time: each look may run multipathd or read many sysfs files, and any member
+        // of the API group may poll the list.
         return await withTaskGroup(of: (Int, AttachmentRecord).self) { group in
-            for (index, record) in records.enumerated() {
-                group.addTask { (index, await self.lookedAt(record)) }
-            }
             var checked = records
-            for await (index, record) in group { checked[index] = record }
+            var next = 0
+            for _ in 0..<min(Self.parallelLooks, records.count) {
+                let index = next
+                group.addTask { (index, await self.lookedAt(records[index])) }
+                next += 1
+            }
+            while let (index, record) = await group.next() {
+                checked[index] = record
+                if next < records.count {
+                    let index = next
+                    group.addTask { (index, await self.lookedAt(records[index])) }
+                    next += 1
+                }
+            }
             return checked
         }
     }
@@ -86,16 +109,18 @@ extension AttachmentService {
         var updated = record
         updated.health = found.health
         updated.problems = found.problems
-        updated.checkedAt = Journal.now()
+        updated.checkedAt = Journal.preciseNow()
         if found.health != record.health || found.problems != record.problems {
             do {
-                try await journal.recordHealth(id: record.id, health: found.health, problems: found.problems)
+                try await journal.recordHealth(id: record.id, health: found.health, problems: found.problems, ifCheckedAt: record.checkedAt)
             } catch {
                 logger.warning("cannot journal an attachment's status", metadata: ["attachment": "\(record.id)", "error": "\(error)"])
             }
         }
         return updated
     }
+
+    static let parallelLooks = 4
 
     /// How long `tether list` waits for one attachment's look before showing the journal's status.
     static let lookTimeout: Duration = .seconds(5)

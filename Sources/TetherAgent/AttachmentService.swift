@@ -16,12 +16,16 @@ public final class AttachmentService: Sendable {
     /// The clock of the reconciler's rounds and timings (the host's).
     let clock: any Clock<Duration>
     let failpoints: Failpoints
+    /// `[reconcile] heal`: whether a repeated attach repairs what it finds, and whether the
+    /// reconciler finishes failed rollbacks and detaches.
+    let heal: Bool
 
     init(
         journal: Journal, locks: VolumeLocks, connectors: [any Connector], node: ConnectorProperties, stats: OperationStats, logger: Logger,
-        clock: any Clock<Duration> = ContinuousClock(), failpoints: Failpoints = Failpoints()
+        clock: any Clock<Duration> = ContinuousClock(), failpoints: Failpoints = Failpoints(), heal: Bool = true
     ) {
         self.clock = clock
+        self.heal = heal
         self.failpoints = failpoints
         self.journal = journal
         self.locks = locks
@@ -113,8 +117,8 @@ public final class AttachmentService: Sendable {
                 // The row stays `attaching` with both errors: the reconciler retries the rollback,
                 // and the volume cannot be attached again until it succeeded.
                 let rollback = Redaction.redact(rollback, secrets: info.secretValues)
-                try await journal.recordFailure(id: record.id, "attach failed: \(cause); its rollback failed: \(rollback)")
                 logger.error("attach rollback failed; the reconciler retries it", metadata: ["attachment": "\(record.id)", "error": "\(rollback)"])
+                await recordFailure(id: record.id, "attach failed: \(cause); its rollback failed: \(rollback)")
                 throw TetherError(
                     (error as? TetherError)?.code ?? .internalError, "\((error as? TetherError)?.message ?? "\(cause)"); undoing it failed too: \(rollback)",
                     hint: "tether reconcile retries the rollback; tether show \(record.id) shows its state")
@@ -149,8 +153,15 @@ public final class AttachmentService: Sendable {
             try await connector.detach(Self.attachedVolume(record, connector: connector), attachmentID: record.id, force: force)
         } catch {
             if !force {
-                try await journal.cancelDetach(id: record.id)
-                try await journal.recordFailure(id: record.id, "detach failed: \(error)")
+                logger.warning("detach failed; the attachment stays", metadata: ["attachment": "\(record.id)", "error": "\(error)"])
+                do {
+                    try await journal.cancelDetach(id: record.id)
+                } catch let journalError {
+                    var reported = (error as? TetherError) ?? TetherError(.internalError, "\(error)")
+                    reported.message += "; and the journal could not record that the attachment stays: \(journalError)"
+                    throw reported
+                }
+                await recordFailure(id: record.id, "detach failed: \(error)")
                 throw error
             }
             logger.warning("detach error ignored (force): what it left is reported as an orphan by tether reconcile", metadata: ["attachment": "\(record.id)", "error": "\(error)"])
@@ -170,7 +181,7 @@ public final class AttachmentService: Sendable {
             }
             let connector = try self.connector(for: record.protocolName, mode: record.mode)
             attached.sizeBytes = try await connector.extend(attached, attachmentID: record.id)
-            try await self.journal.finishAttach(id: record.id, result: attached, health: record.health)
+            try await self.journal.finishAttach(id: record.id, result: attached, keepingStatus: true)
             self.logger.info("extended", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "size": "\(attached.sizeBytes)"])
             return try await self.show(record.id)
         }
@@ -203,7 +214,7 @@ public final class AttachmentService: Sendable {
             let connector = try connector(for: record.protocolName, mode: record.mode)
             try await connector.detach(Self.attachedVolume(record, connector: connector), attachmentID: record.id, force: true)
         } catch {
-            try await journal.recordFailure(id: record.id, "\(record.state == .attaching ? "rollback" : "detach") failed: \(error)")
+            await recordFailure(id: record.id, "\(record.state == .attaching ? "rollback" : "detach") failed: \(error)")
             logger.error(
                 "could not finish an interrupted \(record.state == .attaching ? "attach" : "detach"); the reconciler retries",
                 metadata: ["volume": "\(record.volumeID)", "attachment": "\(record.id)", "error": "\(error)"])
@@ -217,6 +228,16 @@ public final class AttachmentService: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// Journals why a step failed. On a failure path already: a journal that cannot be written is
+    /// logged, and the step's own error is what the caller reports.
+    func recordFailure(id: String, _ message: String) async {
+        do {
+            try await journal.recordFailure(id: id, message)
+        } catch {
+            logger.error("cannot journal a failure", metadata: ["attachment": "\(id)", "failure": "\(message)", "error": "\(error)"])
+        }
+    }
 
     func connector(for driverVolumeType: String, mode: AttachMode) throws -> any Connector {
         let type = driverVolumeType.lowercased()
@@ -254,7 +275,7 @@ public final class AttachmentService: Sendable {
         guard let bus = DiskTarget.of(xml)?.bus else {
             return try await journal(attached)
         }
-        // A result that does not decode names no target: nothing to avoid for it.
+        // Rows that do not read back are left out (Journal.attachments): the doctor reports them.
         let used = Set(try await self.journal.attachments().compactMap { record -> Int? in
             record.result.flatMap { DiskTarget.of($0.diskXML) }.flatMap { DiskTarget.index(of: $0.device) }
         })

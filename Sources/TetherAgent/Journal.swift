@@ -119,11 +119,38 @@ final class Journal: Sendable {
         Date().formatted(.iso8601)
     }
 
+    /// With milliseconds: `checkedAt` also tells which of two looks in one second came last.
+    static func preciseNow() -> String {
+        Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
     // MARK: - Attachments
 
+    /// Every attachment that reads back. One row that does not (written by a newer version,
+    /// repaired by hand) is left out here, so the others still start, list, detach and reconcile;
+    /// `unreadableAttachments` names it, for the doctor and the reconciler, and its volume's own
+    /// operations fail with the decoding error (`attachments(volume:)`).
     func attachments() async throws -> [AttachmentRecord] {
+        try await readAttachments().readable
+    }
+
+    /// Rows of the attachment table that do not read back as attachments, with why.
+    func unreadableAttachments() async throws -> [(id: String, volumeID: String, error: String)] {
+        try await readAttachments().unreadable
+    }
+
+    private func readAttachments() async throws -> (readable: [AttachmentRecord], unreadable: [(id: String, volumeID: String, error: String)]) {
         try await writer.read { db in
-            try AttachmentRecord.order(AttachmentRecord.Columns.createdAt).fetchAll(db)
+            var readable: [AttachmentRecord] = []
+            var unreadable: [(id: String, volumeID: String, error: String)] = []
+            for row in try Row.fetchAll(db, AttachmentRecord.order(AttachmentRecord.Columns.createdAt)) {
+                do {
+                    readable.append(try AttachmentRecord(row: row))
+                } catch {
+                    unreadable.append((row["id"] ?? "?", row["volumeID"] ?? "?", "\(error)"))
+                }
+            }
+            return (readable, unreadable)
         }
     }
 
@@ -145,16 +172,19 @@ final class Journal: Sendable {
         }
     }
 
-    func finishAttach(id: String, result: AttachedVolume, health: AttachmentHealth = .healthy) async throws {
+    /// - Parameter keepingStatus: an extend: the status and problems the last look found stay.
+    func finishAttach(id: String, result: AttachedVolume, keepingStatus: Bool = false) async throws {
         try await writer.write { db in
             guard var record = try AttachmentRecord.fetchOne(db, key: id) else { return }
             record.state = .attached
             record.result = result
             record.updatedAt = Self.now()
-            record.health = health
-            record.problems = []
-            record.checkedAt = record.updatedAt
-            record.lastError = nil
+            if !keepingStatus {
+                record.health = .healthy
+                record.problems = []
+                record.checkedAt = Self.preciseNow()
+                record.lastError = nil
+            }
             try record.update(db)
             _ = try IntentRecord.deleteOne(db, key: id)
         }
@@ -172,12 +202,14 @@ final class Journal: Sendable {
 
     /// Records a status found without the volume's lock: the result stays as it is (only the
     /// reconciler, under the lock, writes what a repair changed).
-    func recordHealth(id: String, health: AttachmentHealth, problems: [String]) async throws {
+    /// - Parameter checkedAt: the row's `checkedAt` when it was read: a row checked since (by the
+    ///   reconciler, under the lock) is newer than this look and is left as it is.
+    func recordHealth(id: String, health: AttachmentHealth, problems: [String], ifCheckedAt checkedAt: String?) async throws {
         try await writer.write { db in
-            guard var record = try AttachmentRecord.fetchOne(db, key: id), record.state == .attached else { return }
+            guard var record = try AttachmentRecord.fetchOne(db, key: id), record.state == .attached, record.checkedAt == checkedAt else { return }
             record.health = health
             record.problems = problems
-            record.checkedAt = Self.now()
+            record.checkedAt = Self.preciseNow()
             try record.update(db)
         }
     }
@@ -188,8 +220,10 @@ final class Journal: Sendable {
             guard var record = try AttachmentRecord.fetchOne(db, key: id), record.state == .attached else { return }
             record.health = inspection.health
             record.problems = inspection.problems
-            record.checkedAt = Self.now()
+            record.checkedAt = Self.preciseNow()
             record.result = inspection.volume
+            // A failed detach's error is history once the attachment is found whole again.
+            if inspection.health == .healthy { record.lastError = nil }
             try record.update(db)
         }
     }

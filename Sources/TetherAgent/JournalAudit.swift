@@ -43,6 +43,12 @@ struct HostJournalAudit: JournalAudit {
         for record in records {
             findings.append(await audit(record))
         }
+        for row in (try? await journal.unreadableAttachments()) ?? [] {  // read just above: the journal answers
+            findings.append(
+                DoctorFinding(
+                    .journal, .failed, "attachment \(row.id) of volume \(row.volumeID) does not read back: \(row.error)",
+                    hint: "was the journal written by a newer tetherd? run that version, or detach the volume by hand and delete the row"))
+        }
         findings += await pendingCinderSteps()
         return findings.isEmpty ? [DoctorFinding(.journal, .ok, "no attachment is journaled")] : findings
     }

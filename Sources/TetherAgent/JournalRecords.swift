@@ -149,8 +149,9 @@ struct CinderAttachmentRecord: Codable, FetchableRecord, PersistableRecord, Send
 /// a keyed or unkeyed container; ConnectionInfo encodes as one JSON value, so it says how itself.
 extension ConnectionInfo: DatabaseValueConvertible {
     public var databaseValue: DatabaseValue {
-        // Encoding a JSONValue tree cannot fail; an empty object would still decode to an error.
-        let data = (try? JSONEncoder().encode(self)) ?? Data("{}".utf8)
+        // A JSONValue tree always encodes (no floats that JSON cannot hold reach it: the decoder
+        // that built it refused them); NULL would make the row refuse its insert, not lose it.
+        guard let data = try? JSONEncoder().encode(self) else { return .null }
         return String(decoding: data, as: UTF8.self).databaseValue
     }
 

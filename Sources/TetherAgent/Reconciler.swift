@@ -41,14 +41,26 @@ final class Reconciler: Sendable {
         } while !Task.isCancelled
     }
 
+    /// One round at a time: a request waits for the periodic round (or another request) in progress,
+    /// so two `--clean` rounds never race for the same orphan and the last report is the last round's.
     func reconcile(heal: Bool, clean: Bool) async throws -> ReconcileReport {
+        try await attachments.locks.withLock(Self.roundLock) { try await self.round(heal: heal, clean: clean) }
+    }
+
+    /// The lock key of a round: no volume id can be it (volume ids are printable).
+    static let roundLock = "\u{0}reconcile"
+
+    private func round(heal: Bool, clean: Bool) async throws -> ReconcileReport {
         let watch = StopWatch()
         var checks: [ReconcileReport.Check] = []
         var unfinished: [ReconcileReport.Unfinished] = []
         for record in try await attachments.list() {
             if let check = try await look(at: record, heal: heal, unfinished: &unfinished) { checks.append(check) }
         }
-        let (orphans, errors) = await orphans(clean: clean)
+        var (orphans, errors) = await orphans(clean: clean)
+        errors += try await attachments.journal.unreadableAttachments().map {
+            "attachment \($0.id) of volume \($0.volumeID) does not read back from the journal: \($0.error)"
+        }
         let report = ReconcileReport(
             attachments: checks, unfinished: unfinished, orphans: orphans, errors: errors, healed: heal,
             elapsedMilliseconds: Int(StopWatch.milliseconds(watch.total).rounded()))
@@ -69,25 +81,31 @@ final class Reconciler: Sendable {
             guard let record = try await service.journal.attachment(id: listed.id) else { return .gone }
             guard record.state == .attached else {
                 // Not in flight (that would hold the lock): an attach whose rollback, or a detach,
-                // failed before. Finish it now.
+                // failed before. Finished now when repairing; only reported otherwise.
+                guard heal else {
+                    return .unfinished(.init(id: record.id, volumeID: record.volumeID, state: record.state.rawValue, finished: false, error: record.lastError))
+                }
                 let finished = try await service.finishInterrupted(record)
                 let error = finished ? nil : try await service.journal.attachment(id: record.id)?.lastError
                 return .unfinished(.init(id: record.id, volumeID: record.volumeID, state: record.state.rawValue, finished: finished, error: error))
             }
             do {
-                let inspection = try await service.inspect(record, heal: heal)
-                return .checked(
-                    .init(
-                        id: record.id, volumeID: record.volumeID, status: inspection.health, previous: record.health, problems: inspection.problems,
-                        repairs: inspection.repairs))
+                _ = try service.connector(for: record.protocolName, mode: record.mode)
             } catch {
-                // No connector for it on this node (configuration changed): unknown, with why.
+                // No connector for it on this node (the configuration changed): unknown, with why.
                 let problem = "cannot check: \(error)"
                 if let volume = record.result {
                     try await service.journal.recordInspection(id: record.id, Inspection(health: .unknown, problems: [problem], volume: volume))
                 }
                 return .checked(.init(id: record.id, volumeID: record.volumeID, status: .unknown, previous: record.health, problems: [problem], repairs: []))
             }
+            // A journal that cannot record the finding throws: the round stops with that error
+            // rather than report a repair the journal does not know of.
+            let inspection = try await service.inspect(record, heal: heal)
+            return .checked(
+                .init(
+                    id: record.id, volumeID: record.volumeID, status: inspection.health, previous: record.health, problems: inspection.problems,
+                    repairs: inspection.repairs))
         }
         switch outcome {
         case .gone: return nil
@@ -152,7 +170,22 @@ final class Reconciler: Sendable {
             return .init(orphan: orphan, removed: false)
         }
         do {
-            try await connector.remove(orphan)
+            if let volumeID = orphan.volumeID {
+                // Under the volume's lock, and only while no attachment of it is journaled: an
+                // attach of it since the scan adopts what it finds (a mapping, a LUN's disk).
+                let service = attachments
+                let attachedAgain = try await service.locks.withLock(volumeID) {
+                    if try await !service.journal.attachments(volume: volumeID).isEmpty { return true }
+                    try await connector.remove(orphan)
+                    return false
+                }
+                if attachedAgain {
+                    logger.notice("left an orphan: its volume was attached again meanwhile", metadata: metadata)
+                    return .init(orphan: orphan, removed: false, error: "volume \(volumeID) was attached again meanwhile; run tether reconcile again")
+                }
+            } else {
+                try await connector.remove(orphan)
+            }
             logger.notice("removed an orphan", metadata: metadata)
             return .init(orphan: orphan, removed: true)
         } catch {

@@ -57,11 +57,21 @@ public struct Orphan: Sendable, Codable, Hashable {
     public var name: String
     /// Why it looks like Tether's and what it holds.
     public var detail: String
+    /// The volume it was made for, when its names say (a map file, a by-tether link): removed
+    /// under that volume's lock, and not at all once the volume is journaled again (an attach
+    /// adopts what it finds of its own volume).
+    public var volumeID: String?
 
-    public init(kind: Kind, name: String, detail: String) {
+    public init(kind: Kind, name: String, detail: String, volumeID: String? = nil) {
         self.kind = kind
         self.name = name
         self.detail = detail
+        self.volumeID = volumeID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, name, detail
+        case volumeID = "volume_id"
     }
 }
 

@@ -69,7 +69,8 @@ extension KernelISCSIConnector {
                 orphans.append(
                     Orphan(
                         kind: .iscsiSession, name: "\(portal(of: session)) \(session.targetName) lun \(device.address.lun)",
-                        detail: "session\(session.id) LUN \(device.address.lun) (\(disk), WWID \(wwid)): the udev map file names volume \(volumeID), which no attachment has"))
+                        detail: "session\(session.id) LUN \(device.address.lun) (\(disk), WWID \(wwid)): the udev map file names volume \(volumeID), which no attachment has",
+                        volumeID: volumeID))
             }
         }
         for map in try await multipath.maps() {
@@ -77,12 +78,16 @@ extension KernelISCSIConnector {
             wwidsOnDisks.insert(wwid)
             guard map.slaves.isEmpty, let volumeID = mapFiles[wwid], !state.volumeIDs.contains(volumeID), !state.wwids.contains(wwid) else { continue }
             orphans.append(
-                Orphan(kind: .multipathMap, name: map.name, detail: "\(map.kernelName) has no path; the udev map file names volume \(volumeID), which no attachment has"))
+                Orphan(
+                    kind: .multipathMap, name: map.name, detail: "\(map.kernelName) has no path; the udev map file names volume \(volumeID), which no attachment has",
+                    volumeID: volumeID))
         }
         for (wwid, volumeID) in mapFiles.sorted(by: { $0.key < $1.key })
         where !wwidsOnDisks.contains(wwid) && !state.volumeIDs.contains(volumeID) && !state.wwids.contains(wwid) {
             orphans.append(
-                Orphan(kind: .mapFile, name: "\(configuration.volumeMapDirectory)/\(wwid)", detail: "names volume \(volumeID), which no attachment has; no disk of WWID \(wwid) is here"))
+                Orphan(
+                    kind: .mapFile, name: "\(configuration.volumeMapDirectory)/\(wwid)",
+                    detail: "names volume \(volumeID), which no attachment has; no disk of WWID \(wwid) is here", volumeID: volumeID))
         }
         return orphans
     }
@@ -126,9 +131,13 @@ extension KernelISCSIConnector {
                 protocolName: "iscsi", mode: .kernel, paths: [.init(portal: fields[0], target: fields[1], lun: lun, state: "orphan")], secretFiles: [])
             try await detach(volume, attachmentID: name, force: false)
         } else {
-            let path = ISCSIPath(portal: portal, iqn: fields[1], lun: -1)
-            // Logs out only while the session has no LUN, as it had when reported.
-            try await locks.withLock(portal, fields[1]) { try await releaseSession(path, keepingFor: []) }
+            // Its node record's settings are Tether's, but os-brick sets node.session.scan=manual
+            // too and some distributions make node.startup manual by default: another tool's
+            // session between its login and its LUN scan looks the same. Reported, never logged out.
+            _ = portal
+            throw TetherError(
+                .unsupported, "session \(name) has no LUN and cannot be told from another tool's, so Tether does not log it out",
+                hint: "if it is Tether's leftover: iscsiadm -m node -T \(fields[1]) -p \(fields[0]) -u")
         }
     }
 

@@ -246,7 +246,12 @@ extension KernelRBDConnector {
             var detail = "\(device.spec.imageName) of cluster \(device.spec.fsid) as \(device.devicePath)"
             if mapFiles.contains(file), let mapDirectory { detail += "; map file \(mapDirectory)/\(file)" }
             if !names.isEmpty { detail += "; \(names.joined(separator: ", "))" }
-            orphans.append(Orphan(kind: .krbdMapping, name: "\(device.id):\(device.spec.mapKey)", detail: detail + "; no attachment describes it"))
+            var volumeID = names.first.map { String($0.split(separator: "/").last ?? "") }
+            if mapFiles.contains(file), let mapDirectory, let text = try? await host.read("\(mapDirectory)/\(file)") {
+                volumeID = Self.volumeID(inMapFile: text) ?? volumeID  // unreadable: the by-tether name says it
+            }
+            orphans.append(
+                Orphan(kind: .krbdMapping, name: "\(device.id):\(device.spec.mapKey)", detail: detail + "; no attachment describes it", volumeID: volumeID))
         }
         guard let mapDirectory else { return orphans }
         let mapped = Set(devices.map { StableNames.mapFileName(key: $0.spec.mapKey) })
@@ -258,7 +263,10 @@ extension KernelRBDConnector {
             let path = "\(mapDirectory)/\(file)"
             // Unreadable is no reason to keep it: its name says it is one of Tether's rbd map files.
             let contents = (try? await host.read(path))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unreadable"
-            orphans.append(Orphan(kind: .mapFile, name: path, detail: "a krbd map file (\(contents)) of an image nothing maps and no attachment describes"))
+            orphans.append(
+                Orphan(
+                    kind: .mapFile, name: path, detail: "a krbd map file (\(contents)) of an image nothing maps and no attachment describes",
+                    volumeID: Self.volumeID(inMapFile: contents)))
         }
         return orphans
     }
@@ -329,5 +337,12 @@ extension KernelRBDConnector {
             return text
         }
         return !client.isEmpty && plain(owner) == plain(client)
+    }
+
+    /// The volume a map file names (`TETHER_VOLUME_ID=<id>`), nil for anything else.
+    static func volumeID(inMapFile text: String) -> String? {
+        let prefix = "TETHER_VOLUME_ID="
+        let line = text.split(separator: "\n").first { $0.hasPrefix(prefix) }
+        return line.map { String($0.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 }

@@ -238,7 +238,8 @@ struct AgentHTTPTests {
         try await TemporaryDirectory.with(prefix: "reg") { registry in
             try await AgentProcess.with(tgtd: nil, extraConfig: Lab.cephConfig(registry: registry)) { agent in
                 // An attachment whose stored result is not JSON, written beside the running agent
-                // (SQLite allows it): listing attachments then fails in a way no route expects.
+                // (SQLite allows it): showing it then fails in a way no route expects, while the
+                // list leaves it out and the others stay usable.
                 let journal = try await Journal.open(directory: agent.stateDirectory, host: LinuxHost())
                 let now = Journal.now()
                 try await journal.beginAttach(
@@ -248,7 +249,9 @@ struct AgentHTTPTests {
                 try await journal.writer.write {
                     try $0.execute(sql: "UPDATE attachment SET state = 'attached', result = 'not json' WHERE id = 'a-corrupt'")
                 }
-                let request = Array("GET /v1/attachments HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+                let list = try RawConnection.exchange(agent.socketPath, Array("GET /v1/attachments HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+                #expect(list.response?.status == 200, "\(list.text)")
+                let request = Array("GET /v1/attachments/a-corrupt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
                 let answer = try RawConnection.exchange(agent.socketPath, request)
                 #expect(answer.response?.status == 500, "\(answer.text)")
                 #expect(answer.error?.code == "internal")

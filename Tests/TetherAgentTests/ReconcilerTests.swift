@@ -89,6 +89,57 @@ import Testing
         #expect(try await journal.attachments().map(\.id) == [replaced.id])
     }
 
+    @Test func aMissingVolumeStillInUseIsNotPulledByARepeatedAttach() async throws {
+        let (first, _) = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
+        connector.setHealth(.missing, of: first.id, healable: false)
+        // The map is open (QEMU) while its paths reconnect: a detach without force refuses.
+        connector.failDetach(with: TetherError(.conflict, "map is in use"))
+        let (answer, created) = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
+        #expect(!created && answer.id == first.id && answer.health == .missing)
+        #expect(connector.detachedIDs.isEmpty)
+        #expect(connector.attachedIDs.count == 1)
+    }
+
+    @Test func withHealingOffNothingIsRepairedOrFinished() async throws {
+        let reportOnly = AttachmentService(
+            journal: journal, locks: VolumeLocks(), connectors: [connector], node: ConnectorProperties(initiator: "iqn.test:node"),
+            stats: OperationStats(), logger: Logger(label: "test"), heal: false)
+        let (record, _) = try await reportOnly.attach(AttachmentServiceTests.request(volume: "v1"))
+        connector.setHealth(.missing, of: record.id)
+        let (again, created) = try await reportOnly.attach(AttachmentServiceTests.request(volume: "v1"))
+        #expect(!created && again.health == .missing)
+        #expect(connector.detachedIDs.isEmpty && connector.attachedIDs.count == 1)
+
+        connector.fail(with: TetherError(.iscsiLoginFailed, "login refused"))
+        connector.failDetach(with: TetherError(.hostCommandFailed, "logout failed"))
+        _ = await #expect(throws: TetherError.self) { try await reportOnly.attach(AttachmentServiceTests.request(volume: "v2")) }
+        connector.failDetach(with: nil)
+        let report = try await Reconciler(attachments: reportOnly, interval: nil, heal: false, logger: Logger(label: "test")).reconcile(heal: false, clean: false)
+        #expect(report.unfinished.map(\.finished) == [false])
+        #expect(report.attachments.map(\.status) == [.missing])
+        #expect(try await journal.attachments().count == 2)
+    }
+
+    @Test func anOrphanWhoseVolumeIsAttachedAgainIsLeft() async throws {
+        let orphan = Orphan(kind: .krbdMapping, name: "0:x", detail: "d", volumeID: "v1")
+        connector.setOrphans([orphan])
+        _ = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
+        let report = try await reconciler().reconcile(heal: true, clean: true)
+        #expect(report.orphans.map(\.removed) == [false])
+        #expect(report.orphans.first?.error?.contains("attached again") == true)
+        #expect(connector.removedOrphans.isEmpty)
+    }
+
+    @Test func aLookDoesNotOverwriteANewerCheck() async throws {
+        let (record, _) = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
+        let stale = try #require(try await journal.attachment(id: record.id))
+        // The reconciler checks (and journals) meanwhile; the look that read the row before writes nothing.
+        try await Task.sleep(for: .milliseconds(5))
+        try await journal.recordInspection(id: record.id, Inspection(health: .healthy, volume: try #require(stale.result)))
+        try await journal.recordHealth(id: record.id, health: .missing, problems: ["old look"], ifCheckedAt: stale.checkedAt)
+        #expect(try await journal.attachment(id: record.id)?.health == .healthy)
+    }
+
     @Test func aFailedRollbackKeepsItsErrorAndTheReconcilerFinishesIt() async throws {
         connector.fail(with: TetherError(.iscsiLoginFailed, "login refused"))
         connector.failDetach(with: TetherError(.hostCommandFailed, "iscsiadm logout exited 8"))
@@ -133,6 +184,19 @@ import Testing
         #expect(cleaned.orphans == [.init(orphan: orphan, removed: true)])
         #expect(connector.removedOrphans == [orphan])
         #expect(try await reconciler().reconcile(heal: true, clean: false).isClean)
+    }
+
+    @Test func aRowThatDoesNotReadBackIsReportedAndStopsNothingElse() async throws {
+        let (good, _) = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
+        let (bad, _) = try await service.attach(AttachmentServiceTests.request(volume: "v2"))
+        try await journal.writer.write { try $0.execute(sql: "UPDATE attachment SET result = 'not json' WHERE id = ?", arguments: [bad.id]) }
+        #expect(try await service.list().map(\.id) == [good.id])
+        let report = try await reconciler().reconcile(heal: true, clean: false)
+        #expect(report.attachments.map(\.id) == [good.id])
+        #expect(report.errors.count == 1 && report.errors[0].contains(bad.id))
+        // Its own volume's operations fail, rather than attach it a second time.
+        await #expect(throws: (any Error).self) { try await service.attach(AttachmentServiceTests.request(volume: "v2")) }
+        _ = try await service.detach("v1", force: false)
     }
 
     @Test func theReportIsTheWireShape() throws {
