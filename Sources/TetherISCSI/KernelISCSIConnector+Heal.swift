@@ -28,7 +28,9 @@ extension KernelISCSIConnector {
             switch result {
             case .success(let value):
                 if let wwid, let found = value.device.wwid, !found.matches(wwid.sysfs) {
-                    await undo([value], map: nil)
+                    // Its disk, its login if the heal made it; never a map: the disk may have
+                    // joined that other volume's.
+                    await undo([value], map: nil, mayRemoveMap: false)
                     outcome.refused.append("path \(path): the LUN came back with WWID \(found), journaled \(wwid): another volume; logged out again")
                     continue
                 }

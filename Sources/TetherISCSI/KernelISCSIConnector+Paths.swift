@@ -94,9 +94,11 @@ extension KernelISCSIConnector {
 
     /// Undoes failed or refused attaches: the multipath map if it holds only disks this attach
     /// made, then each path's own steps.
-    func undo(_ connected: [ConnectedPath], map: MultipathMap?) async {
+    /// - Parameter mayRemoveMap: false where the disks may have joined a map that existed before
+    ///   (a heal whose LUN came back as another volume's: that volume's map, perhaps in use).
+    func undo(_ connected: [ConnectedPath], map: MultipathMap?, mayRemoveMap: Bool = true) async {
         let created = Set(connected.filter(\.steps.createdDevice).map(\.device.name))
-        let candidate: MultipathMap? = if let map { map } else { try? await multipath.map(holding: created) }
+        let candidate: MultipathMap? = if !mayRemoveMap { nil } else if let map { map } else { try? await multipath.map(holding: created) }
         if let candidate, !candidate.slaves.isEmpty, Set(candidate.slaves).isSubset(of: created) {
             do {
                 try await multipath.remove(candidate, force: true)
