@@ -106,8 +106,8 @@ public struct Agent: Sendable {
             node: node, stats: stats, doctor: doctor
         ).register(on: router)
         let socket = configuration.socketPath
-        try Self.prepareSocket(socket)
-        let staging = try SocketStaging(socket: socket)
+        try await Self.prepareSocket(socket, host: host)
+        let staging = try await SocketStaging(socket: socket, host: host)
         let publishing = PublishOutcome()
         let logger = logger
         let systemd = SystemdNotifier(logger: logger)
@@ -118,7 +118,7 @@ public struct Agent: Sendable {
                 availableConnectionsDelegate: MaximumAvailableConnections(Self.maximumConnections, logger: logger)),
             onServerRunning: { _ in
                 do {
-                    try staging.publish(group: access.group)
+                    try await staging.publish(group: access.group)
                     logger.info("serving", metadata: ["socket": "\(socket)", "group": "\(access.groupName)", "version": "\(TetherVersion.current)"])
                     systemd.ready(socket: socket)
                 } catch {
@@ -148,9 +148,13 @@ public struct Agent: Sendable {
         let reconciling = Task { await reconciler.run() }
         defer { reconciling.cancel() }
         try await group.run()
-        staging.discard()
+        await staging.discard()
         if let error = publishing.error { throw error }
-        unlink(socket)
+        do {
+            try await host.removeFile(socket)
+        } catch {
+            logger.warning("cannot remove the API socket", metadata: ["socket": "\(socket)", "error": "\(error)"])
+        }
         logger.info("stopped")
     }
 
@@ -183,14 +187,15 @@ public struct Agent: Sendable {
     }
 
     /// Removes a socket file left by a previous run; refuses when an agent still answers on it.
-    static func prepareSocket(_ path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        if UnixSocket.answers(path) {
+    static func prepareSocket(_ path: String, host: any TetherCore.Host) async throws {
+        try await host.createDirectory((path as NSString).deletingLastPathComponent, mode: 0o755)
+        // Only a socket is a previous run's: anything else is left for the publishing rename,
+        // which replaces a file and fails (with the reason) on a directory.
+        guard try await host.fileKind(path) == .socket else { return }
+        if await host.socketAnswers(path) {
             throw TetherError(.conflict, "another tetherd is serving \(path)", hint: "stop it first, or give this one another --socket")
         }
-        unlink(path)
+        try await host.removeFile(path)
     }
 }
 
@@ -200,48 +205,48 @@ public struct Agent: Sendable {
 struct SocketStaging: Sendable {
     let socket: String
     let directory: String
+    let host: any TetherCore.Host
     var bindPath: String { directory + "/s" }
 
-    init(socket: String) throws {
+    init(socket: String, host: any TetherCore.Host) async throws {
         let url = URL(fileURLWithPath: socket)
         self.socket = socket
+        self.host = host
         directory = url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".d"
-        discard()
-        guard mkdir(directory, 0o700) == 0 else {
-            throw TetherError(.internalError, "cannot create \(directory): \(String(cString: strerror(errno)))")
-        }
+        await discard()
         guard bindPath.utf8.count <= UnixSocket.maximumPathLength else {
-            discard()
             throw TetherError.invalidInput(
                 "the socket path \(socket) is too long: tetherd binds it first as \(bindPath), over \(UnixSocket.maximumPathLength) bytes",
                 hint: "use a socket path at most \(UnixSocket.maximumPathLength - 5) bytes long")
         }
+        // Made now, or left over and not removable (not empty): it must be ours and private.
+        try await host.createDirectory(directory, mode: 0o700)
+        guard let status = try await host.fileStatus(directory), status.kind == .directory, status.owner == geteuid() else {
+            throw TetherError(.internalError, "cannot stage the socket in \(directory): it is not a directory of this user")
+        }
+        try await host.setMode(directory, 0o700)
     }
 
     /// Gives the bound socket its group and mode 0660, then moves it to `socket`.
-    func publish(group: UInt32) throws {
-        func check(_ result: Int32, _ what: String) throws {
-            guard result == 0 else {
-                throw TetherError(.internalError, "cannot \(what) \(bindPath): \(String(cString: strerror(errno)))")
-            }
+    func publish(group: UInt32) async throws {
+        guard let status = try await host.fileStatus(bindPath) else {
+            throw TetherError(.internalError, "the bound socket \(bindPath) is gone")
         }
-        var info = stat()
-        try check(stat(bindPath, &info), "stat")
         // chown needs root unless the owner is in the group; an agent run unprivileged (a
         // developer's, whose own group is the API group) has the right group already.
-        if info.st_gid != group {
-            try check(chown(bindPath, uid_t.max, group), "give group \(group) to")
+        if status.group != group {
+            try await host.setGroup(bindPath, group)
         }
-        try check(chmod(bindPath, 0o660), "chmod 0660")
-        try check(rename(bindPath, socket), "rename to \(socket)")
-        rmdir(directory)
+        try await host.setMode(bindPath, 0o660)
+        try await host.rename(bindPath, to: socket)
+        try await host.removeDirectory(directory)
     }
 
     /// Removes the staging directory and the socket left in it, if any (a run that crashed
-    /// before publishing); their absence is no error.
-    func discard() {
-        unlink(bindPath)
-        rmdir(directory)
+    /// before publishing). What cannot be removed shows when the directory is made again.
+    func discard() async {
+        try? await host.removeFile(bindPath)  // gone already, or removeDirectory below reports nothing either: init checks what is left
+        try? await host.removeDirectory(directory)  // as above
     }
 }
 

@@ -35,6 +35,14 @@ public protocol Host: Sendable {
     func createDirectory(_ path: String, mode: UInt32) async throws
     /// Sets the permission bits of an existing file or directory.
     func setMode(_ path: String, _ mode: UInt32) async throws
+    /// Gives `path` the group `group`, its owner unchanged.
+    func setGroup(_ path: String, _ group: UInt32) async throws
+    /// Renames `from` to `to` in one rename(2) (a bound socket keeps working).
+    func rename(_ from: String, to: String) async throws
+    /// Removes an empty directory; no error if it is already gone.
+    func removeDirectory(_ path: String) async throws
+    /// Whether something accepts connections on the unix socket at `path`.
+    func socketAnswers(_ path: String) async -> Bool
     /// Takes an exclusive lock (flock) on `path`, creating it 0600, held until `release()`.
     /// - Throws: `conflict` at once when another process holds it.
     func lockExclusively(_ path: String) async throws -> any HostFileLock

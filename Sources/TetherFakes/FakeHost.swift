@@ -92,6 +92,26 @@ public final class FakeHost: TetherCore.Host, @unchecked Sendable {
     /// The mode `createDirectory` or `setMode` gave a directory.
     public func directoryMode(_ path: String) -> UInt32? { lock.withLock { modes[path] } }
 
+    public func setGroup(_ path: String, _ group: UInt32) async throws {
+        guard let status = try await fileStatus(path) else { throw TetherError(.hostCommandFailed, "cannot chown \(path): no such file") }
+        lock.withLock { statuses[path] = FileStatus(kind: status.kind, mode: status.mode, owner: status.owner, group: group) }
+    }
+
+    public func rename(_ from: String, to: String) async throws {
+        try lock.withLock {
+            guard let file = files.removeValue(forKey: from) else { throw TetherError(.hostCommandFailed, "cannot rename \(from): no such file") }
+            files[to] = file
+            if let status = statuses.removeValue(forKey: from) { statuses[to] = status }
+        }
+    }
+
+    public func removeDirectory(_ path: String) async throws {
+        _ = lock.withLock { directories.remove(path) }
+    }
+
+    /// FakeHost serves no socket.
+    public func socketAnswers(_ path: String) async -> Bool { false }
+
     public func lockExclusively(_ path: String) async throws -> any HostFileLock {
         try lock.withLock {
             guard locked.insert(path).inserted else { throw TetherError(.conflict, "\(path) is locked by another process") }

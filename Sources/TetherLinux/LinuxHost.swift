@@ -51,7 +51,7 @@ public struct LinuxHost: TetherCore.Host {
         }
         fsync(fd)
         close(fd)
-        guard rename(temporary, path) == 0 else {
+        guard Glibc.rename(temporary, path) == 0 else {
             unlink(temporary)
             throw TetherError(.hostCommandFailed, "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
         }
@@ -79,6 +79,28 @@ public struct LinuxHost: TetherCore.Host {
         guard chmod(path, mode_t(mode)) == 0 else {
             throw TetherError(.hostCommandFailed, "cannot chmod \(String(mode, radix: 8)) \(path): \(String(cString: strerror(errno)))")
         }
+    }
+
+    public func setGroup(_ path: String, _ group: UInt32) async throws {
+        guard chown(path, uid_t.max, gid_t(group)) == 0 else {
+            throw TetherError(.hostCommandFailed, "cannot give group \(group) to \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func rename(_ from: String, to: String) async throws {
+        guard Glibc.rename(from, to) == 0 else {
+            throw TetherError(.hostCommandFailed, "cannot rename \(from) to \(to): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func removeDirectory(_ path: String) async throws {
+        guard rmdir(path) == 0 || errno == ENOENT else {
+            throw TetherError(.hostCommandFailed, "cannot remove the directory \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func socketAnswers(_ path: String) async -> Bool {
+        UnixSocket.answers(path)
     }
 
     public func lockExclusively(_ path: String) async throws -> any HostFileLock {
