@@ -97,6 +97,15 @@ public enum StableNames {
         "\(volumeIDProperty)=\(volumeID)\n"
     }
 
+    /// The volume a map file's text names (its first `TETHER_VOLUME_ID=` line), nil when it
+    /// names none: what `mapFileContents` wrote, read back.
+    public static func volumeID(inMapFile text: String) -> String? {
+        let prefix = volumeIDProperty + "="
+        guard let line = text.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        let id = String(line.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+        return id.isEmpty ? nil : id
+    }
+
     /// `text` as udev writes a substituted value into a link name (systemd 252 `udev_replace_whitespace`
     /// and `udev_replace_chars`): blank runs become one `_`, characters other than A-Z a-z 0-9
     /// `#+-.:=@_` and non-ASCII become `_`; "." and ".." become "_" and "__" so no part climbs out.

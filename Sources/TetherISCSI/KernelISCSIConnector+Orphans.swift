@@ -147,8 +147,7 @@ extension KernelISCSIConnector {
         for name in try await host.listDirectory(configuration.volumeMapDirectory) where !name.contains(":") {
             // A file removed since the listing is no orphan.
             guard let text = try? await host.read("\(configuration.volumeMapDirectory)/\(name)") else { continue }
-            let prefix = "TETHER_VOLUME_ID="
-            if text.hasPrefix(prefix) { files[name] = String(text.dropFirst(prefix.count)).trimmedLine }
+            if let volumeID = StableNames.volumeID(inMapFile: text) { files[name] = volumeID }
         }
         return files
     }

@@ -248,7 +248,7 @@ extension KernelRBDConnector {
             if !names.isEmpty { detail += "; \(names.joined(separator: ", "))" }
             var volumeID = names.first.map { String($0.split(separator: "/").last ?? "") }
             if mapFiles.contains(file), let mapDirectory, let text = try? await host.read("\(mapDirectory)/\(file)") {
-                volumeID = Self.volumeID(inMapFile: text) ?? volumeID  // unreadable: the by-tether name says it
+                volumeID = StableNames.volumeID(inMapFile: text) ?? volumeID  // unreadable: the by-tether name says it
             }
             orphans.append(
                 Orphan(kind: .krbdMapping, name: "\(device.id):\(device.spec.mapKey)", detail: detail + "; no attachment describes it", volumeID: volumeID))
@@ -266,7 +266,7 @@ extension KernelRBDConnector {
             orphans.append(
                 Orphan(
                     kind: .mapFile, name: path, detail: "a krbd map file (\(contents)) of an image nothing maps and no attachment describes",
-                    volumeID: Self.volumeID(inMapFile: contents)))
+                    volumeID: StableNames.volumeID(inMapFile: contents)))
         }
         return orphans
     }
@@ -339,10 +339,4 @@ extension KernelRBDConnector {
         return !client.isEmpty && plain(owner) == plain(client)
     }
 
-    /// The volume a map file names (`TETHER_VOLUME_ID=<id>`), nil for anything else.
-    static func volumeID(inMapFile text: String) -> String? {
-        let prefix = "TETHER_VOLUME_ID="
-        let line = text.split(separator: "\n").first { $0.hasPrefix(prefix) }
-        return line.map { String($0.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
-    }
 }

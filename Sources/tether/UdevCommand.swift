@@ -140,12 +140,8 @@ struct UdevNaming {
 
     /// The volume a map file names, nil when there is none or it cannot be a link name.
     func volumeID(key: String) -> String? {
-        guard let text = files.read("\(mapDirectory)/\(Self.mapFileName(key: key))") else { return nil }
-        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix("TETHER_VOLUME_ID=") {
-            let id = String(line.dropFirst("TETHER_VOLUME_ID=".count)).trimmingCharacters(in: .whitespaces)
-            return Self.isUsableVolumeID(id) ? id : nil
-        }
-        return nil
+        guard let text = files.read("\(mapDirectory)/\(Self.mapFileName(key: key))"), let id = StableNames.volumeID(inMapFile: text) else { return nil }
+        return Self.isUsableVolumeID(id) ? id : nil
     }
 
     /// TETHER_RBD_CLUSTER, TETHER_RBD_NAME and, when a map file names one, TETHER_VOLUME_ID.
