@@ -82,6 +82,8 @@ struct Doctor: Sendable {
 
         static func read(_ doctor: Doctor) async -> Uses {
             let configuration = doctor.configuration
+            // A journal that cannot be read fails the `journal` check, which says why; here it
+            // only means no attachment turns a check on.
             let records = (try? await doctor.journal.attachments()) ?? []
             func journaled(_ protocolName: String) -> Bool {
                 records.contains { $0.mode == .kernel && $0.protocolName.lowercased() == protocolName }

@@ -56,7 +56,12 @@ struct HostJournalAudit: JournalAudit {
     /// Local attachments whose Cinder side is not finished: tetherd retries them every
     /// `[cinder] retry_interval`; one that carries an error warns.
     func pendingCinderSteps() async -> [DoctorFinding] {
-        let records = (try? await journal.cinderAttachments()) ?? []
+        let records: [CinderAttachmentRecord]
+        do {
+            records = try await journal.cinderAttachments()
+        } catch {
+            return [DoctorFinding(.journal, .failed, "cannot read the local attachments from the journal: \(error)", hint: "see tetherd's log")]
+        }
         return records.compactMap { record in
             guard let error = record.pendingError else { return nil }
             return DoctorFinding(
