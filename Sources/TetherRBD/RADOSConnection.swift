@@ -12,7 +12,7 @@ import Glibc
 /// librados handles are thread-safe; the calls block, so they run on this connection's own queue,
 /// never on the cooperative pool.
 public final class RADOSConnection: @unchecked Sendable {
-    private let cluster: rados_t
+    let cluster: rados_t
     private let queue: DispatchQueue
     public let clusterName: String
     public let user: String
@@ -119,7 +119,7 @@ public final class RADOSConnection: @unchecked Sendable {
     /// The open is read-write because librbd answers "who holds the exclusive lock" only on such
     /// handles (read-only ones mask the feature: EINVAL). Opening takes no lock; only a write would.
     public func inspect(pool: String, image: String) async throws -> RBDImageInfo {
-        try await perform { try self.withImage(pool: pool, image: image, readOnly: false) { try RBDImageInfo.read($0, cluster: self.clusterName, name: "\(pool)/\(image)") } }
+        try await perform { try self.withImage(pool: pool, image: image, readOnly: false) { try RBDImageInfo.read($0, cluster: self.clusterName, name: "\(pool)/\(image)", ownInstance: rados_get_instance_id(self.cluster)) } }
     }
 
     /// Creates `pool/image` of `size` bytes with the default features. For tests and the lab.
@@ -179,13 +179,13 @@ public final class RADOSConnection: @unchecked Sendable {
 
     // MARK: - On the queue
 
-    private func perform<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    func perform<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try body() }) }
         }
     }
 
-    private func withPool<Value>(_ pool: String, _ body: (rados_ioctx_t) throws -> Value) throws -> Value {
+    func withPool<Value>(_ pool: String, _ body: (rados_ioctx_t) throws -> Value) throws -> Value {
         var io: rados_ioctx_t?
         let result = rados_ioctx_create(cluster, pool, &io)
         guard result == 0, let io else {
@@ -195,7 +195,7 @@ public final class RADOSConnection: @unchecked Sendable {
         return try body(io)
     }
 
-    private func withImage<Value>(pool: String, image: String, readOnly: Bool, _ body: (rbd_image_t) throws -> Value) throws -> Value {
+    func withImage<Value>(pool: String, image: String, readOnly: Bool, _ body: (rbd_image_t) throws -> Value) throws -> Value {
         try withPool(pool) { io in
             var handle: rbd_image_t?
             let result = readOnly ? rbd_open_read_only(io, image, &handle, nil) : rbd_open(io, image, &handle, nil)

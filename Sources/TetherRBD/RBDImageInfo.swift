@@ -19,6 +19,19 @@ public struct RBDImageInfo: Sendable, Hashable, Codable {
     public var watchers: [Watcher]
     /// Clients holding the image's exclusive lock (empty when none, or the feature is off).
     public var lockOwners: [String]
+    /// The lock's records (`rbd lock ls`): who holds it, with the entity name the owner list lacks.
+    public var lockers: [RBDClient] = []
+
+    /// Every other client using the image: the lock's holders first, then watchers not among them.
+    /// Never this process's own connection (its open handle watches too).
+    public var clients: [RBDClient] {
+        var seen = Set(lockers.map(\.instance))
+        var all = lockers
+        for watcher in watchers where seen.insert(RBDClient.instance(watcher.address)).inserted {
+            all.append(RBDClient(name: "client.\(watcher.id)", address: watcher.address))
+        }
+        return all
+    }
 
     /// RBD_FEATURE_EXCLUSIVE_LOCK of librbd's features.h.
     public static let exclusiveLockFeature: UInt64 = 1 << 2
@@ -35,7 +48,9 @@ public struct RBDImageInfo: Sendable, Hashable, Codable {
         return names.filter { features & $0.0 != 0 }.map(\.1)
     }
 
-    static func read(_ image: rbd_image_t, cluster: String, name: String) throws -> RBDImageInfo {
+    /// - Parameter ownInstance: this connection's global id (`rados_get_instance_id`): the handle
+    ///   that reads the image is one of its watchers, and never another client.
+    static func read(_ image: rbd_image_t, cluster: String, name: String, ownInstance: UInt64) throws -> RBDImageInfo {
         var size: UInt64 = 0
         var features: UInt64 = 0
         var result = rbd_get_size(image, &size)
@@ -52,7 +67,8 @@ public struct RBDImageInfo: Sendable, Hashable, Codable {
             result = rbd_watchers_list(image, &list, &count)
         }
         if result == 0 {
-            watchers = list.prefix(count).map { Watcher(address: $0.addr.map { String(cString: $0) } ?? "", id: $0.id) }
+            watchers = list.prefix(count).filter { UInt64(bitPattern: $0.id) != ownInstance }
+                .map { Watcher(address: $0.addr.map { String(cString: $0) } ?? "", id: $0.id) }
             rbd_watchers_list_cleanup(&list, count)
         }
 
@@ -67,6 +83,31 @@ public struct RBDImageInfo: Sendable, Hashable, Codable {
                 rbd_lock_get_owners_cleanup(&names, ownerCount)
             }
         }
-        return RBDImageInfo(name: name, sizeBytes: size, features: features, watchers: watchers, lockOwners: owners)
+        let lockers = owners.isEmpty ? [] : try readLockers(image, cluster: cluster, name: name)
+        return RBDImageInfo(name: name, sizeBytes: size, features: features, watchers: watchers, lockOwners: owners, lockers: lockers)
+    }
+
+    /// The lock records of `rbd_list_lockers`: three lists of NUL-terminated strings.
+    static func readLockers(_ image: rbd_image_t, cluster: String, name: String) throws -> [RBDClient] {
+        var (tagSize, clientsSize, cookiesSize, addressesSize) = (256, 1024, 1024, 1024)
+        for _ in 0..<3 {
+            var exclusive: Int32 = 0
+            var tag = [CChar](repeating: 0, count: tagSize)
+            var clients = [CChar](repeating: 0, count: clientsSize)
+            var cookies = [CChar](repeating: 0, count: cookiesSize)
+            var addresses = [CChar](repeating: 0, count: addressesSize)
+            let count = rbd_list_lockers(
+                image, &exclusive, &tag, &tagSize, &clients, &clientsSize, &cookies, &cookiesSize, &addresses, &addressesSize)
+            if count == -Int(ERANGE) { continue }  // librbd set the sizes it needs
+            guard count >= 0 else { throw RADOSFailure.error(Int32(clamping: -count), "list the lockers of \(name)", cluster: cluster) }
+            return zip(Self.strings(clients, count: count), Self.strings(addresses, count: count)).map { RBDClient(name: $0, address: $1) }
+        }
+        throw RADOSFailure.error(ERANGE, "list the lockers of \(name) (they kept changing)", cluster: cluster)
+    }
+
+    static func strings(_ buffer: [CChar], count: Int) -> [String] {
+        buffer.split(separator: 0, omittingEmptySubsequences: false).prefix(count).map {
+            String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
     }
 }
