@@ -9,14 +9,20 @@ public struct CreateAttachmentRequest: Codable, Sendable {
     public var mode: AttachMode?
     /// Read-only attach regardless of connection_info's access_mode.
     public var readOnly: Bool?
+    /// Take over a volume another client uses, once that client is fenced (RBD).
     public var force: Bool?
+    /// With force: break the other client's exclusive lock instead (RBD).
+    public var breakLock: Bool?
 
-    public init(connectionInfo: ConnectionInfo, volumeID: String? = nil, mode: AttachMode? = nil, readOnly: Bool? = nil, force: Bool? = nil) {
+    public init(
+        connectionInfo: ConnectionInfo, volumeID: String? = nil, mode: AttachMode? = nil, readOnly: Bool? = nil, force: Bool? = nil, breakLock: Bool? = nil
+    ) {
         self.connectionInfo = connectionInfo
         self.volumeID = volumeID
         self.mode = mode
         self.readOnly = readOnly
         self.force = force
+        self.breakLock = breakLock
     }
 
     enum CodingKeys: String, CodingKey {
@@ -25,6 +31,7 @@ public struct CreateAttachmentRequest: Codable, Sendable {
         case mode
         case readOnly = "read_only"
         case force
+        case breakLock = "break_lock"
     }
 }
 

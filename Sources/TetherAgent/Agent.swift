@@ -42,21 +42,21 @@ public struct Agent: Sendable {
             logger.warning("no iSCSI initiator name", metadata: ["hint": "set [iscsi] initiator in tether.toml or write \(configuration.initiatorFile)"])
         }
         let secrets = "\(configuration.stateDirectory)/secrets"
+        let radosConnections = RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout))
         let clusters = try await ClusterService(
             directory: configuration.registryDirectory, cephDirectory: configuration.cephDirectory, libvirtURI: configuration.libvirtURI,
-            host: host, logger: logger)
+            host: host, logger: logger, connections: radosConnections)
         await clusters.syncAtStart()
         let registry: @Sendable () async -> CephRegistry = { await clusters.current }
-        let radosConnections = RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout))
         let connectors: [any Connector] = [
             NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets),
             NetworkRBDConnector(
                 host: host, registry: registry, connections: radosConnections, cephDirectory: configuration.cephDirectory,
-                secretDirectory: secrets),
+                secretDirectory: secrets, logger: logger),
             // Kernel mode: open-iscsi (+ dm-multipath) and krbd; a host without their kernel
             // modules answers each attach with what is missing.
             KernelISCSIConnector(host: host, configuration: KernelISCSIConfiguration(root: configuration.systemRoot), logger: logger),
-            KernelRBDConnector(host: host, registry: registry, connections: radosConnections),
+            KernelRBDConnector(host: host, registry: registry, connections: radosConnections, logger: logger),
         ]
         let exporter = TgtExporter(
             control: TgtSocketControl(socketBase: configuration.target.tgtSocket, controlPort: configuration.target.tgtControlPort),

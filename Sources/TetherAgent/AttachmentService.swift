@@ -38,18 +38,19 @@ public final class AttachmentService: Sendable {
     /// Attaches, or returns the attachment that already exists for the same volume and target.
     /// - Throws: errors with every secret of the request's connection_info masked: a peer's
     ///   message may quote what it was sent.
-    func attach(_ request: CreateAttachmentRequest) async throws -> (AttachmentRecord, created: Bool) {
+    /// - Parameter peer: who asked (the API peer's credentials), for the log of a forced take-over.
+    func attach(_ request: CreateAttachmentRequest, peer: String = "unknown") async throws -> (AttachmentRecord, created: Bool) {
         do {
             // Here, not only in the route: local-attach hands over Cinder's connection_info too.
             // Inside the masking: a refused value may be a secret.
             try request.validate()
-            return try await attachUnredacted(request)
+            return try await attachUnredacted(request, peer: peer)
         } catch {
             throw Redaction.redact(error, secrets: request.connectionInfo.secretValues)
         }
     }
 
-    private func attachUnredacted(_ request: CreateAttachmentRequest) async throws -> (AttachmentRecord, created: Bool) {
+    private func attachUnredacted(_ request: CreateAttachmentRequest, peer: String) async throws -> (AttachmentRecord, created: Bool) {
         let info = request.connectionInfo
         let mode = request.mode ?? .network
         let connector = try self.connector(for: info.driverVolumeType, mode: mode)
@@ -75,23 +76,31 @@ public final class AttachmentService: Sendable {
                     hint: "detach it first: tether detach \(other.id)")
             }
             return try await self.stats.track(.attach, protocol: .init(journaled: info.driverVolumeType.lowercased()), mode: .init(mode)) {
-                try await self.attachNew(volumeID: volumeID, info: info, target: target, mode: mode, accessMode: accessMode, connector: connector, force: request.force ?? false)
+                let takeover = Takeover(force: request.force ?? false, breakLock: request.breakLock ?? false, requestedBy: peer)
+                return try await self.attachNew(volumeID: volumeID, info: info, target: target, mode: mode, accessMode: accessMode, connector: connector, takeover: takeover)
             }
         }
     }
 
     private func attachNew(
-        volumeID: String, info: ConnectionInfo, target: String, mode: AttachMode, accessMode: AccessMode, connector: any Connector, force: Bool
+        volumeID: String, info: ConnectionInfo, target: String, mode: AttachMode, accessMode: AccessMode, connector: any Connector, takeover: Takeover
     ) async throws -> (AttachmentRecord, created: Bool) {
         let now = Journal.now()
         var record = AttachmentRecord(
             id: UUID().uuidString.lowercased(), volumeID: volumeID, targetKey: target, protocolName: info.driverVolumeType.lowercased(),
             mode: mode, state: .attaching, connectionInfo: info.redacted(), result: nil, createdAt: now, updatedAt: now)
         let started = ContinuousClock.now
-        logger.info("attach started", metadata: ["volume": "\(volumeID)", "attachment": "\(record.id)", "target": "\(target)", "mode": "\(mode.rawValue)"])
+        var startMetadata: Logger.Metadata = ["volume": "\(volumeID)", "attachment": "\(record.id)", "target": "\(target)", "mode": "\(mode.rawValue)"]
+        if takeover.force {
+            startMetadata["force"] = "\(takeover.force)"
+            startMetadata["break_lock"] = "\(takeover.breakLock)"
+            startMetadata["requested_by"] = "\(takeover.requestedBy)"
+        }
+        logger.info("attach started", metadata: startMetadata)
         try await journal.beginAttach(record)
         let request = AttachRequest(
-            attachmentID: record.id, volumeID: volumeID, connectionInfo: info, mode: mode, accessMode: accessMode, connector: node, force: force)
+            attachmentID: record.id, volumeID: volumeID, connectionInfo: info, mode: mode, accessMode: accessMode, connector: node,
+            force: takeover.force, breakLock: takeover.breakLock, requestedBy: takeover.requestedBy)
         do {
             try failpoints.hit(.attachJournaled)
             var attached = try await connector.attach(request)
@@ -308,5 +317,14 @@ public final class AttachmentService: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+extension AttachmentService {
+    /// How an attach may take a volume another client uses, and who asked (see `RBDClaim`).
+    struct Takeover: Sendable {
+        var force: Bool
+        var breakLock: Bool
+        var requestedBy: String
     }
 }

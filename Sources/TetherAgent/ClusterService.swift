@@ -3,6 +3,7 @@ import Logging
 import TetherAPI
 import TetherCeph
 import TetherCore
+import TetherRBD
 
 /// The Ceph cluster registry as the agent keeps it: loaded from clusters.d at start, edited through
 /// the API by writing the same files, and mirrored into the ceph directory (conf, keyrings).
@@ -13,8 +14,14 @@ public actor ClusterService {
     let host: any TetherCore.Host
     let secrets: SecretSync
     let logger: Logger
+    /// Shared with the RBD connectors: fencing reuses their connections.
+    let connections: RADOSConnections
 
-    init(directory: String, cephDirectory: String, libvirtURI: String, host: any TetherCore.Host, logger: Logger) async throws {
+    init(
+        directory: String, cephDirectory: String, libvirtURI: String, host: any TetherCore.Host, logger: Logger,
+        connections: RADOSConnections = RADOSConnections()
+    ) async throws {
+        self.connections = connections
         self.directory = directory
         self.cephDirectory = cephDirectory
         self.host = host

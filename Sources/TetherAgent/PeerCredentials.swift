@@ -1,3 +1,4 @@
+import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTPTypes
@@ -7,6 +8,17 @@ import TetherCore
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Who sent a request, as the routes see it: the peer check's credentials in a header only the
+/// check writes. A request that did not come through the check (in-process tests, the fuzzer)
+/// has none: "unknown".
+enum APIPeer {
+    static let header = HTTPFields.Element.Name("x-tether-peer")!  // HTTPField, which Hummingbird does not export by name
+
+    static func value(_ peer: PeerCredentials) -> String { "uid=\(peer.uid) gid=\(peer.gid) pid=\(peer.pid)" }
+
+    static func of(_ request: Request) -> String { request.headers[header] ?? "unknown" }
+}
 
 /// Who may use the local API: root and the members of one group, all of them full admins of
 /// the node (README.md, "Trust model").
@@ -80,7 +92,7 @@ final class PeerCredentialHandler: ChannelDuplexHandler, RemovableChannelHandler
     private enum State {
         /// No verdict yet; whether a read was asked for meanwhile.
         case waiting(readPending: Bool)
-        case allowed
+        case allowed(PeerCredentials)
         case refused
     }
 
@@ -106,8 +118,15 @@ final class PeerCredentialHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .allowed = state else { return }
-        context.fireChannelRead(data)
+        guard case .allowed(let peer) = state else { return }
+        // The routes learn who asked from this header, set here from SO_PEERCRED: whatever the
+        // client sent under that name is replaced, so no client can speak for another.
+        guard case .head(var head) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        head.headerFields[APIPeer.header] = APIPeer.value(peer)
+        context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 
     func read(context: ChannelHandlerContext) {
@@ -164,7 +183,7 @@ final class PeerCredentialHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         guard case .waiting(let readPending) = state else { return }
-        state = .allowed
+        state = .allowed(peer)
         logger.trace("API peer allowed", metadata: ["pid": "\(peer.pid)", "uid": "\(peer.uid)", "verdict": "\(verdict)"])
         if readPending { context.read() }
     }

@@ -30,7 +30,7 @@ struct Routes {
         v1.post("attachments") { request, _ in
             let body = try await JSONBody.decode(CreateAttachmentRequest.self, from: request, what: "the attachment request")
             try body.validate()
-            let (record, created) = try await self.attachments.attach(body)
+            let (record, created) = try await self.attachments.attach(body, peer: APIPeer.of(request))
             return try JSONBody.response(try Self.body(record), status: created ? .created : .ok)
         }
         v1.get("attachments") { _, _ in
@@ -94,6 +94,11 @@ struct Routes {
         }
         v1.delete("clusters/:name") { _, context in
             try JSONBody.response(try await self.clusters.remove(try Self.parameter("name", context)))
+        }
+        v1.post("clusters/:name/fence") { request, context in
+            let body = try await JSONBody.decode(FenceRequest.self, from: request, what: "the fence request")
+            let address = try body.validate()
+            return try JSONBody.response(try await self.clusters.fence(try Self.parameter("name", context), body, address: address, peer: APIPeer.of(request)))
         }
         v1.post("clusters/sync") { _, _ in
             try await self.clusters.reload()

@@ -26,3 +26,11 @@ extension AgentEndpoint where Response == ClusterSyncBody {
         Self(method: "POST", target: "/v1/clusters/sync").waiting("syncing Ceph clusters (files, libvirt secrets)", check: "tether cluster list")
     }
 }
+
+extension AgentEndpoint where Response == FenceResponse {
+    /// Blocklists a client instance of the cluster (Ceph's osd blocklist add).
+    public static func fence(cluster: String, _ request: FenceRequest) throws -> Self {
+        try Self(method: "POST", target: "/v1/clusters/\(percentEncoded(cluster))/fence", json: request)
+            .waiting("fencing \(request.address) in Ceph cluster \(cluster) (osd blocklist add)", check: "tether fence \(request.address) --cluster \(cluster) again (it is idempotent)")
+    }
+}

@@ -14,10 +14,18 @@ public struct AttachRequest: Sendable {
     public var mode: AttachMode
     public var accessMode: AccessMode
     public var connector: ConnectorProperties
-    /// Attach even if another client holds the volume (multiattach or operator's force).
+    /// The operator's force: take over a volume another client uses, once that client is fenced
+    /// (RBD; see `RBDClaim`).
     public var force: Bool
+    /// With `force`: break another client's lock instead of asking for it to be fenced first.
+    public var breakLock: Bool
+    /// Who asked (the API peer's credentials), for the log lines of a forced take-over.
+    public var requestedBy: String
 
-    public init(attachmentID: String, volumeID: String, connectionInfo: ConnectionInfo, mode: AttachMode, accessMode: AccessMode, connector: ConnectorProperties, force: Bool = false) {
+    public init(
+        attachmentID: String, volumeID: String, connectionInfo: ConnectionInfo, mode: AttachMode, accessMode: AccessMode, connector: ConnectorProperties,
+        force: Bool = false, breakLock: Bool = false, requestedBy: String = "unknown"
+    ) {
         self.attachmentID = attachmentID
         self.volumeID = volumeID
         self.connectionInfo = connectionInfo
@@ -25,6 +33,8 @@ public struct AttachRequest: Sendable {
         self.accessMode = accessMode
         self.connector = connector
         self.force = force
+        self.breakLock = breakLock
+        self.requestedBy = requestedBy
     }
 }
 

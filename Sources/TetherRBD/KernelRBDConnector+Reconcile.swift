@@ -146,7 +146,11 @@ extension KernelRBDConnector {
             cluster: target.cluster, user: target.user, spec: target.spec, readOnly: target.readOnly, messenger: messenger,
             connectTimeout: timeouts.connect, extraOptions: mapOptions)
         if let connections {
-            try await precheck(target, key: key, connections: connections, mayShare: false, formerClient: [handle.clientID, handle.clientAddress].compactMap { $0 })
+            // A heal never takes an image over: the journaled attach did not ask for it again.
+            let claim = RBDClaim(force: false, breakLock: false, requestedBy: "reconciler")
+            try await precheck(
+                target, key: key, connections: connections, claim: claim, formerClient: [handle.clientID, handle.clientAddress].compactMap { $0 },
+                metadata: ["attachment": "\(attachmentID)"])
         }
         try await writeMapFile(target, adopting: true)
         let device = try await mapNew(target, mapRequest, key: key, sysfs: sysfs, registered: registered)

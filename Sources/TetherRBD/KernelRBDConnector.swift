@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TetherCeph
 import TetherCore
 
@@ -26,6 +27,7 @@ public struct KernelRBDConnector: Connector {
     let mapOptions: [String]
     let mapDirectory: String?
     let requireStableNames: Bool
+    let logger: Logger
 
     /// - Parameters:
     ///   - connections: when given, each new mapping is checked with librados first (the monitors
@@ -40,8 +42,9 @@ public struct KernelRBDConnector: Connector {
     public init(
         host: any TetherCore.Host, registry: @escaping @Sendable () async -> CephRegistry, connections: RADOSConnections? = nil,
         timeouts: KRBDTimeouts = KRBDTimeouts(), messenger: KRBDMessengerMode = .legacy, mapOptions: [String] = [],
-        mapDirectory: String? = StableNames.defaultMapDirectory, requireStableNames: Bool = true
+        mapDirectory: String? = StableNames.defaultMapDirectory, requireStableNames: Bool = true, logger: Logger = Logger(label: "tether.rbd")
     ) {
+        self.logger = logger
         self.host = host
         self.registry = registry
         self.connections = connections
@@ -90,7 +93,8 @@ public struct KernelRBDConnector: Connector {
         let key = try registry.requireKey(for: target.user, in: target.cluster)
         if let connections {
             let multiattach = request.connectionInfo.data["multiattach"]?.boolValue ?? false
-            try await precheck(target, key: key, connections: connections, mayShare: request.force || multiattach)
+            let claim = multiattach ? nil : RBDClaim(force: request.force, breakLock: request.breakLock, requestedBy: request.requestedBy)
+            try await precheck(target, key: key, connections: connections, claim: claim, metadata: ["volume": "\(request.volumeID)", "attachment": "\(request.attachmentID)"])
         }
         try await writeMapFile(target, adopting: false)
         let device = try await mapNew(target, mapRequest, key: key, sysfs: sysfs, registered: registered)
@@ -177,21 +181,22 @@ public struct KernelRBDConnector: Connector {
     }
 
     /// Network mode's checks before the kernel joins the cluster: its errors are clearer than an
-    /// errno, and librados sees the exclusive-lock owner the kernel would fight with.
+    /// errno, and librados sees the other clients the kernel would share the image with.
     /// - Parameters:
-    ///   - mayShare: a forced or multiattach attach; another client's lock is no reason to stop.
+    ///   - claim: how a read-write mapping may take the image from other clients (`RBDClaim`);
+    ///     nil for a multiattach volume, which is shared by design.
     ///   - formerClient: this node's own mapping before a reboot (client id and address as sysfs
     ///     showed them): its lock is stale, and the new mapping breaks it.
-    func precheck(_ target: Target, key: Secret, connections: RADOSConnections, mayShare: Bool, formerClient: [String] = []) async throws {
+    func precheck(
+        _ target: Target, key: Secret, connections: RADOSConnections, claim: RBDClaim?, formerClient: [String] = [], metadata: Logger.Metadata = [:]
+    ) async throws {
         let connection = try await connections.connection(cluster: target.cluster, user: target.user, key: key)
-        let image = try await connection.inspect(pool: target.spec.pool, image: target.spec.image)
-        let others = image.lockOwners.filter { owner in !formerClient.contains { Self.sameClient(owner, $0) } }
         // A read-only mapping never takes the lock, so it cannot fight for it.
-        if let owner = others.first, !mayShare, !target.readOnly {
-            throw TetherError(
-                .conflict, "\(target.spec.imageName) in cluster \(target.cluster.name) is locked by \(owner) (watchers: \(image.watchers.map(\.address).joined(separator: ", ")))",
-                hint: "detach it there first, or attach with force if the volume is multiattach")
+        guard let claim, !target.readOnly else {
+            _ = try await connection.inspect(pool: target.spec.pool, image: target.spec.image)
+            return
         }
+        _ = try await claim.check(connection, pool: target.spec.pool, image: target.spec.image, ignoring: formerClient, logger: logger, metadata: metadata)
     }
 
     func map(_ request: KRBDMapRequest, key: Secret, cluster: CephCluster, sysfs: KRBDSysfs) async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TetherCeph
 import TetherCore
 
@@ -15,11 +16,13 @@ public struct NetworkRBDConnector: Connector {
     let connections: RADOSConnections
     let cephDirectory: String
     let secretDirectory: String
+    let logger: Logger
 
     public init(
         host: any TetherCore.Host, registry: @escaping @Sendable () async -> CephRegistry, connections: RADOSConnections,
-        cephDirectory: String, secretDirectory: String
+        cephDirectory: String, secretDirectory: String, logger: Logger = Logger(label: "tether.rbd")
     ) {
+        self.logger = logger
         self.host = host
         self.registry = registry
         self.connections = connections
@@ -34,19 +37,18 @@ public struct NetworkRBDConnector: Connector {
         let (cluster, user) = (resolution.cluster, resolution.user)
         let key = try registry.requireKey(for: user, in: cluster)
         let connection = try await connections.connection(cluster: cluster, user: user, key: key)
-        let image = try await connection.inspect(pool: data.pool, image: data.image)
-
+        let readOnly = request.accessMode == .readOnly || data.accessMode == .readOnly
         let multiattach = request.connectionInfo.data["multiattach"]?.boolValue ?? false
-        if let owner = image.lockOwners.first, !request.force, !multiattach {
-            throw TetherError(
-                .conflict, "\(data.pool)/\(data.image) in cluster \(cluster.name) is locked by \(owner) (watchers: \(image.watchers.map(\.address).joined(separator: ", ")))",
-                hint: "detach it there first, or attach with force if the volume is multiattach")
-        }
+        // Read-only and multiattach attaches share the image by design: nothing to claim.
+        let image = readOnly || multiattach
+            ? try await connection.inspect(pool: data.pool, image: data.image)
+            : try await RBDClaim(force: request.force, breakLock: request.breakLock, requestedBy: request.requestedBy)
+                .check(connection, pool: data.pool, image: data.image, logger: logger, metadata: ["volume": "\(request.volumeID)", "attachment": "\(request.attachmentID)"])
+                .image
 
         try await ensureConf(cluster, registry: registry)
         let keyFile = secretFiles(forAttachment: request.attachmentID)[0]
         try await host.writeFile(keyFile, contents: key.reveal { Array($0.utf8) }, mode: 0o600)
-        let readOnly = request.accessMode == .readOnly || data.accessMode == .readOnly
         let description = RBDDiskDescription(
             cluster: cluster, user: user, pool: data.pool, image: data.image,
             confPath: CephFileSet.confPath(cluster: cluster.name, cephDirectory: cephDirectory), secretUUID: cluster.secretUUID(for: user),

@@ -26,8 +26,11 @@ extension Tether {
         @Flag(help: "Attach read-only, whatever connection_info's access_mode says.")
         var readOnly = false
 
-        @Flag(help: "Attach even if another client holds the volume.")
+        @Flag(help: "RBD read-write: take the volume over from another client that uses it, once that client is fenced (tether fence).")
         var force = false
+
+        @Flag(help: "With --force: break the other client's exclusive lock instead (librbd blocklists it as it does); for when you know it is gone.")
+        var breakLock = false
 
         @OptionGroup var global: GlobalOptions
 
@@ -39,7 +42,7 @@ extension Tether {
             try await global.run { client in
                 let request = CreateAttachmentRequest(
                     connectionInfo: try readConnectionInfo(), volumeID: volume, mode: mode,
-                    readOnly: readOnly ? true : nil, force: force ? true : nil)
+                    readOnly: readOnly ? true : nil, force: force ? true : nil, breakLock: breakLock ? true : nil)
                 // The agent's own checks, so bad input never reaches it.
                 try request.validate()
                 let reply = try await client.reply(.attach(request))

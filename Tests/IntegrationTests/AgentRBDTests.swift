@@ -95,13 +95,19 @@ struct AgentRBDTests {
                         try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v4", clusterName: "ceph-a")))
                     }
                     #expect(locked?.code == .conflict)
-                    #expect(locked?.message.contains("locked by") == true)
-                    let forced = try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v4", clusterName: "ceph-a"), force: true))
-                    #expect(forced.created)
+                    #expect(locked?.message.contains("holds its exclusive lock") == true)
+                    // --force takes over only from a fenced client (AgentFencingTests).
+                    let forced = await #expect(throws: TetherError.self) {
+                        try await client.attach(CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v4", clusterName: "ceph-a"), force: true))
+                    }
+                    #expect(forced?.code == .conflict)
+                    let shared = try await client.attach(
+                        CreateAttachmentRequest(connectionInfo: Self.connectionInfo(a, volume: "v4", clusterName: "ceph-a"), readOnly: true))
+                    #expect(shared.created)
                     // The attachment reports who holds the lock and who watches the image.
-                    #expect(forced.attachment.details?["lock_owners"]?.arrayValue?.count == 1)
-                    #expect(forced.attachment.details?["watchers"]?.arrayValue?.isEmpty == false)
-                    #expect(forced.attachment.details?["features"]?.arrayValue?.contains("exclusive-lock") == true)
+                    #expect(shared.attachment.details?["lock_owners"]?.arrayValue?.count == 1)
+                    #expect(shared.attachment.details?["watchers"]?.arrayValue?.isEmpty == false)
+                    #expect(shared.attachment.details?["features"]?.arrayValue?.contains("exclusive-lock") == true)
                     _ = try await client.detach("v4")
                     await lock.release()
 

@@ -8,6 +8,23 @@ extension CreateAttachmentRequest {
             try IdentifierGrammar.volumeID.check(volumeID, field: "volume_id")
         }
         try connectionInfo.validate(field: "connection_info")
+        if breakLock == true, force != true {
+            throw TetherError.invalidField(
+                "break_lock", "needs force: true", hint: "breaking another client's lock is a forced take-over: send force: true with it (tether attach --force --break-lock)")
+        }
+    }
+}
+
+extension FenceRequest {
+    /// The address as the blocklist names it, without a messenger prefix.
+    public func validate() throws -> String {
+        if let expireSeconds {
+            _ = try NumberGrammar.check(.int(expireSeconds), field: "expire_seconds", range: Self.expireRange, what: "expire_seconds (seconds)")
+        }
+        if let user {
+            try IdentifierGrammar.cephUser.check(user, field: "user")
+        }
+        return try CephClientAddressGrammar.check(address, field: "address")
     }
 }
 
