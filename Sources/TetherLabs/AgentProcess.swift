@@ -10,6 +10,8 @@ public final class AgentProcess: @unchecked Sendable {
     private var process: SpawnedProcess?
     /// Added to tetherd's environment (e.g. `NOTIFY_SOCKET`); a change counts from the next `start()`.
     public var environment: [String: String]
+    /// Runs tetherd in this node's network namespace (`NodeNetwork`); nil: the test's own.
+    public let node: NodeNetwork.Node?
 
     public var socketPath: String { directory.file("t.sock") }
     public var stateDirectory: String { directory.file("state") }
@@ -23,9 +25,10 @@ public final class AgentProcess: @unchecked Sendable {
     ///   - extraRoot: keys of the file's root table (`system_root = ...`).
     public init(
         tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraRoot: String = "", extraISCSI: String = "", extraConfig: String = "",
-        libvirtURI: String = "", environment: [String: String] = [:]
+        libvirtURI: String = "", environment: [String: String] = [:], node: NodeNetwork.Node? = nil
     ) throws {
         directory = try TemporaryDirectory(prefix: "agt")
+        self.node = node
         self.environment = environment
         self.initiator = initiator
         var config = """
@@ -66,7 +69,10 @@ public final class AgentProcess: @unchecked Sendable {
 
     public func start() throws {
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let process = try SpawnedProcess(Self.binary, ["--config", configPath, "--log-level", "debug"], environment: environment, logPath: logPath)
+        let arguments = ["--config", configPath, "--log-level", "debug"]
+        // nsenter execs tetherd in the same process: the PID stays tetherd's.
+        let (program, argv) = node?.command(Self.binary, arguments) ?? (Self.binary, arguments)
+        let process = try SpawnedProcess(Lab.find(program) ?? program, argv, environment: environment, logPath: logPath)
         self.process = process
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {

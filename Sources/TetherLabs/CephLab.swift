@@ -28,10 +28,13 @@ public final class CephLab: @unchecked Sendable {
     public static var isAvailable: Bool { Lab.has("ceph-mon") && Lab.has("ceph-osd") }
 
     /// Starts cluster `name` with its mon on 127.0.0.1:`basePort` (v2) and `basePort`+1 (v1).
-    public init(name: String, basePort: Int) throws {
+    /// - Parameter address: binds mon and OSD there instead (an address of this namespace that
+    ///   other namespaces reach, `NodeNamespace.serverAddress`).
+    public init(name: String, basePort: Int, address: String? = nil) throws {
         directory = try TemporaryDirectory(prefix: "ceph")
         self.name = name
-        let result = try Lab.run("/bin/bash", [Self.script, "start", directory.path, name, "\(basePort)"])
+        let result = try Lab.run(
+            "/bin/bash", [Self.script, "start", directory.path, name, "\(basePort)"], environment: address.map { ["CEPH_LAB_ADDR": $0] } ?? [:])
         guard result.status == 0 else {
             _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])
             throw TetherError(.internalError, "ceph-lab start \(name) failed: \(result.output.suffix(2000))")
@@ -51,13 +54,31 @@ public final class CephLab: @unchecked Sendable {
 
     public var cinderKeyringPath: String { directory.file("cinder.keyring") }
 
-    /// Registers this cluster and its client.cinder key in the registry at `directory`, as an
-    /// operator would (the key Cinder never sends).
-    public func register(in directory: String) async throws {
-        let user = try CephUser(name: "cinder", keyFile: CephRegistry.defaultKeyFile(cluster: name, user: "cinder", directory: directory))
+    /// Registers this cluster and its client.cinder key (or `user`'s) in the registry at
+    /// `directory`, as an operator would (the key Cinder never sends).
+    public func register(in directory: String, user userName: String = "cinder", key: Secret? = nil) async throws {
+        let user = try CephUser(name: userName, keyFile: CephRegistry.defaultKeyFile(cluster: name, user: userName, directory: directory))
         let cluster = try CephCluster(
             name: name, fsid: UUID(uuidString: fsid)!, monitors: [try CephMonitor(v2: monitorV2, v1: monitorV1)], users: [user])
-        try await CephRegistry.write(cluster, keys: ["cinder": cinderKey], directory: directory, host: LinuxHost())
+        try await CephRegistry.write(cluster, keys: [userName: key ?? cinderKey], directory: directory, host: LinuxHost())
+    }
+
+    /// Runs the `ceph` (or `rbd`) CLI as client.admin; its exit code and output. Lab work only.
+    public func admin(_ arguments: [String], tool: String = "ceph") throws -> (status: Int32, output: String) {
+        try Lab.run("timeout", ["30", Lab.find(tool) ?? tool, "--cluster", name, "-c", configPath, "-k", directory.file("admin.keyring")] + arguments)
+    }
+
+    /// Makes client.`name` with client.cinder's caps (profile rbd on pool rbd); its key.
+    public func createUser(_ user: String) throws -> Secret {
+        let keyring = directory.file("\(user).keyring")
+        let made = try admin(["auth", "get-or-create", "client.\(user)", "mon", "profile rbd", "osd", "profile rbd pool=rbd", "-o", keyring])
+        guard made.status == 0 else { throw TetherError(.internalError, "ceph auth get-or-create client.\(user) failed: \(made.output)") }
+        // The keyring's "key = ..." line: the CLI's output mixes librados' warnings into the key.
+        let line = try String(contentsOfFile: keyring, encoding: .utf8).split(whereSeparator: \.isNewline).first { $0.contains("key = ") }
+        guard let key = line?.split(separator: "=", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) else {
+            throw TetherError(.internalError, "ceph auth get-or-create client.\(user) wrote no key to \(keyring)")
+        }
+        return Secret(key)
     }
 
     public func stop() {
@@ -70,7 +91,7 @@ public final class CephLab: @unchecked Sendable {
     /// A base port no other cluster of this process uses: clusters of parallel tests share the
     /// test's network namespace, and a cluster that reaches another's monitor fails with EACCES.
     /// 20000-43999; tgtd's ports (Lab.randomPort) lie above.
-    static func nextBasePort() -> Int {
+    public static func nextBasePort() -> Int {
         let slot = portCounter.withLock { counter in
             defer { counter += 1 }
             return counter % 60

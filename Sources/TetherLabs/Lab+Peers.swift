@@ -17,6 +17,9 @@ extension Lab {
         case useradd
         case groupadd
         case promtool
+        /// Network namespaces for a second node (`NodeNamespace`).
+        case nsenter
+        case ip
 
         public var program: String { rawValue }
 
@@ -35,7 +38,8 @@ extension Lab {
             case .postgres: "postgresql-15"
             case .rabbitMQ: "rabbitmq-server"
             case .qemuIO: "qemu-utils"
-            case .setpriv: "util-linux"
+            case .setpriv, .nsenter: "util-linux"
+            case .ip: "iproute2"
             case .useradd, .groupadd: "passwd"
             case .promtool: "prometheus"
             }

@@ -149,7 +149,15 @@ enum LogOverlap {
 
 /// qemu-io as the independent client, driven by Tether's QEMU description of an attachment.
 enum QEMU {
-    static func io(_ attachment: AttachmentBody, command: String) throws -> String {
+    static func io(_ attachment: AttachmentBody, command: String, node: NodeNetwork.Node? = nil) throws -> String {
+        let arguments = try imageArguments(attachment, commands: ["-c", command])
+        let (program, argv) = node?.command("qemu-io", arguments) ?? ("qemu-io", arguments)
+        return try Lab.run(program, argv).output
+    }
+
+    /// qemu-io's arguments for the attachment's QEMU description (its secrets by file), after
+    /// `commands`.
+    static func imageArguments(_ attachment: AttachmentBody, commands: [String] = []) throws -> [String] {
         guard let qemu = attachment.qemu else { throw TetherError(.internalError, "attachment has no QEMU description") }
         var arguments: [String] = []
         for object in qemu.objects {
@@ -158,7 +166,6 @@ enum QEMU {
             arguments += ["--object", ([type] + options).joined(separator: ",")]
         }
         let json = String(decoding: try JSONEncoder().encode(qemu.blockdev), as: UTF8.self)
-        arguments += ["-c", command, "json:" + json]
-        return try Lab.run("qemu-io", arguments).output
+        return arguments + commands + ["json:" + json]
     }
 }
