@@ -44,7 +44,8 @@ public final class LocalAttachService: Sendable {
     // MARK: - Attach
 
     /// Attaches the Cinder volume here, or answers the local attachment that already exists.
-    func attach(_ request: LocalAttachRequest) async throws -> (LocalAttachmentBody, created: Bool) {
+    /// - Parameter peer: who asked (the API peer's credentials), for the log of a forced take-over.
+    func attach(_ request: LocalAttachRequest, peer: String = "unknown") async throws -> (LocalAttachmentBody, created: Bool) {
         let client = try requireCinder()
         let volumeID = try Self.validVolumeID(request.volumeID)
         return try await locks.withLock(Self.lockKey(volumeID)) {
@@ -61,12 +62,12 @@ public final class LocalAttachService: Sendable {
                 try await self.settle(existing, client: client)
             }
             return try await self.stats.track(.localAttach, protocol: .cinder, mode: .init(request.mode ?? .network)) {
-                (try await self.attachNew(volumeID: volumeID, request: request, client: client), true)
+                (try await self.attachNew(volumeID: volumeID, request: request, client: client, peer: peer), true)
             }
         }
     }
 
-    private func attachNew(volumeID: String, request: LocalAttachRequest, client: CinderClient) async throws -> LocalAttachmentBody {
+    private func attachNew(volumeID: String, request: LocalAttachRequest, client: CinderClient, peer: String) async throws -> LocalAttachmentBody {
         let watch = StopWatch()
         let version = try await watch.time { try await client.microversion() }
         let volume = try await watch.time { try await client.volume(volumeID) }
@@ -119,7 +120,7 @@ public final class LocalAttachService: Sendable {
                 record.mode = mode
             }
             let (local, madeHere) = try await attachments.attach(
-                CreateAttachmentRequest(connectionInfo: info, volumeID: volumeID, mode: mode, readOnly: record.readOnly, force: request.force))
+                CreateAttachmentRequest(connectionInfo: info, volumeID: volumeID, mode: mode, readOnly: record.readOnly, force: request.force), peer: peer)
             guard madeHere else {
                 throw TetherError(
                     .conflict, "volume \(volumeID) is already attached here outside local-attach (attachment \(local.id))",

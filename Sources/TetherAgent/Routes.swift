@@ -51,7 +51,7 @@ struct Routes {
         v1.post("local-attachments") { request, _ in
             let body = try await JSONBody.decode(LocalAttachRequest.self, from: request, what: "the local-attach request")
             try body.validate()
-            let (attached, created) = try await self.localAttachments.attach(body)
+            let (attached, created) = try await self.localAttachments.attach(body, peer: APIPeer.of(request))
             return try JSONBody.response(attached, status: created ? .created : .ok)
         }
         v1.get("local-attachments") { _, _ in
