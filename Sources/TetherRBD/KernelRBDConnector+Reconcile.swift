@@ -336,9 +336,7 @@ extension KernelRBDConnector {
     /// with a `v1:` prefix) is the client sysfs showed as `client4123` or `192.0.2.50:0/1000`.
     static func sameClient(_ owner: String, _ client: String) -> Bool {
         func plain(_ text: String) -> String {
-            var text = text.hasPrefix("client.") ? "client" + text.dropFirst("client.".count) : text
-            for prefix in ["v1:", "v2:", "any:"] where text.hasPrefix(prefix) { text.removeFirst(prefix.count) }
-            return text
+            text.hasPrefix("client.") ? "client" + text.dropFirst("client.".count) : RBDClient.instance(text)
         }
         return !client.isEmpty && plain(owner) == plain(client)
     }
