@@ -29,7 +29,7 @@ public final class CephLab: @unchecked Sendable {
 
     /// Starts cluster `name` with its mon on 127.0.0.1:`basePort` (v2) and `basePort`+1 (v1).
     /// - Parameter address: binds mon and OSD there instead (an address of this namespace that
-    ///   other namespaces reach, `NodeNamespace.serverAddress`).
+    ///   other namespaces reach, `NodeNetwork.serverAddress`).
     public init(name: String, basePort: Int, address: String? = nil) throws {
         directory = try TemporaryDirectory(prefix: "ceph")
         self.name = name
@@ -68,7 +68,7 @@ public final class CephLab: @unchecked Sendable {
         try Lab.run("timeout", ["30", Lab.find(tool) ?? tool, "--cluster", name, "-c", configPath, "-k", directory.file("admin.keyring")] + arguments)
     }
 
-    /// Makes client.`name` with client.cinder's caps (profile rbd on pool rbd); its key.
+    /// Makes client.`user` with client.cinder's caps (profile rbd on pool rbd); its key.
     public func createUser(_ user: String) throws -> Secret {
         let keyring = directory.file("\(user).keyring")
         let made = try admin(["auth", "get-or-create", "client.\(user)", "mon", "profile rbd", "osd", "profile rbd pool=rbd", "-o", keyring])

@@ -17,7 +17,7 @@ extension Lab {
         case useradd
         case groupadd
         case promtool
-        /// Network namespaces for a second node (`NodeNamespace`).
+        /// Network namespaces for a second node (`NodeNetwork`).
         case nsenter
         case ip
 
