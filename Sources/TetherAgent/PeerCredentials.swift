@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -10,14 +11,21 @@ import Glibc
 #endif
 
 /// Who sent a request, as the routes see it: the peer check's credentials in a header only the
-/// check writes. A request that did not come through the check (in-process tests, the fuzzer)
-/// has none: "unknown".
+/// check writes. A request that did not come through the check (in-process tests, the fuzzer, a
+/// listener without it) has none: "unknown".
 enum APIPeer {
     static let header = HTTPFields.Element.Name("x-tether-peer")!  // HTTPField, which Hummingbird does not export by name
 
-    static func value(_ peer: PeerCredentials) -> String { "uid=\(peer.uid) gid=\(peer.gid) pid=\(peer.pid)" }
+    /// A random value of this process, first in the header: a value without it was not written by
+    /// the peer check (a client's own on a listener that has no check) and names nobody.
+    static let seal = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
 
-    static func of(_ request: Request) -> String { request.headers[header] ?? "unknown" }
+    static func value(_ peer: PeerCredentials) -> String { "\(seal) uid=\(peer.uid) gid=\(peer.gid) pid=\(peer.pid)" }
+
+    static func of(_ request: Request) -> String {
+        guard let value = request.headers[header], value.hasPrefix(seal + " ") else { return "unknown" }
+        return String(value.dropFirst(seal.count + 1))
+    }
 }
 
 /// Who may use the local API: root and the members of one group, all of them full admins of
