@@ -112,6 +112,16 @@ final class Journal: Sendable {
                 t.add(column: "lastError", .text)
             }
         }
+        migrator.registerMigration("v4-rbd-export") { db in
+            try db.create(table: "rbdExport") { t in
+                t.primaryKey("volumeID", .text)
+                t.column("cluster", .text).notNull()
+                t.column("pool", .text).notNull()
+                t.column("image", .text).notNull()
+                t.column("user", .text).notNull()
+                t.column("createdAt", .text).notNull()
+            }
+        }
         return migrator
     }
 
