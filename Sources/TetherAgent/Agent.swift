@@ -42,9 +42,11 @@ public struct Agent: Sendable {
             logger.warning("no iSCSI initiator name", metadata: ["hint": "set [iscsi] initiator in tether.toml or write \(configuration.initiatorFile)"])
         }
         let secrets = "\(configuration.stateDirectory)/secrets"
+        // One libvirt connection, opened on first use.
+        let libvirtSecrets: (any LibvirtSecretStore)? = configuration.libvirtURI.isEmpty ? nil : LazyLibvirtSecrets(uri: configuration.libvirtURI)
         let clusters = try await ClusterService(
-            directory: configuration.registryDirectory, cephDirectory: configuration.cephDirectory, libvirtURI: configuration.libvirtURI,
-            host: host, logger: logger)
+            directory: configuration.registryDirectory, cephDirectory: configuration.cephDirectory, secretStore: libvirtSecrets,
+            host: host, journal: journal, logger: logger)
         await clusters.syncAtStart()
         let registry: @Sendable () async -> CephRegistry = { await clusters.current }
         let radosConnections = RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout))
@@ -52,7 +54,7 @@ public struct Agent: Sendable {
             NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets),
             NetworkRBDConnector(
                 host: host, registry: registry, connections: radosConnections, cephDirectory: configuration.cephDirectory,
-                secretDirectory: secrets),
+                secretDirectory: secrets, secretReference: { await clusters.secretReference(cluster: $0, user: $1) }),
             // Kernel mode: open-iscsi (+ dm-multipath) and krbd; a host without their kernel
             // modules answers each attach with what is missing.
             KernelISCSIConnector(host: host, configuration: KernelISCSIConfiguration(root: configuration.systemRoot), logger: logger),

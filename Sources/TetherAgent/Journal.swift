@@ -122,6 +122,17 @@ final class Journal: Sendable {
                 t.column("createdAt", .text).notNull()
             }
         }
+        migrator.registerMigration("v5-adopted-secret") { db in
+            try db.create(table: "adoptedSecret") { t in
+                t.column("fsid", .text).notNull()
+                t.column("user", .text).notNull()
+                t.column("uuid", .text).notNull()
+                t.column("usage", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("adoptedAt", .text).notNull()
+                t.primaryKey(["fsid", "user"])
+            }
+        }
         return migrator
     }
 
