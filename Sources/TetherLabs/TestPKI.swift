@@ -21,13 +21,7 @@ public struct TestPKI: Sendable {
     /// A CA named `name`: `<name>.crt`, `<name>.key`.
     @discardableResult
     public func authority(_ name: String) throws -> Identity {
-        let identity = paths(name)
-        try openssl([
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", identity.key, "-out", identity.certificate,
-            "-subj", "/CN=\(name)", "-days", "2",
-        ])
-        try restrict(identity.key)
-        return identity
+        try selfSigned(name, commonName: name)
     }
 
     /// A certificate for `commonName` signed by CA `authority`, valid `days` days (-1: expired
@@ -52,7 +46,9 @@ public struct TestPKI: Sendable {
         return identity
     }
 
-    /// A self-signed certificate for `commonName` (its own CA, trusted by nobody).
+    /// A self-signed certificate for `commonName`: a CA of its own, trusted by nobody until a
+    /// configuration names it.
+    @discardableResult
     public func selfSigned(_ name: String, commonName: String) throws -> Identity {
         let identity = paths(name)
         try openssl([

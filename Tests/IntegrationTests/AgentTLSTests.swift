@@ -38,21 +38,25 @@ struct AgentTLSTests {
             #expect(chmod(server.key, keyMode) == 0)
             // A private port: the test run has its own network namespace, so only this run's suites compete.
             let port = Int.random(in: 20_000...59_999)
-            let config = """
-                [api.tcp]
-                listen = "127.0.0.1:\(port)"
-                cert = "\(server.certificate)"
-                key = "\(server.key)"
-                ca = "\(pki.paths("ca").certificate)"
-                readers = ["reader-1"]
-                exporters = ["exporter-1"]
-                admins = ["admin-1"]
-                """
+            let config = listenerConfig(
+                listen: "127.0.0.1:\(port)", server: server, pki: pki, roles: #"readers = ["reader-1"]\#nexporters = ["exporter-1"]\#nadmins = ["admin-1"]"#)
             try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
                 try await waitForListener(agent)
                 try await body(Setup(agent: agent, pki: pki, port: port, server: server))
             }
         }
+    }
+
+    /// `[api.tcp]` with the server's certificate, CA `ca` of `pki`, and `roles` (TOML lines).
+    static func listenerConfig(listen: String, server: TestPKI.Identity, pki: TestPKI, roles: String) -> String {
+        """
+        [api.tcp]
+        listen = "\(listen)"
+        cert = "\(server.certificate)"
+        key = "\(server.key)"
+        ca = "\(pki.paths("ca").certificate)"
+        \(roles)
+        """
     }
 
     static func waitForListener(_ agent: AgentProcess) async throws {

@@ -25,14 +25,8 @@ struct TwoNodeTLSTests {
                 let server = try pki.issue("storage", commonName: "storage-1", by: "ca", alternativeNames: ["IP:\(nodes.storageAddress)"])
                 let compute = try pki.issue("compute", commonName: "compute-1", by: "ca")
                 let url = "https://\(nodes.storageAddress):8443"
-                let config = """
-                    [api.tcp]
-                    listen = "\(nodes.storageAddress):8443"
-                    cert = "\(server.certificate)"
-                    key = "\(server.key)"
-                    ca = "\(pki.paths("ca").certificate)"
-                    exporters = ["compute-1"]
-                    """
+                let config = AgentTLSTests.listenerConfig(
+                    listen: "\(nodes.storageAddress):8443", server: server, pki: pki, roles: #"exporters = ["compute-1"]"#)
                 try await AgentProcess.with(tgtd: nil, extraConfig: config, launcher: nodes.launcher(.storage)) { agent in
                     try await AgentTLSTests.waitForListener(agent)
                     let environment = [
