@@ -151,6 +151,11 @@ final class ClientRoleHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     "API request refused: role", metadata: ["client": "\(client.names)", "roles": "\(client.roles.map(\.rawValue).sorted())", "needs": "\(required.rawValue)", "method": "\(request.method.rawValue)", "path": "\(request.path ?? "")"])
                 return
             }
+            if required != .reader {
+                // Who changed what on this node from afar: one line per remote change.
+                logger.info(
+                    "API request from a TLS client", metadata: ["client": "\(client.names)", "method": "\(request.method.rawValue)", "path": "\(request.path ?? "")"])
+            }
             context.fireChannelRead(data)
         case .body:
             if refusal == nil { context.fireChannelRead(data) }

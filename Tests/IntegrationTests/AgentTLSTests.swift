@@ -30,7 +30,7 @@ struct AgentTLSTests {
         }
     }
 
-    static func withAgent(keyMode: mode_t = 0o600, _ body: (Setup) async throws -> Void) async throws {
+    static func withAgent(keyMode: mode_t = 0o600, extraConfig: String = "", _ body: (Setup) async throws -> Void) async throws {
         try await TemporaryDirectory.with(prefix: "pki") { directory in
             let pki = TestPKI(directory: directory)
             try pki.authority("ca")
@@ -40,7 +40,7 @@ struct AgentTLSTests {
             let port = Int.random(in: 20_000...59_999)
             let config = listenerConfig(
                 listen: "127.0.0.1:\(port)", server: server, pki: pki, roles: #"readers = ["reader-1"]\#nexporters = ["exporter-1"]\#nadmins = ["admin-1"]"#)
-            try await AgentProcess.with(tgtd: nil, extraConfig: config) { agent in
+            try await AgentProcess.with(tgtd: nil, extraConfig: extraConfig + "\n" + config) { agent in
                 try await waitForListener(agent)
                 try await body(Setup(agent: agent, pki: pki, port: port, server: server))
             }
@@ -147,6 +147,16 @@ struct AgentTLSTests {
             #expect(!output.contains("\"status\""), "\(output)")
             // Not a timeout: the agent closed the connection.
             #expect(output.contains("exit 0") || output.contains("exit 1"), "\(output)")
+        }
+    }
+
+    @Test func stalledHandshakeIsClosedAfterTheIdleTimeout() async throws {
+        try await Self.withAgent(extraConfig: "[api]\nidle_timeout = 2") { setup in
+            let started = ContinuousClock.now
+            // Connects and sends nothing: no handshake ever starts.
+            let (_, output) = try Lab.run("bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(setup.port) && timeout 20 cat <&3; echo \"exit $?\""])
+            #expect(output.contains("exit 0"), "\(output)")
+            #expect(ContinuousClock.now - started < .seconds(10), "the connection stayed open \(ContinuousClock.now - started)")
         }
     }
 
