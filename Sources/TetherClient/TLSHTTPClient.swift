@@ -124,7 +124,7 @@ public struct TLSHTTPClient: AgentTransport {
 
     static func refused(_ error: any Error, agent: RemoteAgent) -> TetherError {
         TetherError(
-            .agentDenied, "tetherd at \(agent.url) ended the TLS handshake: \(error)",
+            .agentDenied, "the TLS handshake with tetherd at \(agent.url) failed: \(error)",
             hint: "check that --ca signed the agent's certificate (and names \(agent.host)), and that the agent's [api.tcp] ca signed --cert; an expired certificate fails here too")
     }
 

@@ -57,6 +57,8 @@ struct GlobalOptions: ParsableArguments {
             return nil
         }
         if socket != nil {
+            // --socket beats an agent the environment names; both on the command line conflict.
+            if agent == nil { return nil }
             throw TetherError.invalidInput("--socket and --agent name two agents", hint: "give one: --socket for this node's agent, --agent for a remote one")
         }
         func required(_ option: String?, _ name: String, _ variable: String) throws -> String {

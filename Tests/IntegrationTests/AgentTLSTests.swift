@@ -36,8 +36,8 @@ struct AgentTLSTests {
             try pki.authority("ca")
             let server = try pki.issue("server", commonName: "storage-1", by: "ca", alternativeNames: ["IP:127.0.0.1", "DNS:localhost"])
             #expect(chmod(server.key, keyMode) == 0)
-            // A private port: the test run has its own network namespace, so only this run's suites compete.
-            let port = Int.random(in: 20_000...59_999)
+            // The labs' range for listeners, reserved from ephemeral ports in test.sh's namespace.
+            let port = Lab.randomPort()
             let config = listenerConfig(
                 listen: "127.0.0.1:\(port)", server: server, pki: pki, roles: #"readers = ["reader-1"]\#nexporters = ["exporter-1"]\#nadmins = ["admin-1"]"#)
             try await AgentProcess.with(tgtd: nil, extraConfig: extraConfig + "\n" + config) { agent in

@@ -33,6 +33,8 @@ import Testing
         ])
         #expect(remote?.host == "fd00::2" && remote?.port == 8443 && remote?.url == "https://[fd00::2]:8443")
         #expect(try health.global.remoteAgent(environment: ["TETHER_CERT": "/c"]) == nil)
+        let local = try Self.options(["socket": "/s.sock"])
+        #expect(try local.remoteAgent(environment: ["TETHER_AGENT": "https://s:8443"]) == nil)
     }
 
     /// The options as given on the command line (validation, which prints, is not run here).
