@@ -17,6 +17,8 @@ extension Lab {
         case useradd
         case groupadd
         case promtool
+        case openssl
+        case ip
 
         public var program: String { rawValue }
 
@@ -38,6 +40,8 @@ extension Lab {
             case .setpriv: "util-linux"
             case .useradd, .groupadd: "passwd"
             case .promtool: "prometheus"
+            case .openssl: "openssl"
+            case .ip: "iproute2"
             }
         }
 
