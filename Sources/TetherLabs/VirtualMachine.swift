@@ -63,8 +63,16 @@ public struct VirtualMachine: Sendable {
 
     /// Runs a qemu-io command (`read -P 0xaa 0 64k`) inside the running QEMU on the disk `target`,
     /// through the HMP monitor: the guest's own block backend, with the secret libvirt resolved.
+    /// The monitor answers only errors (an unknown device); qemu-io's own lines go to QEMU's
+    /// stdout, which is `log` (flushed at the latest when QEMU exits).
+    @discardableResult
     public func qemuIO(target: String, _ command: String) throws -> String {
         try libvirt.check(["qemu-monitor-command", "--hmp", name, "qemu-io -d \(try deviceID(target: target)) \"\(command)\""])
+    }
+
+    /// QEMU's stdout and stderr, as the lab's libvirtd keeps them (stdio_handler = "file").
+    public var log: String {
+        (try? String(contentsOfFile: libvirt.directory.file("log/domains/qemu/\(name).log"), encoding: .utf8)) ?? ""
     }
 
     /// Stops QEMU (SIGTERM, so it flushes and closes its disks: there is no guest to shut down).
