@@ -47,7 +47,7 @@ public struct Agent: Sendable {
             logger.warning("no iSCSI initiator name", metadata: ["hint": "set [iscsi] initiator in tether.toml or write \(configuration.initiatorFile)"])
         }
         let secrets = "\(configuration.stateDirectory)/secrets"
-        // One libvirt connection, opened on first use.
+        // One libvirt connection, opened on first use, for the ceph secrets and network iSCSI's CHAP secrets.
         let libvirtSecrets: (any LibvirtSecretStore)? = configuration.libvirtURI.isEmpty ? nil : LazyLibvirtSecrets(uri: configuration.libvirtURI)
         let clusters = try await ClusterService(
             directory: configuration.registryDirectory, cephDirectory: configuration.cephDirectory, secretStore: libvirtSecrets,
@@ -56,7 +56,7 @@ public struct Agent: Sendable {
         let registry: @Sendable () async -> CephRegistry = { await clusters.current }
         let radosConnections = RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout))
         let connectors: [any Connector] = [
-            NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets),
+            NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets, libvirtSecrets: libvirtSecrets),
             NetworkRBDConnector(
                 host: host, registry: registry, connections: radosConnections, cephDirectory: configuration.cephDirectory,
                 secretDirectory: secrets, secretReference: { await clusters.secretReference(cluster: $0, user: $1) }),

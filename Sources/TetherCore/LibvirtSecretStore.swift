@@ -31,6 +31,17 @@ public struct LibvirtSecretInfo: Sendable, Hashable {
     }
 }
 
+/// A libvirt secret Tether defined for an attachment, as the journal keeps it.
+public struct DefinedLibvirtSecret: Sendable, Hashable, Codable {
+    public var uuid: UUID
+    public var usage: LibvirtSecretUsage
+
+    public init(uuid: UUID, usage: LibvirtSecretUsage) {
+        self.uuid = uuid
+        self.usage = usage
+    }
+}
+
 /// How a disk's XML names its secret: by usage (the same name on every node, so a domain moves
 /// with nothing to rewrite) or by UUID (a secret another tool defined, or one Tether does not
 /// manage because `[libvirt] uri` is empty).

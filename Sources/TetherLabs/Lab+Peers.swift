@@ -13,6 +13,7 @@ extension Lab {
         case postgres = "/usr/lib/postgresql/15/bin/postgres"
         case rabbitMQ = "rabbitmq-server"
         case qemuIO = "qemu-io"
+        case qemuSystem = "qemu-system-x86_64"
         case setpriv
         case useradd
         case groupadd
@@ -37,6 +38,7 @@ extension Lab {
             case .postgres: "postgresql-15"
             case .rabbitMQ: "rabbitmq-server"
             case .qemuIO: "qemu-utils"
+            case .qemuSystem: "qemu-system-x86"
             case .setpriv: "util-linux"
             case .useradd, .groupadd: "passwd"
             case .promtool: "prometheus"
