@@ -24,6 +24,10 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The TLS listener and the client's remote agents: mutual TLS, and the names a client
+        // certificate carries (subject CN, SAN) read with swift-certificates.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.6.0"),
     ],
     targets: [
         // System libraries: shims only, no logic. One Swift module imports each.
@@ -95,7 +99,13 @@ let package = Package(
         ),
         .target(
             name: "TetherClient",
-            dependencies: ["TetherCore", "TetherAPI"],
+            dependencies: [
+                "TetherCore", "TetherAPI",
+                // HTTPS to a remote agent (--agent https://HOST:PORT).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -113,6 +123,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                // SIGHUP reloads the TLS listener's certificates.
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,6 +6,9 @@
 #   scripts/libvirt-lab.sh start DIR      starts libvirtd; writes DIR/libvirt.env (URI, LIBVIRTD_PID);
 #                                         its log and the domains' logs (DIR/log/domains/qemu) stay in DIR
 #   scripts/libvirt-lab.sh stop DIR       stops it by PID and removes DIR
+#   scripts/libvirt-lab.sh vm             the VM lab: LibvirtVMTests (a TCG domain on Tether's disks
+#                                         from two Ceph clusters and CHAP iSCSI) in a private network
+#                                         namespace; needs `swift build --build-tests` first
 set -euo pipefail
 
 install() {
@@ -84,9 +87,16 @@ stop() {
     rm -rf "$dir"
 }
 
+# The suite starts (and stops) its own libvirtd, Ceph clusters, tgtd and tetherd.
+vm() {
+    cd "$(dirname "$0")/.."
+    CI=true unshare --net -- bash -c 'ip link set lo up && exec /opt/swift/usr/bin/swift test --skip-build --filter LibvirtVMTests'
+}
+
 case "${1:-}" in
     install) install ;;
     start) start "${2:?DIR}" ;;
     stop) stop "${2:?DIR}" ;;
-    *) echo "usage: scripts/libvirt-lab.sh install | start DIR | stop DIR" >&2; exit 64 ;;
+    vm) vm ;;
+    *) echo "usage: scripts/libvirt-lab.sh install | start DIR | stop DIR | vm" >&2; exit 64 ;;
 esac

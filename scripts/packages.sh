@@ -19,6 +19,7 @@
 #   fresh    scripts/fresh-check.sh: debootstrap and what it caches the base root with
 #   api      scripts/api-check.sh: build + tgt, socat (TCP to the agent's socket), a venv for schemathesis
 #   metrics  Prometheus' promtool, which checks a live agent's /v1/metrics (AgentMetricsTests)
+#   tls      openssl, which makes the CAs and certificates of the TLS listener's tests (AgentTLSTests)
 #   test     everything scripts/test.sh runs
 #
 # Every group that runs a Tether build includes build, so no script can need less than the build.
@@ -43,8 +44,9 @@ group() {
         fresh) echo debootstrap zstd util-linux git ;;
         api) group build; group tgt; echo socat python3 python3-venv ;;
         metrics) echo prometheus ;;
-        test) group demo; group ceph; group libvirt; group cinder; group guest; group api; group metrics ;;
-        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest package fresh api metrics test)" >&2
+        tls) echo openssl ;;
+        test) group demo; group ceph; group libvirt; group cinder; group guest; group api; group metrics; group tls ;;
+        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest package fresh api metrics tls test)" >&2
            return 64 ;;
     esac
 }

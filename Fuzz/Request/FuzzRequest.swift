@@ -96,7 +96,7 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
             // (LocalFileInspector): a path that does not exist keeps it empty, so clusters added
             // here are written to FakeHost and never listed back (add answers not_found).
             let clusters = try await ClusterService(
-                directory: "/nonexistent/tether-fuzz/etc/tether", cephDirectory: "/nonexistent/tether-fuzz/etc/ceph", libvirtURI: "", host: host,
+                directory: "/nonexistent/tether-fuzz/etc/tether", cephDirectory: "/nonexistent/tether-fuzz/etc/ceph", secretStore: nil, host: host,
                 logger: logger)
             let local = LocalAttachService(journal: journal, locks: locks, attachments: attachments, cinder: nil, node: node, stats: stats, logger: logger)
             let router = Router(context: BasicRequestContext.self)

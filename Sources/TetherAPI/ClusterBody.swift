@@ -55,14 +55,29 @@ public struct ClusterBody: Codable, Sendable, Hashable {
         public var hasKey: Bool
         public var secretUUID: String
         public var secretUsage: String
+        /// True when the secret is another tool's that Tether adopted: `secret_uuid` and
+        /// `secret_usage` are then that secret's, and disks name it by UUID.
+        public var secretAdopted: Bool
         public var keyring: String
 
-        public init(name: String, hasKey: Bool, secretUUID: String, secretUsage: String, keyring: String) {
+        public init(name: String, hasKey: Bool, secretUUID: String, secretUsage: String, secretAdopted: Bool = false, keyring: String) {
             self.name = name
             self.hasKey = hasKey
             self.secretUUID = secretUUID
             self.secretUsage = secretUsage
+            self.secretAdopted = secretAdopted
             self.keyring = keyring
+        }
+
+        /// Older agents sent no `secret_adopted`: they adopted nothing.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            hasKey = try container.decode(Bool.self, forKey: .hasKey)
+            secretUUID = try container.decode(String.self, forKey: .secretUUID)
+            secretUsage = try container.decode(String.self, forKey: .secretUsage)
+            secretAdopted = try container.decodeIfPresent(Bool.self, forKey: .secretAdopted) ?? false
+            keyring = try container.decode(String.self, forKey: .keyring)
         }
 
         enum CodingKeys: String, CodingKey {
@@ -70,6 +85,7 @@ public struct ClusterBody: Codable, Sendable, Hashable {
             case hasKey = "has_key"
             case secretUUID = "secret_uuid"
             case secretUsage = "secret_usage"
+            case secretAdopted = "secret_adopted"
             case keyring
         }
     }
@@ -115,18 +131,21 @@ public struct ClusterSyncBody: Codable, Sendable, Hashable {
     /// libvirt secrets defined (or confirmed) and undefined, by UUID.
     public var secretsDefined: [String]
     public var secretsRemoved: [String]
+    /// Secrets another tool defined that Tether uses (and never undefines), by UUID.
+    public var secretsAdopted: [String]
     /// What could not be done (libvirt unreachable, a usage taken by another secret).
     public var problems: [String]
 
     public init(
         written: [String], deleted: [String], conflicts: [String], secretsDefined: [String] = [], secretsRemoved: [String] = [],
-        problems: [String] = []
+        secretsAdopted: [String] = [], problems: [String] = []
     ) {
         self.written = written
         self.deleted = deleted
         self.conflicts = conflicts
         self.secretsDefined = secretsDefined
         self.secretsRemoved = secretsRemoved
+        self.secretsAdopted = secretsAdopted
         self.problems = problems
     }
 
@@ -134,6 +153,7 @@ public struct ClusterSyncBody: Codable, Sendable, Hashable {
         case written, deleted, conflicts
         case secretsDefined = "secrets_defined"
         case secretsRemoved = "secrets_removed"
+        case secretsAdopted = "secrets_adopted"
         case problems
     }
 
@@ -144,6 +164,7 @@ public struct ClusterSyncBody: Codable, Sendable, Hashable {
         conflicts = try container.decode([String].self, forKey: .conflicts)
         secretsDefined = try container.decodeIfPresent([String].self, forKey: .secretsDefined) ?? []
         secretsRemoved = try container.decodeIfPresent([String].self, forKey: .secretsRemoved) ?? []
+        secretsAdopted = try container.decodeIfPresent([String].self, forKey: .secretsAdopted) ?? []
         problems = try container.decodeIfPresent([String].self, forKey: .problems) ?? []
     }
 }

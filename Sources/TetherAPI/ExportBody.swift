@@ -81,7 +81,8 @@ public struct ExportResponse: Codable, Sendable {
 
 /// An export as the API shows it; never with a password.
 public struct ExportBody: Codable, Sendable, Hashable {
-    /// "iscsi" (tgt target) or "rbd" (an image of a registered cluster; nothing to revoke).
+    /// "iscsi" (tgt target) or "rbd" (an image of a registered cluster: journaled, nothing to revoke
+    /// in the cluster).
     public var protocolName: String
     public var volumeID: String
     public var path: String

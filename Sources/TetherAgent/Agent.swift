@@ -35,6 +35,11 @@ public struct Agent: Sendable {
         let stateLock = try await Self.lockStateDirectory(configuration.stateDirectory, host: host)
         defer { stateLock.release() }
         let journal = try await Journal.open(directory: configuration.stateDirectory, host: host)
+        // TLS certificates that cannot be used stop the agent before it recovers or serves anything.
+        var tlsContexts: TLSContextStore?
+        if let tcp = configuration.api.tcp {
+            tlsContexts = try await TLSContextStore(settings: tcp, host: host, logger: logger)
+        }
         let locks = VolumeLocks()
         let stats = OperationStats()
         let node = await NodeIdentity.connector(configuration, host: host)
@@ -43,16 +48,18 @@ public struct Agent: Sendable {
         }
         let secrets = "\(configuration.stateDirectory)/secrets"
         let radosConnections = RADOSConnections(timeouts: RADOSTimeouts(connect: configuration.cephConnectTimeout))
+        // One libvirt connection, opened on first use, for the ceph secrets and network iSCSI's CHAP secrets.
+        let libvirtSecrets: (any LibvirtSecretStore)? = configuration.libvirtURI.isEmpty ? nil : LazyLibvirtSecrets(uri: configuration.libvirtURI)
         let clusters = try await ClusterService(
-            directory: configuration.registryDirectory, cephDirectory: configuration.cephDirectory, libvirtURI: configuration.libvirtURI,
-            host: host, logger: logger, connections: radosConnections)
+            directory: configuration.registryDirectory, cephDirectory: configuration.cephDirectory, secretStore: libvirtSecrets,
+            host: host, journal: journal, logger: logger, connections: radosConnections)
         await clusters.syncAtStart()
         let registry: @Sendable () async -> CephRegistry = { await clusters.current }
         let connectors: [any Connector] = [
-            NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets),
+            NetworkISCSIConnector(host: host, timeouts: configuration.iscsiTimeouts, secretDirectory: secrets, libvirtSecrets: libvirtSecrets),
             NetworkRBDConnector(
                 host: host, registry: registry, connections: radosConnections, cephDirectory: configuration.cephDirectory,
-                secretDirectory: secrets, logger: logger),
+                secretDirectory: secrets, secretReference: { await clusters.secretReference(cluster: $0, user: $1) }, logger: logger),
             // Kernel mode: open-iscsi (+ dm-multipath) and krbd; a host without their kernel
             // modules answers each attach with what is missing.
             KernelISCSIConnector(host: host, configuration: KernelISCSIConfiguration(root: configuration.systemRoot), logger: logger),
@@ -128,13 +135,14 @@ public struct Agent: Sendable {
                     kill(getpid(), SIGTERM)
                 }
             }, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: application),
-                    // Last in the list, so the first told of shutdown: STOPPING=1 goes out at once.
-                    .init(service: systemd, successTerminationBehavior: .ignore),
-                ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Last in the list, so the first told of shutdown: STOPPING=1 goes out at once.
+        var tlsListener: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let tlsContexts {
+            tlsListener = await Self.tlsListener(tlsContexts, router: router, idleTimeout: configuration.api.idleTimeout, logger: logger)
+        }
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] =
+            [.init(service: application)] + tlsListener + [.init(service: systemd, successTerminationBehavior: .ignore)]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // Cinder may be down now: what it must still be told is finished in the background,
         // under each volume's lock, while the agent serves.
         let retryInterval = configuration.cinder?.retryInterval ?? .seconds(30)

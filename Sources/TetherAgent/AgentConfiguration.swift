@@ -56,6 +56,8 @@ public struct AgentConfiguration: Sendable {
         public var group: String?
         /// A connection that sends nothing (or only part of a request head) this long is closed.
         public var idleTimeout: Duration = .seconds(30)
+        /// `[api.tcp]`: the TLS listener; nil (the default): none, the unix socket only.
+        public var tcp: TCPListenerSettings?
     }
 
     public struct Target: Sendable {
@@ -150,6 +152,7 @@ public struct AgentConfiguration: Sendable {
         }
         // Typos first: a misspelt [cinder] key would otherwise surface as a missing one.
         try reader.rejectUnknown()
+        configuration.api.tcp = try TCPListenerSettings.read(&reader)
         do {
             configuration.cinder = try CinderSettings.read(&reader, environment: environment)
         } catch let refused as CinderSettings.RefusedSecretFile {
@@ -174,6 +177,7 @@ public struct AgentConfiguration: Sendable {
             "ceph": ["registry_dir", "ceph_dir", "connect_timeout"],
             "libvirt": ["uri"],
             "api": ["group", "idle_timeout"],
+            TCPListenerSettings.table: TCPListenerSettings.keys,
             "cinder": CinderSettings.keys,
             "local_attach": ["mode"],
             "reconcile": ["interval", "heal"],

@@ -17,16 +17,18 @@ public actor ClusterService {
     /// Shared with the RBD connectors: fencing reuses their connections.
     let connections: RADOSConnections
 
+    /// - Parameter journal: where adoptions of other tools' libvirt secrets are kept (nil: in memory).
+    /// - Parameter secretStore: libvirt's secrets; nil when `[libvirt] uri` is empty.
     init(
-        directory: String, cephDirectory: String, libvirtURI: String, host: any TetherCore.Host, logger: Logger,
-        connections: RADOSConnections = RADOSConnections()
+        directory: String, cephDirectory: String, secretStore: (any LibvirtSecretStore)?, host: any TetherCore.Host, journal: Journal? = nil,
+        logger: Logger, connections: RADOSConnections = RADOSConnections()
     ) async throws {
         self.connections = connections
         self.directory = directory
         self.cephDirectory = cephDirectory
         self.host = host
         self.logger = logger
-        self.secrets = SecretSync(uri: libvirtURI, logger: logger)
+        self.secrets = SecretSync(store: secretStore, journal: journal, logger: logger)
         registry = try await CephRegistry.load(directory: directory, host: host)
         for problem in registry.problems {
             // A bad registry file costs only its own cluster; the others work.
@@ -42,15 +44,22 @@ public actor ClusterService {
 
     var problems: [String] { registry.problems.map(\.description) }
 
-    func list() -> ClusterList {
-        ClusterList(clusters: registry.clusters.map(body), problems: problems)
+    func list() async -> ClusterList {
+        var bodies: [ClusterBody] = []
+        for cluster in registry.clusters { bodies.append(await body(cluster)) }
+        return ClusterList(clusters: bodies, problems: problems)
     }
 
-    func show(_ name: String) throws -> ClusterBody {
+    func show(_ name: String) async throws -> ClusterBody {
         guard let cluster = registry.cluster(named: name) else {
             throw TetherError(.notFound, "no Ceph cluster \(name) is registered (known: \(registry.names.joined(separator: ", ")))")
         }
-        return body(cluster)
+        return await body(cluster)
+    }
+
+    /// How a disk names the libvirt secret of `user` (see `SecretSync.reference`).
+    func secretReference(cluster: CephCluster, user: CephUser) async -> LibvirtSecretReference {
+        await secrets.reference(cluster: cluster, user: user)
     }
 
     /// Registers (or replaces) a cluster: key files and the registry file, then the ceph directory.
@@ -77,7 +86,8 @@ public actor ClusterService {
         try await CephRegistry.write(cluster, keys: keys, directory: directory, host: host)
         try await reload()
         logger.info("registered Ceph cluster", metadata: ["cluster": "\(cluster.name)", "users": "\(request.users.map(\.name))"])
-        return (try show(cluster.name), try await sync())
+        let synced = try await sync()
+        return (try await show(cluster.name), synced)
     }
 
     /// Removes a cluster's registry and key files and everything Tether made for it.
@@ -102,7 +112,7 @@ public actor ClusterService {
         let outcome = await secrets.sync(registry)
         return ClusterSyncBody(
             written: plan.write.map(\.path), deleted: plan.delete, conflicts: plan.conflicts, secretsDefined: outcome.defined,
-            secretsRemoved: outcome.removed, problems: outcome.problems)
+            secretsRemoved: outcome.removed, secretsAdopted: outcome.adopted, problems: outcome.problems)
     }
 
     func reload() async throws {
@@ -126,15 +136,19 @@ public actor ClusterService {
         return try CephCluster(name: request.name, fsid: fsid, monitors: try CephMonitor.parse(request.monHost), users: users)
     }
 
-    private func body(_ cluster: CephCluster) -> ClusterBody {
-        ClusterBody(
-            name: cluster.name, fsid: cluster.fsid.uuidString.lowercased(), monHost: cluster.monHost,
-            conf: CephFileSet.confPath(cluster: cluster.name, cephDirectory: cephDirectory),
-            users: cluster.users.map { user in
+    private func body(_ cluster: CephCluster) async -> ClusterBody {
+        var users: [ClusterBody.User] = []
+        for user in cluster.users {
+            let adopted = await secrets.adoption(cluster: cluster, user: user)
+            users.append(
                 ClusterBody.User(
                     name: user.name, hasKey: registry.key(for: user, in: cluster) != nil,
-                    secretUUID: cluster.secretUUID(for: user).uuidString.lowercased(), secretUsage: cluster.secretUsage(for: user),
-                    keyring: CephFileSet.keyringPath(cluster: cluster.name, user: user.name, cephDirectory: cephDirectory))
-            })
+                    secretUUID: adopted?.uuid ?? cluster.secretUUID(for: user).uuidString.lowercased(),
+                    secretUsage: adopted?.usage ?? cluster.secretUsage(for: user), secretAdopted: adopted != nil,
+                    keyring: CephFileSet.keyringPath(cluster: cluster.name, user: user.name, cephDirectory: cephDirectory)))
+        }
+        return ClusterBody(
+            name: cluster.name, fsid: cluster.fsid.uuidString.lowercased(), monHost: cluster.monHost,
+            conf: CephFileSet.confPath(cluster: cluster.name, cephDirectory: cephDirectory), users: users)
     }
 }

@@ -57,6 +57,11 @@ public final class ExportService: Sendable {
         let volume = canonical
         return try await locks.withLock("export:\(volume.id)") {
             try await self.stats.track(.export, protocol: .iscsi, mode: .target) {
+                if let image = try await self.journal.rbdExport(volume: volume.id) {
+                    throw TetherError(
+                        .conflict, "volume \(volume.id) is exported as RBD image \(image.cluster)/\(image.pool)/\(image.image), not from \(path)",
+                        hint: "delete that export first (tether export delete \(volume.id)), or use another volume id")
+                }
                 let previous = try await self.journal.export(volume: volume.id)
                 if let (record, _) = previous, record.path != path {
                     throw TetherError(
@@ -106,7 +111,10 @@ public final class ExportService: Sendable {
     /// terminate_connection: revokes one initiator (or all); the target goes with the last one.
     func delete(volumeID: String, initiator: String?) async throws -> ExportDeletion {
         try await locks.withLock("export:\(volumeID)") {
-            try await self.stats.track(.unexport, protocol: .iscsi, mode: .target) {
+            if try await self.journal.rbdExport(volume: volumeID) != nil {
+                return try await self.stats.track(.unexport, protocol: .rbd, mode: .target) { try await self.deleteRBD(volumeID: volumeID) }
+            }
+            return try await self.stats.track(.unexport, protocol: .iscsi, mode: .target) {
                 guard let (record, grants) = try await self.journal.export(volume: volumeID) else {
                     return ExportDeletion(volumeID: volumeID, initiatorsRemoved: [], targetRemoved: false)
                 }
@@ -133,23 +141,53 @@ public final class ExportService: Sendable {
         }
     }
 
-    /// RBD needs no state on the target side: the answer is computed, the image checked.
+    /// RBD changes nothing in the cluster: the answer is computed and the image checked. The
+    /// journal remembers the export so that only the first call is `created`, and a volume id
+    /// cannot name two images (or an iSCSI export and an image) at once.
     private func createRBD(volumeID: String, image: CreateExportRequest.RBDImage) async throws -> (ExportResponse, created: Bool) {
         guard let rbd else {
             throw TetherError(.unsupported, "this agent exports no RBD volumes")
         }
         guard !volumeID.isEmpty else { throw TetherError.missingField("volume.id", in: "the export request") }
-        let export = try await stats.track(.export, protocol: .rbd, mode: .target) {
-            try await rbd.initializeConnection(volumeID: volumeID, cluster: image.cluster, pool: image.pool, image: image.image, user: image.user)
+        return try await locks.withLock("export:\(volumeID)") {
+            if try await self.journal.export(volume: volumeID) != nil {
+                throw TetherError(
+                    .conflict, "volume \(volumeID) is exported over iSCSI, not as RBD image \(image.cluster)/\(image.pool)/\(image.image)",
+                    hint: "delete that export first (tether export delete \(volumeID)), or use another volume id")
+            }
+            let export = try await self.stats.track(.export, protocol: .rbd, mode: .target) {
+                try await rbd.initializeConnection(volumeID: volumeID, cluster: image.cluster, pool: image.pool, image: image.image, user: image.user)
+            }
+            let record = RBDExportRecord(
+                volumeID: volumeID, cluster: export.cluster.name, pool: image.pool, image: image.image, user: export.user.name, createdAt: Journal.now())
+            let previous = try await self.journal.rbdExport(volume: volumeID)
+            if let previous, !previous.sameImage(as: record) {
+                throw TetherError.invalidField(
+                    "volume.rbd", "volume \(volumeID) is already exported as \(previous.cluster)/\(previous.pool)/\(previous.image) (user \(previous.user)), not \(record.cluster)/\(record.pool)/\(record.image) (user \(record.user))",
+                    hint: "delete the export first (tether export delete \(volumeID)), or name the same image")
+            }
+            if previous == nil {
+                try await self.journal.saveRBDExport(record)
+                self.logger.info("exported", metadata: ["volume": "\(volumeID)", "rbd": "\(record.cluster)/\(record.pool)/\(record.image)", "user": "\(record.user)"])
+            }
+            return (ExportResponse(connectionInfo: export.connectionInfo, export: self.body(previous ?? record, portals: export.cluster.portals)), previous == nil)
         }
-        let body = ExportBody(
-            protocolName: "rbd", volumeID: volumeID, path: "\(image.pool)/\(image.image)", targetIQN: export.cluster.name, lun: 0,
-            portals: export.cluster.portals.map(\.description), initiators: [], wwid: "")
-        return (ExportResponse(connectionInfo: export.connectionInfo, export: body), false)
+    }
+
+    /// terminate_connection for RBD: forgets the export (the cluster holds nothing to revoke).
+    private func deleteRBD(volumeID: String) async throws -> ExportDeletion {
+        let removed = try await journal.deleteRBDExport(volume: volumeID)
+        if removed { logger.info("unexported", metadata: ["volume": "\(volumeID)", "protocol": "rbd"]) }
+        return ExportDeletion(volumeID: volumeID, initiatorsRemoved: [], targetRemoved: removed)
     }
 
     func list() async throws -> [ExportBody] {
-        try await journal.exports().map { body($0.0, $0.1) }
+        var bodies = try await journal.exports().map { body($0.0, $0.1) }
+        for record in try await journal.rbdExports() {
+            let portals = await rbd?.registry().cluster(named: record.cluster)?.portals ?? []
+            bodies.append(body(record, portals: portals))
+        }
+        return bodies
     }
 
     /// At start-up: finish interrupted removals and put every journaled export back on the target.
@@ -280,6 +318,13 @@ public final class ExportService: Sendable {
         ExportSpec(
             volume: ExportVolume(id: record.volumeID, path: record.path, sizeBytes: record.sizeBytes.flatMap { UInt64(exactly: $0) }),
             targetNumber: record.targetNumber, targetIQN: record.targetIQN, lun: record.lun, scsiID: record.scsiID, grants: grants.map(\.grant))
+    }
+
+    /// An RBD export as the API shows it: the cluster's name where iSCSI has the target.
+    func body(_ record: RBDExportRecord, portals: [Portal]) -> ExportBody {
+        ExportBody(
+            protocolName: "rbd", volumeID: record.volumeID, path: "\(record.pool)/\(record.image)", targetIQN: record.cluster, lun: 0,
+            portals: portals.map(\.description), initiators: [], wwid: "")
     }
 
     func body(_ record: ExportRecord, _ grants: [GrantRecord]) -> ExportBody {

@@ -112,6 +112,27 @@ final class Journal: Sendable {
                 t.add(column: "lastError", .text)
             }
         }
+        migrator.registerMigration("v4-rbd-export") { db in
+            try db.create(table: "rbdExport") { t in
+                t.primaryKey("volumeID", .text)
+                t.column("cluster", .text).notNull()
+                t.column("pool", .text).notNull()
+                t.column("image", .text).notNull()
+                t.column("user", .text).notNull()
+                t.column("createdAt", .text).notNull()
+            }
+        }
+        migrator.registerMigration("v5-adopted-secret") { db in
+            try db.create(table: "adoptedSecret") { t in
+                t.column("fsid", .text).notNull()
+                t.column("user", .text).notNull()
+                t.column("uuid", .text).notNull()
+                t.column("usage", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("adoptedAt", .text).notNull()
+                t.primaryKey(["fsid", "user"])
+            }
+        }
         return migrator
     }
 

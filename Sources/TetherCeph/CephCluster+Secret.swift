@@ -9,25 +9,33 @@ extension CephCluster {
     }
 
     /// A UUID that depends only on the cluster's fsid and the user name: every node that registers
-    /// the cluster gets the same one whatever name it uses, so a live migration finds its secret.
+    /// the cluster gets the same one whatever name it uses.
     ///
     /// The first 16 bytes of SHA-256 over a fixed label, the fsid (lower case) and the user, with
     /// the version nibble 8 (custom) and the RFC 9562 variant bits.
     public static func derivedSecretUUID(fsid: UUID, user: String) -> UUID {
-        var bytes = Array(SHA256.digest(Array("tether ceph secret\0\(fsid.lowercased)\0client.\(user)".utf8)).prefix(16))
-        bytes[6] = (bytes[6] & 0x0f) | 0x80
-        bytes[8] = (bytes[8] & 0x3f) | 0x80
-        return UUID(uuid: (
-            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-            bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        UUID.derived(from: "tether ceph secret\0\(fsid.lowercased)\0client.\(user)")
     }
 
-    /// The usage name of the libvirt secret of `user`: "tether ceph-a client.cinder".
+    /// The usage name of the libvirt secret of `user`: "tether ceph <fsid> client.cinder".
     ///
-    /// libvirt refuses a second secret with the same usage name, and cluster names are unique on
-    /// a node, so this is unique per (cluster, user); it names the cluster for `virsh secret-list`.
+    /// It depends only on the fsid and the user, so it is the same on every node whatever the
+    /// cluster is called there (or whatever `secret_uuid` a node gives), and a disk that names its
+    /// secret by usage moves between nodes as it is. libvirt refuses a second secret with the same
+    /// usage name, and a node registers an fsid once, so it is unique per (cluster, user).
     public func secretUsage(for user: CephUser) -> String {
+        "tether ceph \(fsid.lowercased) \(user.entity)"
+    }
+
+    /// The usage name earlier versions gave ("tether <cluster> client.<user>"): a secret named so
+    /// is Tether's own, moved to `secretUsage(for:)` by the next sync.
+    public func legacySecretUsage(for user: CephUser) -> String {
         "tether \(name) \(user.entity)"
+    }
+
+    /// The secret's description, for `virsh secret-list`: it names the cluster as this node does.
+    public func secretDescription(for user: CephUser) -> String {
+        "Tether: \(user.entity) of Ceph cluster \(name) (\(fsid.lowercased))"
     }
 }
 

@@ -2,14 +2,14 @@ import Foundation
 import TetherAPI
 import TetherCore
 
-/// tetherd's API over its unix socket.
+/// tetherd's API over its unix socket, or a remote agent's TLS listener.
 ///
 /// Every call throws the agent's own `TetherError` for a non-2xx answer.
 public struct TetherAgentClient: Sendable {
     /// Where the agent listens unless told otherwise.
     public static let defaultSocketPath = "/run/tether/tetherd.sock"
 
-    public var http: UnixHTTPClient
+    public var http: any AgentTransport
     /// Where the progress line goes (a terminal); nil: no progress line.
     public var progress: (@Sendable (String) -> Void)?
 
@@ -18,6 +18,12 @@ public struct TetherAgentClient: Sendable {
         progress: (@Sendable (String) -> Void)? = nil
     ) {
         http = UnixHTTPClient(socketPath: socketPath, timeout: timeout)
+        self.progress = progress
+    }
+
+    /// A client of the agent `transport` reaches (a remote one: `TLSHTTPClient`).
+    public init(transport: any AgentTransport, progress: (@Sendable (String) -> Void)? = nil) {
+        http = transport
         self.progress = progress
     }
 

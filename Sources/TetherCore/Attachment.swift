@@ -68,6 +68,8 @@ public struct AttachedVolume: Sendable, Codable, Hashable {
     /// `-object` definitions the blockdev refers to (secrets), in order.
     public var qemuObjects: [JSONValue]
     public var secretFiles: [String]
+    /// libvirt secrets the attach defined (network iSCSI's CHAP secret): detach undefines them.
+    public var libvirtSecrets: [DefinedLibvirtSecret] = []
     /// What the connector made, in its own terms: what the reconciler checks and detach undoes.
     public var handle: ConnectorHandle
 
@@ -90,7 +92,7 @@ public struct AttachedVolume: Sendable, Codable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case protocolName, mode, paths, wwid, sizeBytes, blockSize, devicePath, diskXML, qemuBlockdev, qemuObjects, secretFiles, handle
+        case protocolName, mode, paths, wwid, sizeBytes, blockSize, devicePath, diskXML, qemuBlockdev, qemuObjects, secretFiles, libvirtSecrets, handle
         /// Results journaled before handles: the connector's facts as an untyped object.
         case details
     }
@@ -108,6 +110,8 @@ public struct AttachedVolume: Sendable, Codable, Hashable {
         qemuBlockdev = try container.decode(JSONValue.self, forKey: .qemuBlockdev)
         qemuObjects = try container.decode([JSONValue].self, forKey: .qemuObjects)
         secretFiles = try container.decode([String].self, forKey: .secretFiles)
+        // Results journaled before Tether defined libvirt secrets for attachments have none.
+        libvirtSecrets = try container.decodeIfPresent([DefinedLibvirtSecret].self, forKey: .libvirtSecrets) ?? []
         if let handle = try container.decodeIfPresent(ConnectorHandle.self, forKey: .handle) {
             self.handle = handle
         } else {
@@ -128,6 +132,7 @@ public struct AttachedVolume: Sendable, Codable, Hashable {
         try container.encode(qemuBlockdev, forKey: .qemuBlockdev)
         try container.encode(qemuObjects, forKey: .qemuObjects)
         try container.encode(secretFiles, forKey: .secretFiles)
+        if !libvirtSecrets.isEmpty { try container.encode(libvirtSecrets, forKey: .libvirtSecrets) }
         try container.encode(handle, forKey: .handle)
     }
 

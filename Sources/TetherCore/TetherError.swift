@@ -57,6 +57,8 @@ extension TetherError.Code {
     public static let iscsiWWIDMismatch = Self(rawValue: "iscsi.wwid_mismatch")
     public static let iscsiCommandFailed = Self(rawValue: "iscsi.command_failed")
     public static let targetFailed = Self(rawValue: "target.failed")
+    /// The TLS listener: the client certificate's roles do not cover the request (403).
+    public static let apiRoleDenied = Self(rawValue: "api.denied")
 }
 
 extension TetherError.Code {
@@ -70,7 +72,7 @@ extension TetherError.Code {
         case .invalidInput, .unsupported, .bodyTooLarge, .unsupportedMediaType, .requestTimedOut: .invalidInput
         case .notFound, .iscsiLUNNotFound: .notFound
         case .conflict, .iscsiWWIDMismatch: .conflict
-        case .iscsiAuthFailed, .iscsiNotAuthorized: .denied
+        case .iscsiAuthFailed, .iscsiNotAuthorized, .apiRoleDenied: .denied
         case .iscsiUnreachable, .timedOut: .unreachable
         case .agentUnavailable, .shuttingDown, .notConfigured: .unavailable
         // Modules' own codes say their kind in their last word: "cinder.unreachable".

@@ -12,9 +12,12 @@ struct ISCSIDiskDescription {
 
     var secretID: String { DiskDescription.qemuID("sec", attachmentID) }
 
-    /// The CHAP password is a libvirt secret of usage type iscsi, named per volume; the hook or the
-    /// caller defines it (its value is in `secretFile`).
-    var libvirtSecretUsage: String { "tether-iscsi-\(volumeID)" }
+    /// The CHAP password is a libvirt secret of usage type iscsi, named per volume (the same on
+    /// every node): tetherd defines it when `[libvirt] uri` is set, else the caller does (its
+    /// value is in `secretFile`).
+    var libvirtSecretUsage: String { Self.libvirtSecretUsage(volumeID: volumeID) }
+
+    static func libvirtSecretUsage(volumeID: String) -> String { "tether-iscsi-\(volumeID)" }
 
     var libvirtXML: String {
         let escape = DiskDescription.xmlEscaped

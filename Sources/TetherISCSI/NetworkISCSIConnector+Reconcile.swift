@@ -1,9 +1,11 @@
+import Foundation
 import TetherCore
 
-/// A network iSCSI attachment holds nothing on the host but QEMU's CHAP secret file. The journal
-/// keeps the connection_info redacted, so a lost file cannot be written again here: the
-/// attachment is `missing` (QEMU cannot log in without it), and attaching again (which brings the
-/// password) makes it anew. A file others may read is rewritten 0600 when healing.
+/// A network iSCSI attachment holds nothing on the host but QEMU's CHAP secret file and, with
+/// `[libvirt] uri`, the libvirt secret its disk XML names. The journal keeps the connection_info
+/// redacted, so a lost file cannot be written again here: the attachment is `missing` (QEMU cannot
+/// log in without it), and attaching again (which brings the password) makes it anew. A file others
+/// may read is rewritten 0600 when healing; a lost libvirt secret is defined again from the file.
 extension NetworkISCSIConnector {
     static let secretSuffix = ".chap"
 
@@ -37,7 +39,37 @@ extension NetworkISCSIConnector {
                 health = max(health, .degraded)
             }
         }
+        await inspectLibvirtSecrets(volume, heal: heal, health: &health, problems: &problems, repairs: &repairs)
         return Inspection(health: health, problems: problems, repairs: repairs, volume: volume)
+    }
+
+    private func inspectLibvirtSecrets(_ volume: AttachedVolume, heal: Bool, health: inout AttachmentHealth, problems: inout [String], repairs: inout [String]) async {
+        guard let libvirtSecrets, !volume.libvirtSecrets.isEmpty else { return }
+        let defined: Set<UUID>
+        do {
+            defined = Set(try await libvirtSecrets.secrets(of: .iscsi).map(\.uuid))
+        } catch {
+            health = max(health, .unknown)
+            problems.append("cannot list libvirt's secrets: \(error)")
+            return
+        }
+        for secret in volume.libvirtSecrets where !defined.contains(secret.uuid) {
+            let name = "libvirt secret \(secret.uuid.uuidString.lowercased()) (iscsi '\(secret.usage.name)')"
+            if heal, let file = volume.secretFiles.first {
+                do {
+                    let password = Secret(try await host.read(file))
+                    try await libvirtSecrets.ensure(
+                        uuid: secret.uuid, usage: secret.usage, description: "Tether: CHAP password (\(secret.usage.name))", value: password.reveal { Array($0.utf8) })
+                    repairs.append("defined \(name) again from \(file)")
+                    continue
+                } catch {
+                    problems.append("\(name) is gone and could not be defined again: \(error)")
+                }
+            } else {
+                problems.append("\(name) is gone: a domain start with this disk fails; tether reconcile defines it again")
+            }
+            health = max(health, .degraded)
+        }
     }
 
     public func orphans(known: [AttachedVolume]) async throws -> [Orphan] {

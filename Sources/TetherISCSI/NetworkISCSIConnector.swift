@@ -1,3 +1,4 @@
+import Foundation
 import TetherCore
 
 /// iSCSI in network mode: no host device. Tether logs in on every path with libiscsi, checks the
@@ -7,15 +8,19 @@ public struct NetworkISCSIConnector: Connector {
     public let driverVolumeTypes: Set<String> = ISCSIConnectionData.driverVolumeTypes
     public let mode: AttachMode = .network
 
-    let host: any Host
+    let host: any TetherCore.Host
     let timeouts: ISCSITimeouts
     /// Where QEMU's CHAP secret files go (0600, one per attachment).
     let secretDirectory: String
+    /// Where the CHAP password becomes the libvirt secret the disk XML names (`[libvirt] uri`);
+    /// nil: whoever starts the domain defines it.
+    let libvirtSecrets: (any LibvirtSecretStore)?
 
-    public init(host: any Host, timeouts: ISCSITimeouts = ISCSITimeouts(), secretDirectory: String) {
+    public init(host: any TetherCore.Host, timeouts: ISCSITimeouts = ISCSITimeouts(), secretDirectory: String, libvirtSecrets: (any LibvirtSecretStore)? = nil) {
         self.host = host
         self.timeouts = timeouts
         self.secretDirectory = secretDirectory
+        self.libvirtSecrets = libvirtSecrets
     }
 
     public func attach(_ request: AttachRequest) async throws -> AttachedVolume {
@@ -29,11 +34,12 @@ public struct NetworkISCSIConnector: Connector {
         let probes = try await probeAll(info.paths, initiator: initiator, info: info)
         let chosen = try Self.agree(on: probes)
         let secretFile = try await writeSecret(info.chap, attachmentID: request.attachmentID)
+        let libvirtSecret = try await defineLibvirtSecret(info.chap, attachmentID: request.attachmentID, volumeID: request.volumeID)
         let accessMode = request.accessMode == .readOnly || info.accessMode == .readOnly ? AccessMode.readOnly : .readWrite
         let description = ISCSIDiskDescription(
             path: chosen.path, initiator: initiator, chap: info.chap, secretFile: secretFile,
             attachmentID: request.attachmentID, volumeID: request.volumeID, readOnly: accessMode == .readOnly)
-        return AttachedVolume(
+        var attached = AttachedVolume(
             protocolName: "iscsi", mode: .network,
             paths: probes.map { probe in
                 AttachedVolume.Path(portal: probe.path.portal.description, target: probe.path.iqn, lun: probe.path.lun, state: probe.state)
@@ -41,10 +47,32 @@ public struct NetworkISCSIConnector: Connector {
             wwid: chosen.wwid, sizeBytes: chosen.size, blockSize: chosen.blockLength, devicePath: nil,
             diskXML: description.libvirtXML, qemuBlockdev: description.qemuBlockdev, qemuObjects: description.qemuObjects,
             secretFiles: secretFile.map { [$0] } ?? [])
+        attached.libvirtSecrets = libvirtSecret.map { [$0] } ?? []
+        return attached
     }
 
+    /// Undefines the libvirt secrets the attach defined, then removes the secret file.
     public func detach(_ volume: AttachedVolume, attachmentID: String, force: Bool) async throws {
+        if let libvirtSecrets {
+            for secret in volume.libvirtSecrets {
+                try await libvirtSecrets.remove(uuid: secret.uuid)
+            }
+        }
         try await host.removeSecretFiles(of: volume)
+    }
+
+    /// An attach cut off before its result was journaled may have defined the libvirt secret at
+    /// the attachment's UUID: the rollback undefines it (gone already is fine).
+    public func interruptedAttach(_ request: AttachRequest) -> AttachedVolume {
+        var volume = AttachedVolume.partial(protocolName: request.connectionInfo.driverVolumeType.lowercased(), mode: mode, secretFiles: secretFiles(forAttachment: request.attachmentID))
+        if libvirtSecrets != nil {
+            volume.libvirtSecrets = [
+                DefinedLibvirtSecret(
+                    uuid: Self.libvirtSecretUUID(attachmentID: request.attachmentID),
+                    usage: LibvirtSecretUsage(.iscsi, ISCSIDiskDescription.libvirtSecretUsage(volumeID: request.volumeID)))
+            ]
+        }
+        return volume
     }
 
     // MARK: - Steps
@@ -167,6 +195,28 @@ public struct NetworkISCSIConnector: Connector {
 
     public func secretFiles(forAttachment attachmentID: String) -> [String] {
         ["\(secretDirectory)/\(attachmentID).chap"]
+    }
+
+    /// The libvirt secret of an attachment's CHAP password: its UUID follows from the attachment (so a
+    /// rollback finds it without a journaled result), its usage from the volume, as the disk XML names it.
+    static func libvirtSecretUUID(attachmentID: String) -> UUID {
+        UUID.derived(from: "tether iscsi secret\0\(attachmentID)")
+    }
+
+    /// Defines the CHAP password as the libvirt secret (usage type iscsi) the disk XML names. A
+    /// secret Tether left with that usage name (an earlier attachment of the volume whose detach
+    /// could not reach libvirt) is replaced: one volume is attached once per node.
+    func defineLibvirtSecret(_ chap: CHAPCredentials?, attachmentID: String, volumeID: String) async throws -> DefinedLibvirtSecret? {
+        guard let chap, let libvirtSecrets else { return nil }
+        let secret = DefinedLibvirtSecret(
+            uuid: Self.libvirtSecretUUID(attachmentID: attachmentID), usage: LibvirtSecretUsage(.iscsi, ISCSIDiskDescription.libvirtSecretUsage(volumeID: volumeID)))
+        for stale in try await libvirtSecrets.secrets(of: .iscsi) where stale.usage == secret.usage && stale.uuid != secret.uuid {
+            try await libvirtSecrets.remove(uuid: stale.uuid)
+        }
+        try await libvirtSecrets.ensure(
+            uuid: secret.uuid, usage: secret.usage, description: "Tether: CHAP password of volume \(volumeID) (attachment \(attachmentID))",
+            value: chap.password.reveal { Array($0.utf8) })
+        return secret
     }
 
     func writeSecret(_ chap: CHAPCredentials?, attachmentID: String) async throws -> String? {

@@ -10,8 +10,8 @@ public final class AgentProcess: @unchecked Sendable {
     private var process: SpawnedProcess?
     /// Added to tetherd's environment (e.g. `NOTIFY_SOCKET`); a change counts from the next `start()`.
     public var environment: [String: String]
-    /// Runs tetherd in this node's network namespace (`NodeNetwork`); nil: the test's own.
-    public let node: NodeNetwork.Node?
+    /// A program and its arguments that run tetherd (`ip netns exec NS`, which execs it); none: run it directly.
+    public let launcher: [String]
 
     public var socketPath: String { directory.file("t.sock") }
     public var stateDirectory: String { directory.file("state") }
@@ -25,11 +25,11 @@ public final class AgentProcess: @unchecked Sendable {
     ///   - extraRoot: keys of the file's root table (`system_root = ...`).
     public init(
         tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraRoot: String = "", extraISCSI: String = "", extraConfig: String = "",
-        libvirtURI: String = "", environment: [String: String] = [:], node: NodeNetwork.Node? = nil
+        libvirtURI: String = "", environment: [String: String] = [:], launcher: [String] = []
     ) throws {
         directory = try TemporaryDirectory(prefix: "agt")
-        self.node = node
         self.environment = environment
+        self.launcher = launcher
         self.initiator = initiator
         var config = """
             socket = "\(directory.file("t.sock"))"
@@ -69,10 +69,8 @@ public final class AgentProcess: @unchecked Sendable {
 
     public func start() throws {
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let arguments = ["--config", configPath, "--log-level", "debug"]
-        // nsenter execs tetherd in the same process: the PID stays tetherd's.
-        let (program, argv) = node?.command(Self.binary, arguments) ?? (Self.binary, arguments)
-        let process = try SpawnedProcess(Lab.find(program) ?? program, argv, environment: environment, logPath: logPath)
+        let command = launcher + [Self.binary, "--config", configPath, "--log-level", "debug"]
+        let process = try SpawnedProcess(command[0], Array(command.dropFirst()), environment: environment, logPath: logPath)
         self.process = process
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
@@ -130,10 +128,10 @@ public final class AgentProcess: @unchecked Sendable {
 
     /// Runs `body` with a started agent and removes it afterwards, on success and on error.
     public static func with<Value>(
-        tgtd: Tgtd?, extraRoot: String = "", extraISCSI: String = "", extraConfig: String = "", libvirtURI: String = "",
+        tgtd: Tgtd?, extraRoot: String = "", extraISCSI: String = "", extraConfig: String = "", libvirtURI: String = "", launcher: [String] = [],
         _ body: (AgentProcess) async throws -> Value
     ) async throws -> Value {
-        let agent = try AgentProcess(tgtd: tgtd, extraRoot: extraRoot, extraISCSI: extraISCSI, extraConfig: extraConfig, libvirtURI: libvirtURI)
+        let agent = try AgentProcess(tgtd: tgtd, extraRoot: extraRoot, extraISCSI: extraISCSI, extraConfig: extraConfig, libvirtURI: libvirtURI, launcher: launcher)
         do {
             let value = try await body(agent)
             agent.remove()

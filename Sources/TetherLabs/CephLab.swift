@@ -54,10 +54,10 @@ public final class CephLab: @unchecked Sendable {
 
     public var cinderKeyringPath: String { directory.file("cinder.keyring") }
 
-    /// Registers this cluster and its client.cinder key (or `user`'s) in the registry at
+    /// Registers this cluster and one user's key (client.cinder's unless told) in the registry at
     /// `directory`, as an operator would (the key Cinder never sends).
-    public func register(in directory: String, user userName: String = "cinder", key: Secret? = nil) async throws {
-        let user = try CephUser(name: userName, keyFile: CephRegistry.defaultKeyFile(cluster: name, user: userName, directory: directory))
+    public func register(in directory: String, user userName: String = "cinder", key: Secret? = nil, secretUUID: UUID? = nil) async throws {
+        let user = try CephUser(name: userName, keyFile: CephRegistry.defaultKeyFile(cluster: name, user: userName, directory: directory), secretUUID: secretUUID)
         let cluster = try CephCluster(
             name: name, fsid: UUID(uuidString: fsid)!, monitors: [try CephMonitor(v2: monitorV2, v1: monitorV1)], users: [user])
         try await CephRegistry.write(cluster, keys: [userName: key ?? cinderKey], directory: directory, host: LinuxHost())
@@ -68,17 +68,20 @@ public final class CephLab: @unchecked Sendable {
         try Lab.run("timeout", ["30", Lab.find(tool) ?? tool, "--cluster", name, "-c", configPath, "-k", directory.file("admin.keyring")] + arguments)
     }
 
-    /// Makes client.`user` with client.cinder's caps (profile rbd on pool rbd); its key.
-    public func createUser(_ user: String) throws -> Secret {
+    /// Creates client.`user` with `profile rbd` on pool rbd (as client.cinder) and answers its key;
+    /// the key goes through a 0600 keyring file in the lab's directory, never argv.
+    public func addUser(_ user: String) throws -> Secret {
         let keyring = directory.file("\(user).keyring")
-        let made = try admin(["auth", "get-or-create", "client.\(user)", "mon", "profile rbd", "osd", "profile rbd pool=rbd", "-o", keyring])
-        guard made.status == 0 else { throw TetherError(.internalError, "ceph auth get-or-create client.\(user) failed: \(made.output)") }
-        // The keyring's "key = ..." line: the CLI's output mixes librados' warnings into the key.
-        let line = try String(contentsOfFile: keyring, encoding: .utf8).split(whereSeparator: \.isNewline).first { $0.contains("key = ") }
-        guard let key = line?.split(separator: "=", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) else {
-            throw TetherError(.internalError, "ceph auth get-or-create client.\(user) wrote no key to \(keyring)")
+        let result = try Lab.run("timeout", [
+            "30", "ceph", "--cluster", name, "-c", configPath, "-k", directory.file("admin.keyring"), "auth", "get-or-create", "client.\(user)",
+            "mon", "profile rbd", "osd", "profile rbd pool=rbd", "-o", keyring,
+        ])
+        guard result.status == 0 else { throw TetherError(.internalError, "ceph auth get-or-create client.\(user) failed: \(result.output)") }
+        let text = try String(contentsOfFile: keyring, encoding: .utf8)
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("key = ") }) else {
+            throw TetherError(.internalError, "no key in \(keyring)")
         }
-        return Secret(key)
+        return Secret(line.components(separatedBy: "key = ")[1].trimmingCharacters(in: .whitespaces))
     }
 
     public func stop() {
@@ -97,6 +100,21 @@ public final class CephLab: @unchecked Sendable {
             return counter % 60
         }
         return 20000 + slot * 400
+    }
+
+    /// Starts one cluster, runs `body`, stops it on success and on error.
+    public static func withOne<Value>(name: String = "ceph-a", _ body: (CephLab) async throws -> Value) async throws -> Value {
+        let base = nextBasePort()
+        let lab = try await Lab.offPool { try CephLab(name: name, basePort: base) }
+        do {
+            let value = try await body(lab)
+            // stop() itself never throws; offPool only moves it off the cooperative pool.
+            _ = try? await Lab.offPool { lab.stop() }
+            return value
+        } catch {
+            _ = try? await Lab.offPool { lab.stop() }
+            throw error
+        }
     }
 
     /// Starts two clusters at once (about 5 s), runs `body`, stops both on success and on error.

@@ -13,10 +13,12 @@ extension Lab {
         case postgres = "/usr/lib/postgresql/15/bin/postgres"
         case rabbitMQ = "rabbitmq-server"
         case qemuIO = "qemu-io"
+        case qemuSystem = "qemu-system-x86_64"
         case setpriv
         case useradd
         case groupadd
         case promtool
+        case openssl
         /// Network namespaces for a second node (`NodeNetwork`).
         case nsenter
         case ip
@@ -38,10 +40,12 @@ extension Lab {
             case .postgres: "postgresql-15"
             case .rabbitMQ: "rabbitmq-server"
             case .qemuIO: "qemu-utils"
+            case .qemuSystem: "qemu-system-x86"
             case .setpriv, .nsenter: "util-linux"
-            case .ip: "iproute2"
             case .useradd, .groupadd: "passwd"
             case .promtool: "prometheus"
+            case .openssl: "openssl"
+            case .ip: "iproute2"
             }
         }
 

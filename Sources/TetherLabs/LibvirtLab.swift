@@ -31,6 +31,46 @@ public final class LibvirtLab: @unchecked Sendable {
         try Lab.run("virsh", ["-c", uri] + arguments)
     }
 
+    /// Runs virsh and answers its output; a non-zero exit throws with it.
+    @discardableResult
+    public func check(_ arguments: [String]) throws -> String {
+        let result = try virsh(arguments)
+        guard result.status == 0 else {
+            throw TetherError(.internalError, "virsh \(arguments.prefix(2).joined(separator: " ")) failed (\(result.status)): \(result.output.suffix(2000))")
+        }
+        return result.output
+    }
+
+    /// Defines a secret as another tool would (`virsh secret-define`, the value from a 0600 file,
+    /// never argv): Nova's `rbd_secret_uuid`, or what an older Tether left.
+    /// - Parameter base64Value: a cephx key is already base64; libvirt keeps its bytes.
+    public func defineSecret(uuid: String, usage: String, type: String = "ceph", private isPrivate: Bool, base64Value: Secret) throws {
+        let element = type == "iscsi" ? "target" : "name"
+        let xml = """
+            <secret ephemeral='no' private='\(isPrivate ? "yes" : "no")'>
+              <uuid>\(uuid)</uuid>
+              <usage type='\(type)'><\(element)>\(usage)</\(element)></usage>
+            </secret>
+            """
+        let xmlFile = directory.file("secret-\(uuid).xml")
+        let valueFile = directory.file("secret-\(uuid).value")
+        try xml.write(toFile: xmlFile, atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: valueFile, contents: nil, attributes: [.posixPermissions: 0o600])
+        try base64Value.reveal { try $0.write(toFile: valueFile, atomically: false, encoding: .utf8) }
+        defer { try? FileManager.default.removeItem(atPath: valueFile) }  // the value lives in libvirt now; a failed removal leaves a 0600 file in the lab's own directory
+        try check(["secret-define", xmlFile])
+        try check(["secret-set-value", uuid, "--file", valueFile])
+    }
+
+    /// The ceph (or iscsi) secrets libvirt has: UUID and usage name, one line each from `virsh secret-list`.
+    public func secrets() throws -> [(uuid: String, usage: String)] {
+        try virsh(["secret-list"]).output.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            guard fields.count == 2, UUID(uuidString: String(fields[0])) != nil else { return nil }
+            return (String(fields[0]), fields[1].trimmingCharacters(in: .whitespaces))
+        }
+    }
+
     public func stop() {
         _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])
         directory.remove()

@@ -23,6 +23,9 @@ public final class NodeNetwork: @unchecked Sendable {
         /// `/proc/PID/ns/net` of the holder.
         public var namespace: String { "/proc/\(holder)/ns/net" }
 
+        /// What runs a program in the node's namespace (`AgentProcess`'s launcher); nsenter execs it.
+        public var launcher: [String] { [Lab.find("nsenter") ?? "nsenter", "--net=\(namespace)", "--"] }
+
         /// `program arguments` run in the node's namespace (as `nsenter`'s argv).
         public func command(_ program: String, _ arguments: [String]) -> (String, [String]) {
             ("nsenter", ["--net=\(namespace)", "--", Lab.find(program) ?? program] + arguments)

@@ -12,7 +12,7 @@ extension TetherError.Code {
 ///
 /// A libvirt connection may be used from any thread, but its calls block: they run on this
 /// object's queue.
-public final class LibvirtSecrets: @unchecked Sendable {
+public final class LibvirtSecrets: LibvirtSecretStore, @unchecked Sendable {
     private let connection: OpaquePointer
     private let queue = DispatchQueue(label: "tether.libvirt")
     public let uri: String
@@ -30,29 +30,16 @@ public final class LibvirtSecrets: @unchecked Sendable {
         virConnectClose(connection)
     }
 
-    /// What a secret is for: libvirt's usage type and name (unique per type).
-    public struct Usage: Sendable, Hashable {
-        public var type: String
-        public var name: String
-
-        public init(type: String, name: String) {
-            self.type = type
-            self.name = name
-        }
-
-        public static func ceph(_ name: String) -> Usage { Usage(type: "ceph", name: name) }
-    }
-
     /// Defines the secret (or finds it defined) and sets its value. Idempotent.
     /// - Throws: `conflict` when another secret already has this usage, or this UUID has another usage.
-    public func ensure(uuid: UUID, usage: Usage, description: String, value: [UInt8]) async throws {
+    public func ensure(uuid: UUID, usage: LibvirtSecretUsage, description: String, value: [UInt8]) async throws {
         let xml = Self.definition(uuid: uuid, usage: usage, description: description)
         try await perform {
             guard let secret = virSecretDefineXML(self.connection, xml, 0) else {
                 let message = Self.lastError()
                 if message.contains("already") {
                     throw TetherError(
-                        .conflict, "libvirt refuses secret \(uuid.uuidString.lowercased()) for \(usage.type) \(usage.name): \(message)",
+                        .conflict, "libvirt refuses secret \(uuid.uuidString.lowercased()) for \(usage.kind.rawValue) '\(usage.name)': \(message)",
                         hint: "another secret has this usage (virsh secret-list), or this UUID was defined with another usage")
                 }
                 throw TetherError(.libvirtFailed, "cannot define libvirt secret \(uuid.uuidString.lowercased()): \(message)")
@@ -76,46 +63,70 @@ public final class LibvirtSecrets: @unchecked Sendable {
         }
     }
 
-    /// The UUIDs and usage names of every secret of `type` libvirt has.
-    public func list(type: String) async throws -> [(uuid: String, usage: String)] {
+    /// Every secret of `kind` libvirt has. The corresponding C function is `virConnectListAllSecrets`.
+    public func secrets(of kind: LibvirtSecretUsage.Kind) async throws -> [LibvirtSecretInfo] {
         try await perform {
             var secrets: UnsafeMutablePointer<OpaquePointer?>?
             let count = virConnectListAllSecrets(self.connection, &secrets, 0)
             guard count >= 0, let secrets else { throw TetherError(.libvirtFailed, "cannot list libvirt secrets: \(Self.lastError())") }
             defer { free(secrets) }
-            var result: [(String, String)] = []
+            var result: [LibvirtSecretInfo] = []
             for index in 0..<Int(count) {
                 guard let secret = secrets[index] else { continue }
                 defer { virSecretFree(secret) }
-                let usageType = virSecretGetUsageType(secret)
-                guard usageType == Self.usageType(type) else { continue }
+                guard virSecretGetUsageType(secret) == Self.usageType(kind) else { continue }
                 var buffer = [CChar](repeating: 0, count: 64)
-                virSecretGetUUIDString(secret, &buffer)
-                let uuid = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                // A secret undefined by someone else between the listing and here has no UUID left.
+                guard virSecretGetUUIDString(secret, &buffer) == 0,
+                    let uuid = UUID(uuidString: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                else { continue }
                 let usage = virSecretGetUsageID(secret).map { String(cString: $0) } ?? ""
-                result.append((uuid, usage))
+                result.append(LibvirtSecretInfo(uuid: uuid, usage: LibvirtSecretUsage(kind, usage), isPrivate: Self.isPrivate(secret)))
             }
             return result
         }
     }
 
-    static func usageType(_ type: String) -> Int32 {
-        switch type {
-        case "ceph": Int32(VIR_SECRET_USAGE_TYPE_CEPH.rawValue)
-        case "iscsi": Int32(VIR_SECRET_USAGE_TYPE_ISCSI.rawValue)
-        default: Int32(VIR_SECRET_USAGE_TYPE_NONE.rawValue)
+    /// The secret's value; nil when it is private, has none, or is gone. The corresponding C
+    /// function is `virSecretGetValue`.
+    public func value(uuid: UUID) async throws -> [UInt8]? {
+        try await perform {
+            guard let secret = virSecretLookupByUUIDString(self.connection, uuid.uuidString.lowercased()) else { return nil }
+            defer { virSecretFree(secret) }
+            var size = 0
+            guard let bytes = virSecretGetValue(secret, &size, 0) else { return nil }
+            defer {
+                // The value is a key: wipe libvirt's copy before it goes back to malloc.
+                memset(bytes, 0, size)
+                free(bytes)
+            }
+            return Array(UnsafeBufferPointer(start: bytes, count: size))
+        }
+    }
+
+    private static func isPrivate(_ secret: OpaquePointer) -> Bool {
+        guard let xml = virSecretGetXMLDesc(secret, 0) else { return true }
+        defer { free(xml) }
+        let text = String(cString: xml)
+        return text.contains("private='yes'") || text.contains("private=\"yes\"")
+    }
+
+    static func usageType(_ kind: LibvirtSecretUsage.Kind) -> Int32 {
+        switch kind {
+        case .ceph: Int32(VIR_SECRET_USAGE_TYPE_CEPH.rawValue)
+        case .iscsi: Int32(VIR_SECRET_USAGE_TYPE_ISCSI.rawValue)
         }
     }
 
     /// The secret's XML: private and not ephemeral, with the fixed UUID.
-    public static func definition(uuid: UUID, usage: Usage, description: String) -> String {
+    public static func definition(uuid: UUID, usage: LibvirtSecretUsage, description: String) -> String {
         let escape = DiskDescription.xmlEscaped
-        let usageElement = usage.type == "iscsi" ? "target" : "name"
+        let usageElement = usage.kind == .iscsi ? "target" : "name"
         return """
             <secret ephemeral='no' private='yes'>
               <uuid>\(uuid.uuidString.lowercased())</uuid>
               <description>\(escape(description))</description>
-              <usage type='\(escape(usage.type))'><\(usageElement)>\(escape(usage.name))</\(usageElement)></usage>
+              <usage type='\(usage.kind.rawValue)'><\(usageElement)>\(escape(usage.name))</\(usageElement)></usage>
             </secret>
             """
     }

@@ -16,13 +16,19 @@ public struct NetworkRBDConnector: Connector {
     let connections: RADOSConnections
     let cephDirectory: String
     let secretDirectory: String
+    /// How the disk XML names the libvirt secret of a (cluster, user): the agent's secret sync
+    /// knows whether it is Tether's own (by usage) or adopted (by UUID).
+    let secretReference: @Sendable (CephCluster, CephUser) async -> LibvirtSecretReference
     let logger: Logger
 
     public init(
         host: any TetherCore.Host, registry: @escaping @Sendable () async -> CephRegistry, connections: RADOSConnections,
-        cephDirectory: String, secretDirectory: String, logger: Logger = Logger(label: "tether.rbd")
+        cephDirectory: String, secretDirectory: String,
+        secretReference: @escaping @Sendable (CephCluster, CephUser) async -> LibvirtSecretReference = { .uuid($0.secretUUID(for: $1), .ceph) },
+        logger: Logger = Logger(label: "tether.rbd")
     ) {
         self.logger = logger
+        self.secretReference = secretReference
         self.host = host
         self.registry = registry
         self.connections = connections
@@ -51,7 +57,7 @@ public struct NetworkRBDConnector: Connector {
         try await host.writeFile(keyFile, contents: key.reveal { Array($0.utf8) }, mode: 0o600)
         let description = RBDDiskDescription(
             cluster: cluster, user: user, pool: data.pool, image: data.image,
-            confPath: CephFileSet.confPath(cluster: cluster.name, cephDirectory: cephDirectory), secretUUID: cluster.secretUUID(for: user),
+            confPath: CephFileSet.confPath(cluster: cluster.name, cephDirectory: cephDirectory), secret: await secretReference(cluster, user),
             keyFile: keyFile, attachmentID: request.attachmentID, volumeID: request.volumeID, readOnly: readOnly, discard: data.discard)
         return AttachedVolume(
             protocolName: "rbd", mode: .network,

@@ -10,7 +10,7 @@ struct RBDDiskDescription {
     var pool: String
     var image: String
     var confPath: String
-    var secretUUID: UUID
+    var secret: LibvirtSecretReference
     var keyFile: String
     var attachmentID: String
     var volumeID: String
@@ -32,7 +32,7 @@ struct RBDDiskDescription {
         lines += [
             "    <config file='\(escape(confPath))'/>",
             "    <auth username='\(escape(user.name))'>",
-            "      <secret type='ceph' uuid='\(secretUUID.uuidString.lowercased())'/>",
+            "      \(secret.xmlElement)",
             "    </auth>",
             "  </source>",
             "  <target dev='vdb' bus='virtio'/>",

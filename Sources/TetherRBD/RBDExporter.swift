@@ -6,7 +6,8 @@ import TetherCore
 /// the cluster (access is the user's caps), so there is nothing to journal or revoke; the image is
 /// checked so a typo fails here, not at attach.
 public struct RBDExporter: Sendable {
-    let registry: @Sendable () async -> CephRegistry
+    /// The registry as it is now (clusters may be added and removed while the agent runs).
+    public let registry: @Sendable () async -> CephRegistry
     let connections: RADOSConnections
 
     public init(registry: @escaping @Sendable () async -> CephRegistry, connections: RADOSConnections) {

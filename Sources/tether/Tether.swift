@@ -35,7 +35,7 @@ struct Tether: AsyncParsableCommand {
     /// ArgumentParser's own main, but a usage error under --json prints as an error body too, so a
     /// script reading --json's stderr always gets JSON.
     static func main() async {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = connectionOptionsAfterCommand(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(arguments)
             if var command = command as? any AsyncParsableCommand {
@@ -51,6 +51,26 @@ struct Tether: AsyncParsableCommand {
             exit(withError: error)
         }
     }
+
+    /// Which agent to ask is every command's option (GlobalOptions): `tether --agent URL --cert C
+    /// --key K --ca CA export list` reads as `tether export list --agent URL ...`.
+    static func connectionOptionsAfterCommand(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first, connectionOptions.contains(String(first.prefix { $0 != "=" })) {
+            leading.append(first)
+            rest = rest.dropFirst()
+            if !first.contains("="), let value = rest.first {
+                leading.append(value)
+                rest = rest.dropFirst()
+            }
+        }
+        guard !leading.isEmpty else { return arguments }
+        let end = rest.firstIndex(of: "--") ?? rest.endIndex
+        return Array(rest[..<end]) + leading + Array(rest[end...])
+    }
+
+    static let connectionOptions: Set<String> = ["--agent", "--cert", "--key", "--ca", "--socket"]
 
     /// `--json` among the options (not after `--`, where it would be an argument).
     static func wantsJSON(_ arguments: [String]) -> Bool {

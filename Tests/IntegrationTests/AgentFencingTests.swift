@@ -28,7 +28,7 @@ struct AgentFencingTests {
     ) async throws -> Value {
         try await TemporaryDirectory.with(prefix: "reg") { registry in
             try await lab.register(in: registry.path, user: user, key: key)
-            let agent = try AgentProcess(tgtd: nil, extraConfig: Lab.cephConfig(registry: registry), node: node)
+            let agent = try AgentProcess(tgtd: nil, extraConfig: Lab.cephConfig(registry: registry), launcher: node?.launcher ?? [])
             defer { agent.remove() }
             return try await body(agent, TetherAgentClient(socketPath: agent.socketPath))
         }
@@ -50,7 +50,7 @@ struct AgentFencingTests {
         try await NodeNetwork.with(nodes: 2) { network in
             let (node1, node2) = (network.nodes[0], network.nodes[1])
             try await Self.withLab(address: network.serverAddress) { lab in
-                let (key1, key2) = (try lab.createUser("compute1"), try lab.createUser("compute2"))
+                let (key1, key2) = (try lab.addUser("compute1"), try lab.addUser("compute2"))
                 let setup = try await RADOSConnection.connect(clusterName: lab.name, monitors: lab.monitors, user: "cinder", key: lab.cinderKey)
                 try await setup.createImage(pool: "rbd", image: "volume-f", size: 8 << 20)
                 try await Self.withAgent(lab, user: "compute1", key: key1, node: node1) { agent1, client1 in

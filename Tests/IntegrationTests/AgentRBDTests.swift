@@ -143,7 +143,17 @@ struct AgentRBDExportTests {
                     let request = CreateExportRequest(
                         volume: .init(id: "vol-x", rbd: .init(cluster: "ceph-a", pool: "rbd", image: "volume-x")),
                         connector: ConnectorProperties(initiator: agent.initiator))
-                    let export = try await client.createExport(request).export
+                    let (export, created) = try await client.createExport(request)
+                    #expect(created, "the first export of vol-x must say it was created")
+                    let (repeated, createdAgain) = try await client.createExport(request)
+                    #expect(!createdAgain, "a repeat must say it already existed")
+                    #expect(repeated.connectionInfo == export.connectionInfo)
+                    #expect(try await client.send(.exports).exports.map(\.volumeID) == ["vol-x"])
+                    // The same volume id cannot name another image.
+                    var other = request
+                    other.volume.rbd = .init(cluster: "ceph-b", pool: "rbd", image: "volume-x")
+                    let clash = await #expect(throws: TetherError.self) { try await client.createExport(other) }
+                    #expect(clash?.code == .invalidInput && clash?.message.hasPrefix("volume.rbd") == true, "\(String(describing: clash))")
                     let data = try RBDConnectionData(export.connectionInfo)
                     #expect(data.clusterName == "ceph-a")
                     #expect(data.monitors == [a.monitorV1])
@@ -165,7 +175,9 @@ struct AgentRBDExportTests {
                     let error = await #expect(throws: TetherError.self) { try await client.createExport(missing) }
                     #expect(error?.code == .notFound)
                     let deletion = try await client.deleteExport(volumeID: "vol-x")
-                    #expect(deletion.initiatorsRemoved.isEmpty && !deletion.targetRemoved)
+                    #expect(deletion.initiatorsRemoved.isEmpty && deletion.targetRemoved)
+                    #expect(try await client.send(.exports).exports.isEmpty)
+                    #expect(try await client.createExport(request).created, "after a delete, an export is new again")
                 }
             }
         }

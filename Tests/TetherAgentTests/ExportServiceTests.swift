@@ -116,4 +116,18 @@ import Testing
         await service.restore()
         #expect(exporter.specs == before)
     }
+
+    /// A volume id already given out as an RBD image cannot become an iSCSI target too, and its
+    /// delete forgets the RBD export (listed until then).
+    @Test func aVolumeExportedAsRBDIsNotExportedOverISCSIAsWell() async throws {
+        try await journal.saveRBDExport(RBDExportRecord(volumeID: "vol-1", cluster: "ceph-a", pool: "rbd", image: "img", user: "cinder", createdAt: Journal.now()))
+        #expect(try await service.list().map(\.protocolName) == ["rbd"])
+        let error = await #expect(throws: TetherError.self) { try await service.create(Self.request()) }
+        #expect(error?.code == .conflict)
+        #expect(exporter.specs.isEmpty && host.file("/v/vol-1.img") == nil)
+        let deletion = try await service.delete(volumeID: "vol-1", initiator: nil)
+        #expect(deletion.targetRemoved)
+        #expect(try await service.list().isEmpty)
+        #expect(try await service.create(Self.request()).created)
+    }
 }

@@ -91,14 +91,19 @@ import Testing
         #expect(uuids.count == 3)
     }
 
-    @Test func givenUUIDWinsAndUsageNamesTheCluster() async throws {
+    @Test func givenUUIDWinsAndUsageDependsOnFsidAndUserOnly() async throws {
         let registry = try await CephFixtures.registry()
         let a = try #require(registry.cluster(named: "ceph-a"))
         let cinder = try #require(a.user(named: "cinder"))
         let nova = try #require(a.user(named: "nova"))
         #expect(a.secretUUID(for: cinder) == UUID(uuidString: CephFixtures.secretUUIDA))
         #expect(a.secretUUID(for: nova) == CephCluster.derivedSecretUUID(fsid: a.fsid, user: "nova"))
-        #expect(a.secretUsage(for: cinder) == "tether ceph-a client.cinder")
+        #expect(a.secretUsage(for: cinder) == "tether ceph \(CephFixtures.fsidA) client.cinder")
+        #expect(a.legacySecretUsage(for: cinder) == "tether ceph-a client.cinder")
+        #expect(a.secretDescription(for: cinder).contains("ceph-a"))
+        // The same cluster registered under another name on another node: the same usage.
+        let elsewhere = try CephCluster(name: "east", fsid: a.fsid, monitors: a.monitors, users: a.users)
+        #expect(elsewhere.secretUsage(for: cinder) == a.secretUsage(for: cinder))
         let usages = registry.clusters.flatMap { cluster in cluster.users.map { cluster.secretUsage(for: $0) } }
         #expect(Set(usages).count == usages.count)
     }
