@@ -24,6 +24,10 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // TLS trust roots for Keystone and Cinder (cacert); already async-http-client's.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        // clouds.yaml, as openstacksdk reads it.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries: shims only, no logic. One Swift module imports each.
@@ -85,6 +89,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -95,7 +100,7 @@ let package = Package(
         ),
         .target(
             name: "TetherClient",
-            dependencies: ["TetherCore", "TetherAPI"],
+            dependencies: ["TetherCore", "TetherAPI", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -194,7 +199,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["TetherAgent", "TetherAPI", "TetherClient", "TetherISCSI", "TetherRBD", "TetherTarget", "TetherTesting", "TetherLinux"],
+            dependencies: ["TetherAgent", "TetherAPI", "TetherCinder", "TetherClient", "TetherISCSI", "TetherRBD", "TetherTarget", "TetherTesting", "TetherLinux"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -17,6 +17,7 @@ extension Lab {
         case useradd
         case groupadd
         case promtool
+        case openssl
 
         public var program: String { rawValue }
 
@@ -38,6 +39,7 @@ extension Lab {
             case .setpriv: "util-linux"
             case .useradd, .groupadd: "passwd"
             case .promtool: "prometheus"
+            case .openssl: "openssl"
             }
         }
 
