@@ -24,10 +24,12 @@ bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if "$@" >/tmp/deb-check.out 2>&1; then ok "$what"; else bad "$what: $(tail -n 5 /tmp/deb-check.out)"; fi; }
 
 # What the root holds before: the purge must bring it back (minus apt's and dpkg's own records,
-# logs, and /run/systemd, where `systemd-analyze verify` and systemd's own state live).
+# with the AppStream metadata `apt-get update` fetches where appstream is installed, logs, and
+# /run/systemd, where `systemd-analyze verify` and systemd's own state live).
 snapshot() {
     find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /tmp -o -path /var/cache -o -path /var/lib/dpkg \
-        -o -path /var/lib/apt -o -path /var/log -o -path /src -o -path /opt -o -path /root -o -path /run/systemd \
+        -o -path /var/lib/apt -o -path /var/lib/swcatalog -o -path /var/lib/app-info \
+        -o -path /var/log -o -path /src -o -path /opt -o -path /root -o -path /run/systemd \
         -o -path /check -o -path /run/log -o -path /var/tmp \) -prune -o -print 2>/dev/null | sort
 }
 
