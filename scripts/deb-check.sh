@@ -4,10 +4,9 @@
 # with apt (its Depends only), checks every file with the mode and owner it must have (and that the
 # package holds no file this list does not know), the conffiles, the unit, the man pages, the
 # completions, the binaries; tetherd's sd_notify messages: under a systemd that is PID 1, tetherd
-# started by it (READY=1: active, with its status text; WATCHDOG=1 and STOPPING=1 on stop, in
-# systemd's own log),
-# else over sd_notify's socket from a python3 listener; then purges it and checks nothing it added
-# is left.
+# started by it (READY=1: active, with its status text; WATCHDOG=1, and STOPPING=1 on stop, in
+# systemd's own log), else over sd_notify's socket from a python3 listener; then purges it and
+# checks nothing it added is left but tetherd's journal.
 #
 #   scripts/deb-check.sh PATH/tether_VERSION_amd64.deb [--no-hook]
 #

@@ -3,17 +3,18 @@
 # systemd-nspawn container and runs scripts/deb-check.sh there as a unit: apt installs the .deb
 # with its Depends, every file with its mode, `systemd-analyze verify`, man pages, completions,
 # `tether --version`, tetherd started by systemd (READY=1: the unit active with tetherd's status
-# text, `tether health` through the socket systemd's tetherd made), STOPPING=1 reaching systemd on
-# stop, and a purge that leaves the root as it was.
+# text, `tether health` through the socket systemd's tetherd made), WATCHDOG=1 and STOPPING=1
+# reaching systemd, and a purge that leaves the root as it was but for tetherd's journal.
 #
 #   scripts/deb-test.sh DEB
 #   scripts/deb-test.sh base       only makes the cached root; prints its tarball
 #
 # The root is debootstrap's minbase plus systemd, dbus, man-db and bash-completion (what a node
 # that runs tetherd has), this machine's apt sources; cached as a tarball in $TETHER_DEB_CACHE
-# (default /var/cache/tether-deb; ~3 min to make, ~20 s to unpack). Each run unpacks a new copy
-# into a temporary directory and removes it; the container shares this machine's network (apt
-# fetches the Depends) and nothing else (no machined: --register=no, --keep-unit), and is killed after $TETHER_DEB_TIMEOUT s (default 600).
+# (default /var/cache/tether-deb; ~5 min to make on a loaded two-core machine, ~15 s to unpack).
+# Each run unpacks a new copy into a temporary directory and removes it. The container shares
+# this machine's network (apt fetches the Depends) and nothing else; no machined is asked
+# (--register=no, --keep-unit). It is killed after $TETHER_DEB_TIMEOUT s (default 600).
 # Needs root. Prints deb-check's output; exits with its status (1 when it gave none).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
