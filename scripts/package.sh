@@ -3,8 +3,8 @@
 # (default OUTDIR: .build/deb). Release build with Swift's runtime linked statically, so the
 # package depends only on Debian's libraries (computed from the binaries with ldd + dpkg -S).
 # --debug: the debug configuration instead (still static, stripped): reuses what
-# `swift build --build-tests` compiled, so only the two executables are linked again, in about a
-# minute where a release build takes 5-8 (scripts/test.sh packages it so; not for a node).
+# `swift build --build-tests` compiled, so only the two executables are linked again, in 1-2
+# minutes where a release build takes 5-8 (scripts/test.sh packages it so; not for a node).
 #
 # Contents: /usr/sbin/tetherd, /usr/bin/tether, udev rules (/usr/lib/udev/rules.d), systemd unit
 # (tetherd.service, Type=notify), tmpfiles.d (/run/tether, /var/lib/tether), sysusers.d (group
