@@ -24,10 +24,13 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        // The TLS listener and the client's remote agents: mutual TLS, and the names a client
-        // certificate carries (subject CN, SAN) read with swift-certificates.
-        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        // TLS: the listener and the client's remote agents (mutual TLS), and trust roots for
+        // Keystone and Cinder (cacert); the names a client certificate carries (subject CN, SAN)
+        // read with swift-certificates.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.6.0"),
+        // clouds.yaml, as openstacksdk reads it.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries: shims only, no logic. One Swift module imports each.
@@ -89,6 +92,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -105,6 +109,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                // clouds.yaml (--os-cloud).
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -208,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["TetherAgent", "TetherAPI", "TetherClient", "TetherISCSI", "TetherRBD", "TetherTarget", "TetherTesting", "TetherLinux"],
+            dependencies: ["TetherAgent", "TetherAPI", "TetherCinder", "TetherClient", "TetherISCSI", "TetherRBD", "TetherTarget", "TetherTesting", "TetherLinux"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -17,9 +17,12 @@
 #   guest    scripts/guest-lab.sh: QEMU and the host programs copied into the kernel-path guest
 #   package  scripts/package.sh: strip, gzip, dpkg-deb
 #   fresh    scripts/fresh-check.sh: debootstrap and what it caches the base root with
+#   deb      scripts/deb-test.sh: debootstrap, zstd, systemd-nspawn (systemd-container) to boot the
+#            package's test root with systemd as PID 1
 #   api      scripts/api-check.sh: build + tgt, socat (TCP to the agent's socket), a venv for schemathesis
 #   metrics  Prometheus' promtool, which checks a live agent's /v1/metrics (AgentMetricsTests)
 #   tls      openssl, which makes the CAs and certificates of the TLS listener's tests (AgentTLSTests)
+#   toml     Python's tomli_w, which writes the tether.toml TOMLFileTests loads
 #   test     everything scripts/test.sh runs
 #
 # Every group that runs a Tether build includes build, so no script can need less than the build.
@@ -42,11 +45,14 @@ group() {
                 sg3-utils-udev udev kmod cpio zstd xz-utils iproute2 util-linux coreutils ;;
         package) echo binutils gzip dpkg ;;
         fresh) echo debootstrap zstd util-linux git ;;
+        deb) echo debootstrap zstd systemd-container ;;
         api) group build; group tgt; echo socat python3 python3-venv ;;
         metrics) echo prometheus ;;
         tls) echo openssl ;;
-        test) group demo; group ceph; group libvirt; group cinder; group guest; group api; group metrics; group tls ;;
-        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest package fresh api metrics tls test)" >&2
+        toml) echo python3 python3-tomli-w ;;
+        test) group demo; group ceph; group libvirt; group cinder; group guest; group api; group metrics
+            group tls; group toml; group package; group deb ;;
+        *) echo "packages: unknown group '$1' (build demo tgt qemu-io ceph libvirt cinder guest package fresh deb api metrics tls toml test)" >&2
            return 64 ;;
     esac
 }

@@ -10,8 +10,11 @@ public struct LocalAttachRequest: Codable, Sendable {
     /// Attach read-only whatever the volume allows.
     public var readOnly: Bool?
     public var force: Bool?
+    /// The caller's OpenStack credentials for this request, instead of tetherd's `[cinder]` ones.
+    public var auth: CallerCredentials?
 
-    public init(volumeID: String, mode: AttachMode? = nil, multipath: Bool? = nil, readOnly: Bool? = nil, force: Bool? = nil) {
+    public init(volumeID: String, mode: AttachMode? = nil, multipath: Bool? = nil, readOnly: Bool? = nil, force: Bool? = nil, auth: CallerCredentials? = nil) {
+        self.auth = auth
         self.volumeID = volumeID
         self.mode = mode
         self.multipath = multipath
@@ -23,7 +26,17 @@ public struct LocalAttachRequest: Codable, Sendable {
         case volumeID = "volume_id"
         case mode, multipath
         case readOnly = "read_only"
-        case force
+        case force, auth
+    }
+}
+
+/// `DELETE /v1/local-attachments/<volume>`'s optional body: the caller's credentials, which
+/// tetherd uses for Cinder instead of its own (it keeps none of a local-attach's).
+public struct LocalDetachRequest: Codable, Sendable {
+    public var auth: CallerCredentials?
+
+    public init(auth: CallerCredentials? = nil) {
+        self.auth = auth
     }
 }
 

@@ -91,7 +91,8 @@ public struct Agent: Sendable {
         let localAttachments = LocalAttachService(
             journal: journal, locks: locks, attachments: attachments, cinder: cinder, refusal: configuration.cinderRefusal, node: node, stats: stats,
             logger: logger, modeRule: configuration.localAttachMode, kernelSupport: KernelSupport(host: host, root: configuration.systemRoot),
-            failpoints: failpoints)
+            failpoints: failpoints,
+            callerDefaults: .init(timeout: configuration.cinder?.client.timeout ?? .seconds(30), microversion: configuration.cinder?.microversion))
         if let refusal = configuration.cinderRefusal {
             logger.error("Cinder is off", metadata: ["problem": "\(refusal)", "hint": "\(refusal.problem.hint)"])
         }

@@ -18,7 +18,7 @@ public struct CinderSettings: Sendable {
     static let keys: Set<String> = [
         "endpoint", "auth_type", "auth_url", "username", "user_domain_name", "password_file", "project_name", "project_id",
         "project_domain_name", "application_credential_id", "application_credential_secret_file", "token_file", "noauth_user",
-        "interface", "region", "timeout", "microversion", "retry_interval",
+        "interface", "region", "timeout", "microversion", "retry_interval", "cacert",
     ]
 
     /// nil when neither tether.toml nor the environment mention Cinder.
@@ -94,10 +94,17 @@ public struct CinderSettings: Sendable {
             microversion = parsed
         }
         let timeout = try reader.seconds("cinder", "timeout") ?? .seconds(30)
+        var caCertificates: String?
+        if let path = try value("cacert", ["OS_CACERT"]) {
+            guard let data = FileManager.default.contents(atPath: path), let pem = String(data: data, encoding: .utf8), pem.contains("-----BEGIN CERTIFICATE-----") else {
+                throw ConfigurationError(file: file, message: "[cinder] cacert (or OS_CACERT) \(path) cannot be read or holds no PEM certificate")
+            }
+            caCertificates = pem
+        }
         return CinderSettings(
             client: .init(
                 endpoint: endpoint, auth: auth, interface: try value("interface", ["OS_INTERFACE", "OS_ENDPOINT_TYPE"]) ?? "public",
-                region: try value("region", ["OS_REGION_NAME"]), timeout: timeout),
+                region: try value("region", ["OS_REGION_NAME"]), timeout: timeout, caCertificates: caCertificates),
             microversion: microversion, retryInterval: try reader.seconds("cinder", "retry_interval") ?? .seconds(30))
     }
 

@@ -15,7 +15,7 @@ extension LocalAttachService {
         }
         guard let client = cinder else {
             if !pending.isEmpty {
-                logger.warning("unfinished local attaches in the journal but Cinder is not configured", metadata: ["hint": "configure [cinder] in tether.toml"])
+                logger.warning("unfinished local attaches in the journal but Cinder is not configured", metadata: ["hint": "configure [cinder] in tether.toml, or finish each with the caller's credentials: tether local-detach VOLUME --os-cloud NAME"])
             }
             return
         }

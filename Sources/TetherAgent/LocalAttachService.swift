@@ -22,12 +22,15 @@ public final class LocalAttachService: Sendable {
     /// What `auto` asks; nil: the kernel is taken to support nothing.
     let kernelSupport: KernelSupport?
     let failpoints: Failpoints
+    /// What a request with the caller's credentials takes from `[cinder]`.
+    let callerDefaults: CallerDefaults
 
     init(
         journal: Journal, locks: VolumeLocks, attachments: AttachmentService, cinder: CinderClient?, refusal: CinderSettings.RefusedSecretFile? = nil,
         node: ConnectorProperties, stats: OperationStats, logger: Logger, modeRule: LocalAttachModeRule = .auto, kernelSupport: KernelSupport? = nil,
-        failpoints: Failpoints = Failpoints()
+        failpoints: Failpoints = Failpoints(), callerDefaults: CallerDefaults = CallerDefaults()
     ) {
+        self.callerDefaults = callerDefaults
         self.failpoints = failpoints
         self.modeRule = modeRule
         self.kernelSupport = kernelSupport
@@ -46,7 +49,7 @@ public final class LocalAttachService: Sendable {
     /// Attaches the Cinder volume here, or answers the local attachment that already exists.
     /// - Parameter peer: who asked (the API peer's credentials), for the log of a forced take-over.
     func attach(_ request: LocalAttachRequest, peer: String = "unknown") async throws -> (LocalAttachmentBody, created: Bool) {
-        let client = try requireCinder()
+        let client = try await cinder(for: request.auth)
         let volumeID = try Self.validVolumeID(request.volumeID)
         return try await locks.withLock(Self.lockKey(volumeID)) {
             if let existing = try await self.journal.cinderAttachment(volume: volumeID) {
@@ -172,9 +175,10 @@ public final class LocalAttachService: Sendable {
 
     // MARK: - Detach
 
-    /// Detaches here first, then tells Cinder. Nothing attached is not an error.
-    func detach(volumeID reference: String, force: Bool) async throws -> LocalDetachResponse {
-        let client = try requireCinder()
+    /// Detaches here first, then tells Cinder (with the caller's credentials when given). Nothing
+    /// attached is not an error.
+    func detach(volumeID reference: String, force: Bool, auth: CallerCredentials? = nil) async throws -> LocalDetachResponse {
+        let client = try await cinder(for: auth)
         let volumeID = try Self.validVolumeID(reference)
         return try await locks.withLock(Self.lockKey(volumeID)) {
             guard var record = try await self.journal.cinderAttachment(volume: volumeID) else {
@@ -276,7 +280,7 @@ public final class LocalAttachService: Sendable {
         guard let cinder else {
             throw TetherError(
                 .notConfigured, "Cinder is not configured on this node",
-                hint: "set [cinder] in /etc/tether/tether.toml (endpoint, auth_type ...) or the OS_* variables in tetherd's environment")
+                hint: "set [cinder] in /etc/tether/tether.toml (endpoint, auth_type ...) or the OS_* variables in tetherd's environment, or pass yours: tether local-attach --os-cloud NAME")
         }
         return cinder
     }

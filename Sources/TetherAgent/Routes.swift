@@ -62,7 +62,10 @@ struct Routes {
         }
         v1.delete("local-attachments/:volume") { request, context in
             let force = try Self.flag("force", request) ?? false
-            return try JSONBody.response(try await self.localAttachments.detach(volumeID: try Self.parameter("volume", context), force: force))
+            let body = try await JSONBody.decodeIfPresent(LocalDetachRequest.self, from: request, what: "the local-detach request")
+            try body?.validate()
+            return try JSONBody.response(
+                try await self.localAttachments.detach(volumeID: try Self.parameter("volume", context), force: force, auth: body?.auth))
         }
         v1.post("cinder/connections/:volume") { request, context in
             let multipath = try Self.flag("multipath", request)

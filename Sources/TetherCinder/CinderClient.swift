@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOSSL
 import TetherCore
 
 /// Cinder's v3 API, as Tether drives it: Keystone (or noauth) auth, microversion negotiation,
@@ -16,8 +17,15 @@ public actor CinderClient {
         public var interface: String
         public var region: String?
         public var timeout: Duration
+        /// PEM certificates to trust for https to Keystone and Cinder instead of the system's
+        /// (clouds.yaml `cacert`, OS_CACERT, `[cinder] cacert`).
+        public var caCertificates: String?
 
-        public init(endpoint: String?, auth: CinderAuth, interface: String = "public", region: String? = nil, timeout: Duration = .seconds(30)) {
+        public init(
+            endpoint: String?, auth: CinderAuth, interface: String = "public", region: String? = nil, timeout: Duration = .seconds(30),
+            caCertificates: String? = nil
+        ) {
+            self.caCertificates = caCertificates
             self.endpoint = endpoint
             self.auth = auth
             self.interface = interface
@@ -27,6 +35,8 @@ public actor CinderClient {
     }
 
     let configuration: Configuration
+    /// From `caCertificates`; the error of PEM that does not parse, reported at the first request.
+    private let tls: Result<TLSConfiguration, TetherError>?
     private var token: Secret?
     private var endpoint: String?
     private var negotiated: Microversion?
@@ -38,6 +48,26 @@ public actor CinderClient {
     public init(_ configuration: Configuration) {
         self.configuration = configuration
         self.endpoint = configuration.endpoint
+        self.tls = configuration.caCertificates.map(Self.trusting)
+    }
+
+    static func trusting(_ pem: String) -> Result<TLSConfiguration, TetherError> {
+        do {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
+            return .success(tls)
+        } catch {
+            return .failure(
+                TetherError.invalidInput("the CA certificates given for Keystone and Cinder do not parse as PEM: \(error)", hint: "check the cacert file (OS_CACERT)"))
+        }
+    }
+
+    /// `request` with the configured trust roots, if any.
+    private func secured(_ request: HTTPClientRequest) throws -> HTTPClientRequest {
+        guard let tls else { return request }
+        var request = request
+        request.tlsConfiguration = try tls.get()
+        return request
     }
 
     // MARK: - Microversions
@@ -225,7 +255,9 @@ public actor CinderClient {
             let started = ContinuousClock.now
             let response: HTTPClientResponse
             do {
-                response = try await HTTPClient.shared.execute(http, timeout: .seconds(configuration.timeout.components.seconds))
+                response = try await HTTPClient.shared.execute(try secured(http), timeout: .seconds(configuration.timeout.components.seconds))
+            } catch let error as TetherError {
+                throw error
             } catch {
                 throw TetherError(.cinderUnreachable, "cannot reach Keystone at \(authURL): \(error)", hint: "check [cinder] auth_url")
             }
@@ -259,7 +291,7 @@ public actor CinderClient {
         let started = ContinuousClock.now
         defer { timeInAPI += ContinuousClock.now - started }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(configuration.timeout.components.seconds))
+            let response = try await HTTPClient.shared.execute(try secured(request), timeout: .seconds(configuration.timeout.components.seconds))
             let data = Data(buffer: try await response.body.collect(upTo: 8 << 20))
             return (Int(response.status.code), data)
         } catch let error as TetherError {

@@ -24,6 +24,12 @@ extension AgentEndpoint where Response == LocalDetachResponse {
         Self(method: "DELETE", target: "/v1/local-attachments/\(percentEncoded(volumeID))?force=\(force)")
             .waiting("local-detaching \(volumeID) (detach, Cinder release)", check: "tether local-list")
     }
+
+    /// The caller's credentials go in the body: tetherd uses them for Cinder instead of its own.
+    public static func localDetach(_ volumeID: String, force: Bool, auth: CallerCredentials) throws -> Self {
+        try Self(method: "DELETE", target: "/v1/local-attachments/\(percentEncoded(volumeID))?force=\(force)", json: LocalDetachRequest(auth: auth))
+            .waiting("local-detaching \(volumeID) (detach, Cinder release)", check: "tether local-list")
+    }
 }
 
 extension AgentEndpoint where Response == CinderConnectionBody {

@@ -18,9 +18,10 @@ extension HumanOutput {
     public static func localAttachment(_ item: LocalAttachmentBody, created: Bool? = nil) -> String {
         var lines: [String] = []
         // First what a script takes: the device path in kernel mode (as `cinder local-attach`
-        // prints it), the disk XML in network mode.
+        // prints it), the disk XML in network mode. The stable name when udev made one: /dev/rbd0
+        // or /dev/dm-3 may name another volume after a reboot.
         if let attachment = item.attachment {
-            if attachment.mode == .kernel, let path = attachment.devicePath {
+            if attachment.mode == .kernel, let path = attachment.details?["by_tether"]?.stringValue ?? attachment.devicePath {
                 lines.append(path)
             } else if let xml = attachment.diskXML {
                 lines.append(String(xml.reversed().drop { $0 == "\n" }.reversed()))

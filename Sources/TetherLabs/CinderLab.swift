@@ -206,7 +206,7 @@ public final class CinderLab: @unchecked Sendable {
         guard result.status == 0 else { throw TetherError(.internalError, "Keystone did not revoke the token: \(result.output.suffix(500))") }
     }
 
-    static func writePrivate(_ text: String, to path: String) throws {
+    public static func writePrivate(_ text: String, to path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw TetherError(.internalError, "cannot write \(path)")
         }

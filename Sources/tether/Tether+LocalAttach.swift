@@ -29,6 +29,9 @@ extension Tether {
         @Flag(help: "Attach even if another client holds the volume.")
         var force = false
 
+        @Option(name: .customLong("os-cloud"), help: ArgumentHelp(Tether.osCloudHelp, valueName: "NAME"))
+        var osCloud: String?
+
         // python-brick-cinderclient-ext's `cinder local-attach` options: refused with Tether's
         // equivalent, so a script written for it fails at once and says what to change.
         @Option(name: [.customLong("enforce-multipath"), .customLong("enforce_multipath")], help: .hidden)
@@ -52,8 +55,11 @@ extension Tether {
 
         func run() async throws {
             try await global.run { client in
+                let auth = try CallerCredentialsReader().credentials(cloud: osCloud)
                 let request = LocalAttachRequest(
-                    volumeID: volume, mode: mode.flatMap(AttachMode.init(rawValue:)), multipath: multipath, readOnly: readOnly ? true : nil, force: force ? true : nil)
+                    volumeID: volume, mode: mode.flatMap(AttachMode.init(rawValue:)), multipath: multipath, readOnly: readOnly ? true : nil, force: force ? true : nil,
+                    auth: auth)
+                try request.validate()
                 let reply = try await client.reply(.localAttach(request))
                 try global.output(reply) { HumanOutput.localAttachment(try $0.value(), created: $0.created) }
             }
@@ -72,6 +78,9 @@ extension Tether {
         @Flag(help: "Detach even if cleaning up here fails; writes not yet flushed may be lost.")
         var force = false
 
+        @Option(name: .customLong("os-cloud"), help: ArgumentHelp(Tether.osCloudHelp, valueName: "NAME"))
+        var osCloud: String?
+
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
@@ -79,9 +88,26 @@ extension Tether {
         }
 
         func run() async throws {
-            try await global.report(.localDetach(volume, force: force)) { HumanOutput.localDetached($0) }
+            try await global.run { client in
+                let endpoint: AgentEndpoint<LocalDetachResponse>
+                if let auth = try CallerCredentialsReader().credentials(cloud: osCloud) {
+                    try auth.validate(field: "auth")
+                    endpoint = try .localDetach(volume, force: force, auth: auth)
+                } else {
+                    endpoint = .localDetach(volume, force: force)
+                }
+                let reply = try await client.reply(endpoint)
+                try global.output(reply) { HumanOutput.localDetached(try $0.value()) }
+            }
         }
     }
+
+    static let osCloudHelp = """
+        Your OpenStack credentials for this request, from clouds.yaml's cloud NAME (./clouds.yaml, \
+        ~/.config/openstack/, /etc/openstack/; secure.yaml merged; or OS_CLOUD); without it, your \
+        OS_* variables when OS_AUTH_URL or OS_TOKEN is set, else tetherd's own [cinder] credentials. \
+        Sent to tetherd over its socket, never kept.
+        """
 
     struct LocalList: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

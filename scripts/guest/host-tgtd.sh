@@ -11,7 +11,7 @@
 #                                         scsi_sn ID (hex, <= 31 digits: the WWID is 36 + ID)
 #   tgtd_stop DIR                         kills it (tgtd ignores SIGTERM) and waits until it is gone
 #
-# Recipe and pitfalls: docs/LAB.md and /work/shared/LAB.md, "iSCSI target: tgt".
+# Recipe and pitfalls: docs/LAB.md, "iSCSI target: tgt".
 
 tgtd_adm() {
     local dir=$1

@@ -31,6 +31,13 @@ extension FenceRequest {
 extension LocalAttachRequest {
     public func validate() throws {
         try IdentifierGrammar.volumeID.check(volumeID, field: "volume_id")
+        try auth?.validate(field: "auth")
+    }
+}
+
+extension LocalDetachRequest {
+    public func validate() throws {
+        try auth?.validate(field: "auth")
     }
 }
 
@@ -108,6 +115,75 @@ extension CreateExportRequest.Volume {
     func validateSize() throws {
         if let size = sizeBytes, size % 512 != 0 {
             throw TetherError.invalidField("volume.size_bytes", "\(size) is not a multiple of 512", hint: "give whole 512-byte sectors, e.g. 67108864 for 64 MiB")
+        }
+    }
+}
+
+extension CallerCredentials {
+    /// Every field the chosen way of authenticating needs is there and well formed; secrets are
+    /// checked without ever being echoed.
+    public func validate(field: FieldPath) throws {
+        for (key, value) in [
+            ("username", username), ("user_domain_name", userDomainName), ("project_name", projectName), ("project_id", projectID),
+            ("project_domain_name", projectDomainName), ("application_credential_id", applicationCredentialID), ("region_name", regionName),
+        ] {
+            if let value { try TextGrammar.check(value, field: field.key(key), maximumBytes: 255) }
+        }
+        for (key, value) in [("auth_url", authURL), ("endpoint", endpoint)] {
+            if let value { try Self.checkURL(value, field: field.key(key)) }
+        }
+        if let interface, !["public", "internal", "admin", "publicURL", "internalURL", "adminURL"].contains(interface) {
+            throw TetherError.invalidField(field.key("interface"), "is \"\(interface)\", not public, internal or admin", hint: "use one of the catalog's interfaces")
+        }
+        for (key, value) in [("password", password), ("application_credential_secret", applicationCredentialSecret), ("token", token)] {
+            try value?.reveal { try Self.checkSecret($0, field: field.key(key)) }
+        }
+        if let caCertificates {
+            try TextGrammar.check(caCertificates, field: field.key("cacert_pem"), maximumBytes: 1 << 20, allowing: ["\n", "\r", "\t"])
+            guard caCertificates.contains("-----BEGIN CERTIFICATE-----") else {
+                throw TetherError.invalidField(field.key("cacert_pem"), "holds no PEM certificate", hint: "name a PEM file of CA certificates as cacert (or OS_CACERT)")
+            }
+        }
+        try checkComplete(field: field)
+    }
+
+    private func checkComplete(field: FieldPath) throws {
+        func need(_ key: String, _ present: Bool, _ source: String) throws {
+            guard present else {
+                throw TetherError.invalidField(
+                    field.key(key), "is missing: \(authType.rawValue) auth needs it", hint: "set \(source) in clouds.yaml's auth (or the OS_* variable)")
+            }
+        }
+        switch authType {
+        case .password:
+            try need("auth_url", authURL != nil, "auth_url")
+            try need("username", username != nil, "username")
+            try need("password", password != nil, "password")
+            try need("project_name", projectName != nil || projectID != nil, "project_name or project_id")
+        case .applicationCredential:
+            try need("auth_url", authURL != nil, "auth_url")
+            try need("application_credential_id", applicationCredentialID != nil, "application_credential_id")
+            try need("application_credential_secret", applicationCredentialSecret != nil, "application_credential_secret")
+        case .token:
+            try need("token", token != nil, "token")
+            try need("auth_url", authURL != nil || endpoint != nil, "auth_url (or endpoint)")
+        }
+    }
+
+    static func checkURL(_ text: String, field: FieldPath) throws {
+        try TextGrammar.check(text, field: field, maximumBytes: 2048)
+        let lowered = text.lowercased()
+        guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://"), !text.contains(" ") else {
+            throw TetherError.invalidField(field, "is not an http:// or https:// URL", hint: "e.g. https://keystone.example:5000/v3")
+        }
+    }
+
+    static func checkSecret(_ text: String, field: FieldPath) throws {
+        if text.isEmpty {
+            throw TetherError.invalidField(field, "is empty", hint: "give the secret, or leave the key out")
+        }
+        guard text.utf8.count <= 4096, TextGrammar.firstControlCharacter(in: text) == nil else {
+            throw TetherError.invalidField(field, "is longer than 4096 bytes or holds a control character (not shown)", hint: "check the secret's value")
         }
     }
 }

@@ -6,8 +6,9 @@ The committed files next to this script were written by tomli_w 1.2.0:
 
     python3 -m venv /tmp/v && /tmp/v/bin/pip install tomli_w && /tmp/v/bin/python generate.py DIR
 
-TOMLLibraryFixtureTests loads the committed files, and when python3 can import tomli_w it runs
-this script into a temporary directory and loads its output too.
+TOMLFileTests loads the committed files, and when python3 can import tomli_w it runs
+this script into a temporary directory and loads its output too (Debian 12 has tomli_w 1.0.0 as
+python3-tomli-w, for /usr/bin/python3; its output is the same as 1.2.0's).
 """
 
 import os
