@@ -20,6 +20,7 @@ extension Lab {
         case promtool
         case openssl
         case ip
+        case readelf
 
         public var program: String { rawValue }
 
@@ -44,6 +45,7 @@ extension Lab {
             case .promtool: "prometheus"
             case .openssl: "openssl"
             case .ip: "iproute2"
+            case .readelf: "binutils"
             }
         }
 
