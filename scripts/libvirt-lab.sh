@@ -32,7 +32,9 @@ failed() {
 install_hook() {
     local dir=$1
     mkdir -p "$dir/etc/hooks/qemu.d"
-    install -m 0755 "$(dirname "$0")/../hooks/qemu.d/tether" "$dir/etc/hooks/qemu.d/tether"
+    # cp, not install(1): this script's own install() would shadow it.
+    cp "$(dirname "$0")/../hooks/qemu.d/tether" "$dir/etc/hooks/qemu.d/tether"
+    chmod 0755 "$dir/etc/hooks/qemu.d/tether"
     cat >"$dir/etc/hooks/tether.conf" <<CONF
 TETHER='$LIBVIRT_LAB_HOOK_TETHER'
 TETHER_SOCKET='${LIBVIRT_LAB_HOOK_SOCKET:-}'
