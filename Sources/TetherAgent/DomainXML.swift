@@ -42,20 +42,19 @@ struct DomainXML {
         diskElements.compactMap { Self.disk($0) }
     }
 
-    /// The XML with every RBD disk's ceph secret (and conf path, when it names one) replaced:
-    /// `replacement` answers for each RBD disk, nil to leave it alone.
+    /// The XML with every RBD disk's ceph secret UUID (and conf path, when it names one) replaced;
+    /// a secret named by usage stays. `replacement` answers for each RBD disk, nil to leave it alone.
     func rewritingRBD(_ replacement: (DomainDisk.RBDDisk) throws -> (secretUUID: String, configFile: String?)?) rethrows -> (xml: String, changed: Bool) {
         var changed = false
         for element in diskElements {
             guard case .rbd(let disk) = Self.disk(element), let new = try replacement(disk),
                 let source = self.element("source", in: element)
             else { continue }
-            if let secret = self.element("secret", in: self.element("auth", in: source) ?? self.element("auth", in: element)) {
-                if secret.attribute(forName: "uuid")?.stringValue != new.secretUUID || secret.attribute(forName: "usage") != nil {
-                    secret.removeAttribute(forName: "usage")
-                    Self.set(secret, "uuid", new.secretUUID)
-                    changed = true
-                }
+            // A secret named by usage is found by that name on every node: only UUIDs are node-local.
+            if let secret = self.element("secret", in: self.element("auth", in: source) ?? self.element("auth", in: element)),
+                secret.attribute(forName: "usage") == nil, secret.attribute(forName: "uuid")?.stringValue?.lowercased() != new.secretUUID {
+                Self.set(secret, "uuid", new.secretUUID)
+                changed = true
             }
             if let configFile = new.configFile, let config = self.element("config", in: source),
                 config.attribute(forName: "file")?.stringValue != configFile {

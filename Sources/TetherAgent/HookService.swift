@@ -18,6 +18,8 @@ struct HookService: Sendable {
     let logger: Logger
 
     func qemu(_ request: QemuHookRequest) async throws -> QemuHookResponse {
+        // release needs only the domain's name: what it detaches is what the journal says it claimed.
+        if request.action == .release { return QemuHookResponse(actions: try await release(request.domain)) }
         let domain = try DomainXML(request.xml)
         switch request.action {
         case .prepare: return QemuHookResponse(actions: try await prepare(request.domain, domain.disks))

@@ -82,6 +82,13 @@ import Testing
         #expect(out.contains("/var/lib/x.img") && out.contains("qemu-system-x86_64"))
     }
 
+    @Test func aSecretNamedByUsageStays() throws {
+        let xml = try DomainXML(Self.domain(Self.rbdDisk.replacingOccurrences(of: "uuid='\(Self.sourceUUID)'", with: "usage='tether ceph client.cinder'")))
+        let (out, changed) = xml.rewritingRBD { _ in ("6f0a4e62-91d4-4a56-8a8f-3f1c9d2b7e10", nil) }
+        #expect(!changed)
+        #expect(out.contains("usage=\"tether ceph client.cinder\"") && !out.contains("6f0a4e62"))
+    }
+
     @Test func sameSecretIsNoChange() throws {
         let xml = try DomainXML(Self.domain(Self.rbdDisk))
         let (_, changed) = xml.rewritingRBD { _ in (Self.sourceUUID, "/other/node/ceph/ceph-a.conf") }
