@@ -101,6 +101,7 @@ public final class LibvirtLab: @unchecked Sendable {
 
     /// The lab's domain logs, QEMU's stderr included (scripts/libvirt-lab.sh keeps them in the lab).
     public func domainLog(_ name: String) -> String {
+        // A domain that never started has no log yet: that reads as empty.
         (try? String(contentsOfFile: directory.file("log/domains/qemu/\(name).log"), encoding: .utf8)) ?? ""
     }
 
