@@ -42,6 +42,9 @@ public final class NodeNamespace: @unchecked Sendable {
         }
     }
 
+    /// What runs a daemon inside the namespace (nsenter exec's it: the PID stays the daemon's).
+    public var launcher: [String] { [Lab.find("nsenter") ?? "nsenter", enter, "--"] }
+
     /// Runs `program` inside the namespace.
     public func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         try Lab.run("nsenter", [enter, "--", Lab.find(program) ?? program] + arguments, environment: environment)

@@ -15,7 +15,7 @@ import Testing
 /// domain with one RBD disk from each cluster, started on node 1 from Tether's disk XML, moves by
 /// `virsh migrate --live` over the veth. While node 2 lacks cluster B its hook refuses the
 /// migration and the domain runs on, untouched; once B is registered there, the migration
-/// passes and node 2's QEMU reads both patterns through node 2's secrets.
+/// passes and node 2's QEMU reads both patterns through node 2's secrets. Node 2's tetherd runs in node 2's namespace too.
 @Suite(
     .tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD, .libvirtd, .virsh, .qemuSystem)),
     .lab(.cephMon, .cephOSD, .libvirtd, .virsh, .qemuSystem), .timeLimit(.minutes(5)), .serialized)
@@ -98,7 +98,9 @@ struct HookMigrationTests {
         try await LibvirtLab.with(hook: hook1) { libvirt1 in
             try await LibvirtLab.with(hook: hook2, namespace: namespace) { libvirt2 in
                 try await AgentProcess.with(tgtd: nil, extraConfig: Lab.cephConfig(registry: registry1), libvirtURI: libvirt1.uri) { agent1 in
-                    try await AgentProcess.with(tgtd: nil, extraConfig: Lab.cephConfig(registry: registry2), libvirtURI: libvirt2.uri) { agent2 in
+                    try await AgentProcess.with(
+                        tgtd: nil, extraConfig: Lab.cephConfig(registry: registry2), libvirtURI: libvirt2.uri, launcher: namespace.launcher
+                    ) { agent2 in
                         try FileManager.default.createSymbolicLink(atPath: hook1.socket, withDestinationPath: agent1.socketPath)
                         try FileManager.default.createSymbolicLink(atPath: hook2.socket, withDestinationPath: agent2.socketPath)
                         try await run(a, b, namespace: namespace, nodes: (libvirt1, libvirt2), agents: (agent1, agent2), work: work)
