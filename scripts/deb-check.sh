@@ -8,15 +8,12 @@
 # systemd's own log), else over sd_notify's socket from a python3 listener; then purges it and
 # checks nothing it added is left but tetherd's journal.
 #
-#   scripts/deb-check.sh PATH/tether_VERSION_amd64.deb [--no-hook]
+#   scripts/deb-check.sh PATH/tether_VERSION_amd64.deb
 #
-# --no-hook: the tree the package was built from has no hooks/qemu.d/tether (until it lands), so
-# /etc/libvirt/hooks/qemu.d/tether is not expected. Prints "deb-check: N passed, M failed"; exits
+# Prints "deb-check: N passed, M failed"; exits
 # non-zero on any failure.
 set -uo pipefail
-DEB=${1:?usage: deb-check.sh DEB [--no-hook]}
-HOOK=yes
-[ "${2:-}" = --no-hook ] && HOOK=no
+DEB=${1:?usage: deb-check.sh DEB}
 passed=0 failed=0
 ok() { echo "ok: $*"; passed=$((passed + 1)); }
 bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
@@ -50,7 +47,7 @@ expected_files() {
 0644 /usr/share/fish/vendor_completions.d/tether.fish
 0644 /usr/share/doc/tether/copyright
 EOF
-    [ "$HOOK" = no ] || echo "0755 /etc/libvirt/hooks/qemu.d/tether"
+    echo "0755 /etc/libvirt/hooks/qemu.d/tether"
 }
 
 check_files() {

@@ -55,13 +55,13 @@ build_base() {
 
 # The unit that runs the check once the container has booted, then powers it off.
 write_check_unit() {
-    local root=$1 hook_arg=$2
+    local root=$1
     cat >"$root/etc/systemd/system/tether-deb-check.service" <<EOF
 [Unit]
 Description=Tether package check (scripts/deb-check.sh)
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c '/check/deb-check.sh /check/$(basename "$DEB") $hook_arg >/check/out.log 2>&1; echo \$? >/check/rc'
+ExecStart=/bin/sh -c '/check/deb-check.sh /check/$(basename "$DEB") >/check/out.log 2>&1; echo \$? >/check/rc'
 ExecStopPost=/usr/bin/systemctl poweroff --no-block
 [Install]
 WantedBy=multi-user.target
@@ -93,7 +93,7 @@ cleanup() {
 }
 
 main() {
-    local tarball work rc hook_arg="" made_run=no
+    local tarball work rc made_run=no
     tarball=$(base)
     work=$(mktemp -d /var/tmp/tether-deb.XXXXXX)
     [ -d /run/systemd/nspawn ] || made_run=yes
@@ -102,9 +102,7 @@ main() {
     mkdir "$work/root" "$work/check"
     zstd -q -d -c "$tarball" | tar -C "$work/root" --numeric-owner -xf -
     cp "$ROOT/scripts/deb-check.sh" "$DEB" "$work/check/"
-    # Until the libvirt hook is in the tree, the check is told not to expect it.
-    [ -e "$ROOT/hooks/qemu.d/tether" ] || hook_arg=--no-hook
-    write_check_unit "$work/root" "$hook_arg"
+    write_check_unit "$work/root"
     log "booting systemd in a container with $(basename "$DEB")"
     local start=$SECONDS
     set +e

@@ -159,9 +159,7 @@ case "${1:-}" in
     deb)
         deb=${2:-}
         [ -n "$deb" ] || deb=$("$ROOT/scripts/package.sh" | tail -n 1)
-        # Until the libvirt hook is in the tree, the check is told not to expect it.
-        hook=; [ -e "$ROOT/hooks/qemu.d/tether" ] || hook=" --no-hook"
-        check "scripts/deb-check.sh /tmp/$(basename "$deb")$hook" "$deb" ;;
+        check "scripts/deb-check.sh /tmp/$(basename "$deb")" "$deb" ;;
     base) tarball=$CACHE/base-$(base_key).tar.zst; [ -f "$tarball" ] || build_base "$tarball"; echo "$tarball" ;;
     *) echo "usage: scripts/fresh-check.sh demo | test | deb [DEB] | run CMD | base" >&2; exit 64 ;;
 esac

@@ -9,6 +9,11 @@
 #   scripts/libvirt-lab.sh vm             the VM lab: LibvirtVMTests (a TCG domain on Tether's disks
 #                                         from two Ceph clusters and CHAP iSCSI) in a private network
 #                                         namespace; needs `swift build --build-tests` first
+#
+# With LIBVIRT_LAB_HOOK_TETHER=PATH (the tether client) set, start installs Tether's qemu hook
+# (hooks/qemu.d/tether) into the lab's own /etc/libvirt/hooks/qemu.d before libvirtd starts, with
+# a hooks/tether.conf naming that client, LIBVIRT_LAB_HOOK_SOCKET (tetherd's socket) and
+# LIBVIRT_LAB_HOOK_TIMEOUT (seconds, default 5).
 set -euo pipefail
 
 install() {
@@ -22,11 +27,28 @@ failed() {
     tail -n 20 "$1/log/libvirtd.out" "$1/log/libvirtd.log" >&2 2>/dev/null || true
 }
 
+# install_hook DIR: Tether's hook in the lab's /etc/libvirt (bind-mounted over the host's one,
+# so the host's libvirt never sees it).
+install_hook() {
+    local dir=$1
+    mkdir -p "$dir/etc/hooks/qemu.d"
+    # cp, not install(1): this script's own install() would shadow it.
+    cp "$(dirname "$0")/../hooks/qemu.d/tether" "$dir/etc/hooks/qemu.d/tether"
+    chmod 0755 "$dir/etc/hooks/qemu.d/tether"
+    cat >"$dir/etc/hooks/tether.conf" <<CONF
+TETHER='$LIBVIRT_LAB_HOOK_TETHER'
+TETHER_SOCKET='${LIBVIRT_LAB_HOOK_SOCKET:-}'
+TETHER_HOOK_TIMEOUT='${LIBVIRT_LAB_HOOK_TIMEOUT:-5}'
+CONF
+    chmod 0644 "$dir/etc/hooks/tether.conf"
+}
+
 start() {
     local dir=$1
     mkdir -p "$dir"/{etc,lib,cache,sock,log/domains,run}
     chmod 700 "$dir"
     cp -r /etc/libvirt/. "$dir/etc/"
+    if [ -n "${LIBVIRT_LAB_HOOK_TETHER:-}" ]; then install_hook "$dir"; fi
     cat >"$dir/etc/libvirtd.conf" <<CONF
 unix_sock_dir = "$dir/sock"
 auth_unix_rw = "none"

@@ -50,8 +50,8 @@ put 0644 packaging/tetherd.service /usr/lib/systemd/system/tetherd.service
 put 0644 packaging/tether.tmpfiles /usr/lib/tmpfiles.d/tether.conf
 put 0644 packaging/tether.sysusers /usr/lib/sysusers.d/tether.conf
 put 0644 packaging/tether.toml /etc/tether/tether.toml
-# The libvirt hook (hooks/qemu.d/tether) once it is in the tree; libvirtd runs it as root.
-if [ -e hooks/qemu.d/tether ]; then put 0755 hooks/qemu.d/tether /etc/libvirt/hooks/qemu.d/tether; fi
+# The libvirt hook; libvirtd runs every executable of qemu.d, as root.
+put 0755 hooks/qemu.d/tether /etc/libvirt/hooks/qemu.d/tether
 
 # Man pages from the commands' own help: swift-argument-parser's generate-manual tool reads each
 # binary's --experimental-dump-help (its plugin would build every product in release first).

@@ -36,7 +36,7 @@ group() {
         demo) group build; group tgt; group qemu-io; echo python3 ;;
         ceph) group build; echo ceph-mon ceph-osd ceph-common uuid-runtime iproute2 procps ;;
         libvirt) group build; group qemu-io
-            echo libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils qemu-system-x86 ;;
+            echo libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils qemu-system-x86 binutils ;;
         cinder) group build; group ceph
             echo cinder-api cinder-scheduler cinder-volume python3-cinderclient python3-os-brick \
                 rabbitmq-server postgresql-15 python3-psycopg2 python3-rbd python3-rados curl keystone ;;

@@ -107,7 +107,8 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
                 registry: { await clusters.current }, journal: journal)
             Routes(
                 attachments: attachments, exports: exports, clusters: clusters, localAttachments: local, reconciler: reconciler, journal: journal, node: node,
-                stats: stats, doctor: doctor
+                stats: stats, doctor: doctor,
+                hooks: HookService(attachments: attachments, journal: journal, clusters: clusters, cephDirectory: "/nonexistent/tether-fuzz/etc/ceph", logger: logger)
             ).register(on: router)
             return router.buildResponder()
         }

@@ -111,7 +111,8 @@ public struct Agent: Sendable {
         let router = Router(context: BasicRequestContext.self)
         Routes(
             attachments: attachments, exports: exports, clusters: clusters, localAttachments: localAttachments, reconciler: reconciler, journal: journal,
-            node: node, stats: stats, doctor: doctor
+            node: node, stats: stats, doctor: doctor,
+            hooks: HookService(attachments: attachments, journal: journal, clusters: clusters, cephDirectory: configuration.cephDirectory, logger: logger)
         ).register(on: router)
         let socket = configuration.socketPath
         try await Self.prepareSocket(socket, host: host)

@@ -133,6 +133,19 @@ final class Journal: Sendable {
                 t.primaryKey(["fsid", "user"])
             }
         }
+        migrator.registerMigration("v6-hook") { db in
+            try db.create(table: "hookClaim") { t in
+                t.primaryKey("attachmentID", .text)
+                t.column("volumeID", .text).notNull().indexed()
+                t.column("domain", .text).notNull().indexed()
+                t.column("createdAt", .text).notNull()
+            }
+            try db.create(table: "knownVolume") { t in
+                t.primaryKey("volumeID", .text)
+                t.column("connectionInfo", .text).notNull()
+                t.column("updatedAt", .text).notNull()
+            }
+        }
         return migrator
     }
 
@@ -277,8 +290,17 @@ final class Journal: Sendable {
         }
     }
 
+    /// Forgets a detached attachment; a kernel-mode one leaves its (redacted) connection_info as
+    /// a known volume, and its hook claim goes with it, in the same transaction.
     func finishDetach(id: String) async throws {
-        try await abandonAttach(id: id)
+        try await writer.write { db in
+            if let record = try AttachmentRecord.fetchOne(db, key: id), record.mode == .kernel {
+                try KnownVolumeRecord(volumeID: record.volumeID, connectionInfo: record.connectionInfo, updatedAt: Self.now()).upsert(db)
+            }
+            _ = try HookClaimRecord.deleteOne(db, key: id)
+            _ = try AttachmentRecord.deleteOne(db, key: id)
+            _ = try IntentRecord.deleteOne(db, key: id)
+        }
     }
 
     // MARK: - Exports

@@ -160,3 +160,29 @@ extension ConnectionInfo: DatabaseValueConvertible {
         return try? JSONDecoder().decode(ConnectionInfo.self, from: Data(text.utf8))
     }
 }
+
+/// An attachment the libvirt qemu hook made at a domain's `prepare`: the hook's `release` detaches
+/// exactly these, never an attachment another caller made.
+struct HookClaimRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Hashable {
+    static let databaseTableName = "hookClaim"
+
+    var attachmentID: String
+    var volumeID: String
+    var domain: String
+    var createdAt: String
+
+    enum Columns {
+        static let volumeID = Column(CodingKeys.volumeID)
+        static let domain = Column(CodingKeys.domain)
+    }
+}
+
+/// A kernel-mode volume this node attached once and detached since: its connection_info (secrets
+/// redacted, as the attachment row had it), so the hook can attach it again at a domain's prepare.
+struct KnownVolumeRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Hashable {
+    static let databaseTableName = "knownVolume"
+
+    var volumeID: String
+    var connectionInfo: ConnectionInfo
+    var updatedAt: String
+}

@@ -14,6 +14,7 @@ struct Routes {
     let node: ConnectorProperties
     let stats: OperationStats
     let doctor: Doctor
+    let hooks: HookService
 
     func register(on router: Router<BasicRequestContext>) {
         router.middlewares.add(ErrorMiddleware())
@@ -106,6 +107,11 @@ struct Routes {
         v1.post("clusters/sync") { _, _ in
             try await self.clusters.reload()
             return try JSONBody.response(try await self.clusters.sync())
+        }
+        v1.post("hooks/qemu") { request, _ in
+            let body = try await JSONBody.decode(QemuHookRequest.self, from: request, what: "the hook call")
+            try body.validate()
+            return try JSONBody.response(try await self.hooks.qemu(body))
         }
         v1.delete("exports/:volume") { request, context in
             let initiator = try request.uri.queryParameters.get("initiator").map {

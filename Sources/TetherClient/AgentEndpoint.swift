@@ -127,3 +127,11 @@ extension AgentEndpoint where Response == DoctorReport {
         Self(method: "GET", target: "/v1/doctor").waiting("checking this node (doctor)", check: "tether doctor")
     }
 }
+
+extension AgentEndpoint where Response == QemuHookResponse {
+    /// One call of the libvirt qemu hook.
+    public static func qemuHook(_ request: QemuHookRequest) throws -> Self {
+        try Self(method: "POST", target: "/v1/hooks/qemu", json: request)
+            .waiting("libvirt hook: \(request.action.rawValue) of domain \(request.domain)", check: "tether list")
+    }
+}

@@ -27,14 +27,12 @@ public final class CephLab: @unchecked Sendable {
 
     public static var isAvailable: Bool { Lab.has("ceph-mon") && Lab.has("ceph-osd") }
 
-    /// Starts cluster `name` with its mon on 127.0.0.1:`basePort` (v2) and `basePort`+1 (v1).
-    /// - Parameter address: binds mon and OSD there instead (an address of this namespace that
-    ///   other namespaces reach, `NodeNetwork.serverAddress`).
+    /// Starts cluster `name` with its mon on `address` (an address that exists already; default
+    /// 127.0.0.1) port `basePort` (v2) and `basePort`+1 (v1).
     public init(name: String, basePort: Int, address: String? = nil) throws {
         directory = try TemporaryDirectory(prefix: "ceph")
         self.name = name
-        let result = try Lab.run(
-            "/bin/bash", [Self.script, "start", directory.path, name, "\(basePort)"], environment: address.map { ["CEPH_LAB_ADDR": $0] } ?? [:])
+        let result = try Lab.run("/bin/bash", [Self.script, "start", directory.path, name, "\(basePort)"], environment: address.map { ["CEPH_LAB_ADDR": $0] } ?? [:])
         guard result.status == 0 else {
             _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])
             throw TetherError(.internalError, "ceph-lab start \(name) failed: \(result.output.suffix(2000))")
@@ -118,10 +116,12 @@ public final class CephLab: @unchecked Sendable {
     }
 
     /// Starts two clusters at once (about 5 s), runs `body`, stops both on success and on error.
-    public static func withTwo<Value>(_ body: (CephLab, CephLab) async throws -> Value) async throws -> Value {
+    /// - Parameter address: where both listen (default 127.0.0.1), e.g. a veth's address that
+    ///   other network namespaces reach.
+    public static func withTwo<Value>(address: String? = nil, _ body: (CephLab, CephLab) async throws -> Value) async throws -> Value {
         let base = nextBasePort()
-        async let first = Lab.offPool { try CephLab(name: "ceph-a", basePort: base) }
-        async let second = Lab.offPool { try CephLab(name: "ceph-b", basePort: base + 200) }
+        async let first = Lab.offPool { try CephLab(name: "ceph-a", basePort: base, address: address) }
+        async let second = Lab.offPool { try CephLab(name: "ceph-b", basePort: base + 200, address: address) }
         let a: CephLab, b: CephLab
         do {
             a = try await first

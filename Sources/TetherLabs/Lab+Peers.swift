@@ -22,6 +22,7 @@ extension Lab {
         /// Network namespaces for a second node (`NodeNetwork`).
         case nsenter
         case ip
+        case readelf
 
         public var program: String { rawValue }
 
@@ -46,6 +47,7 @@ extension Lab {
             case .promtool: "prometheus"
             case .openssl: "openssl"
             case .ip: "iproute2"
+            case .readelf: "binutils"
             }
         }
 

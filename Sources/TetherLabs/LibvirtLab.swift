@@ -15,9 +15,32 @@ public final class LibvirtLab: @unchecked Sendable {
 
     public static var isAvailable: Bool { Lab.has("libvirtd") && Lab.has("virsh") && Lab.has("unshare") }
 
-    public init() throws {
+    /// Tether's qemu hook installed in the lab's own /etc/libvirt/hooks/qemu.d: the `tether`
+    /// client it runs, tetherd's socket, and its time bound in seconds.
+    public struct Hook: Sendable {
+        public var tether: String
+        public var socket: String
+        public var timeoutSeconds: Int
+
+        public init(tether: String, socket: String, timeoutSeconds: Int = 5) {
+            self.tether = tether
+            self.socket = socket
+            self.timeoutSeconds = timeoutSeconds
+        }
+    }
+
+    /// - Parameter namespace: the network namespace libvirtd (and so its QEMUs) runs in; the test's own when nil.
+    public init(hook: Hook? = nil, namespace: NodeNamespace? = nil) throws {
         directory = try TemporaryDirectory(prefix: "lv")
-        let result = try Lab.run("/bin/bash", [Self.script, "start", directory.path])
+        let hookSettings = hook.map {
+            ["LIBVIRT_LAB_HOOK_TETHER": $0.tether, "LIBVIRT_LAB_HOOK_SOCKET": $0.socket, "LIBVIRT_LAB_HOOK_TIMEOUT": "\($0.timeoutSeconds)"]
+        } ?? [:]
+        let result =
+            if let namespace {
+                try namespace.run("/bin/bash", [Self.script, "start", directory.path], environment: hookSettings)
+            } else {
+                try Lab.run("/bin/bash", [Self.script, "start", directory.path], environment: hookSettings)
+            }
         guard result.status == 0 else {
             _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])
             throw TetherError(.internalError, "libvirt-lab start failed: \(result.output.suffix(2000))")
@@ -76,8 +99,14 @@ public final class LibvirtLab: @unchecked Sendable {
         directory.remove()
     }
 
-    public static func with<Value>(_ body: (LibvirtLab) async throws -> Value) async throws -> Value {
-        let lab = try LibvirtLab()
+    /// The lab's domain logs, QEMU's stderr included (scripts/libvirt-lab.sh keeps them in the lab).
+    public func domainLog(_ name: String) -> String {
+        // A domain that never started has no log yet: that reads as empty.
+        (try? String(contentsOfFile: directory.file("log/domains/qemu/\(name).log"), encoding: .utf8)) ?? ""
+    }
+
+    public static func with<Value>(hook: Hook? = nil, namespace: NodeNamespace? = nil, _ body: (LibvirtLab) async throws -> Value) async throws -> Value {
+        let lab = try LibvirtLab(hook: hook, namespace: namespace)
         do {
             let value = try await body(lab)
             lab.stop()

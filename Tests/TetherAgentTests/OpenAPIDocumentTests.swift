@@ -21,16 +21,18 @@ import Testing
         let directory = try TemporaryDirectory(prefix: "oas")
         defer { directory.remove() }
         let attachments = AttachmentService(journal: journal, locks: locks, connectors: [ScriptedConnector()], node: node, stats: stats, logger: logger)
+        let clusters = try await ClusterService(directory: directory.path, cephDirectory: directory.file("ceph"), secretStore: nil, host: host, logger: logger)
         let routes = Routes(
             attachments: attachments,
             exports: ExportService(
                 journal: journal, locks: locks, exporter: RecordingExporter(), host: host, iqnPrefix: "iqn.2026-11.io.tether", stats: stats, logger: logger),
-            clusters: try await ClusterService(directory: directory.path, cephDirectory: directory.file("ceph"), secretStore: nil, host: host, logger: logger),
+            clusters: clusters,
             localAttachments: LocalAttachService(journal: journal, locks: locks, attachments: attachments, cinder: nil, node: node, stats: stats, logger: logger),
             reconciler: Reconciler(attachments: attachments, interval: nil, heal: true, logger: logger), journal: journal, node: node, stats: stats,
             doctor: Doctor(
                 configuration: AgentConfiguration(), host: host, node: node, access: APIAccess(group: 0, groupName: "root"), registry: { CephRegistry() },
-                journal: journal))
+                journal: journal),
+            hooks: HookService(attachments: attachments, journal: journal, clusters: clusters, cephDirectory: directory.file("ceph"), logger: logger))
         let router = Router(context: BasicRequestContext.self)
         routes.register(on: router)
         return Set(router.routes.map { route in

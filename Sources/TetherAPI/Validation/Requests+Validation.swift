@@ -187,3 +187,11 @@ extension CallerCredentials {
         }
     }
 }
+
+extension QemuHookRequest {
+    /// The XML itself is checked where it is parsed (DomainXML); here only its size and text.
+    public func validate() throws {
+        try TextGrammar.check(domain, field: "domain", maximumBytes: 255)
+        try TextGrammar.check(xml, field: "xml", maximumBytes: Self.maximumXMLBytes, allowing: ["\n", "\r", "\t"])
+    }
+}
