@@ -80,7 +80,7 @@ public struct TCPListenerSettings: Sendable, Equatable {
 public enum APIRole: String, Sendable, CaseIterable, Codable {
     /// GETs only: health, metrics, connector, lists.
     case reader
-    /// Attachments and local-attachments: create, extend, delete.
+    /// Attachments, local-attachments and connections: create, extend, delete.
     case attacher
     /// Exports: initialize and terminate connections on this (storage) node.
     case exporter
@@ -98,7 +98,7 @@ public enum APIRole: String, Sendable, CaseIterable, Codable {
         guard parts.count >= 2, parts[0] == "v1" else { return .admin }
         switch (method, parts[1]) {
         case ("POST", "attachments"), ("DELETE", "attachments"), ("POST", "local-attachments"), ("DELETE", "local-attachments"),
-            ("POST", "cinder"), ("DELETE", "cinder"):
+            ("POST", "cinder"), ("DELETE", "cinder"), ("POST", "connections"), ("DELETE", "connections"):
             return .attacher
         case ("POST", "exports"), ("DELETE", "exports"):
             return .exporter

@@ -149,7 +149,8 @@ enum LogOverlap {
 
 /// qemu-io as the independent client, driven by Tether's QEMU description of an attachment.
 enum QEMU {
-    static func io(_ attachment: AttachmentBody, command: String) throws -> String {
+    /// - Parameter launcher: runs qemu-io on another node (`NodePair.launcher`); empty: here.
+    static func io(_ attachment: AttachmentBody, command: String, launcher: [String] = []) throws -> String {
         guard let qemu = attachment.qemu else { throw TetherError(.internalError, "attachment has no QEMU description") }
         var arguments: [String] = []
         for object in qemu.objects {
@@ -159,6 +160,7 @@ enum QEMU {
         }
         let json = String(decoding: try JSONEncoder().encode(qemu.blockdev), as: UTF8.self)
         arguments += ["-c", command, "json:" + json]
-        return try Lab.run("qemu-io", arguments).output
+        let program = launcher + ["qemu-io"] + arguments
+        return try Lab.run(program[0], Array(program.dropFirst())).output
     }
 }
