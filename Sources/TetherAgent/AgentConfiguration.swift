@@ -228,6 +228,17 @@ public struct AgentConfiguration: Sendable {
             }
         }
 
+        /// A required absolute path of a PEM file: `what` says what the table needs it for.
+        mutating func pemPath(_ table: String, _ key: String, needs what: String) throws -> String {
+            guard let value = try string(table, key) else {
+                throw ConfigurationError(file: file, message: "[\(table)] has no \(key): \(what) (a PEM file's absolute path)")
+            }
+            guard value.hasPrefix("/"), !value.contains("\0") else {
+                throw ConfigurationError(file: file, message: "[\(table)] \(key) \"\(value)\" is not an absolute path")
+            }
+            return value
+        }
+
         mutating func strings(_ table: String, _ key: String) throws -> [String]? {
             guard let value = document[table]?[key] else { return nil }
             guard case .array(let items) = value else { throw fail(table, key, "a list of strings") }

@@ -20,15 +20,8 @@ public struct ConnectSettings: Sendable, Equatable {
     /// - Throws: `ConfigurationError` naming the file and the key.
     static func read(_ reader: inout AgentConfiguration.Reader) throws -> ConnectSettings? {
         guard reader.document[table] != nil else { return nil }
-        let file = reader.file
         func path(_ key: String, _ what: String) throws -> String {
-            guard let value = try reader.string(table, key) else {
-                throw ConfigurationError(file: file, message: "[connect] has no \(key): connect needs \(what) (a PEM file's absolute path)")
-            }
-            guard value.hasPrefix("/"), !value.contains("\0") else {
-                throw ConfigurationError(file: file, message: "[connect] \(key) \"\(value)\" is not an absolute path")
-            }
-            return value
+            try reader.pemPath(table, key, needs: "connect needs \(what)")
         }
         return ConnectSettings(
             certificateFile: try path("cert", "this agent's client certificate"), keyFile: try path("key", "its private key"),

@@ -36,13 +36,7 @@ public struct TCPListenerSettings: Sendable, Equatable {
         }
         let (host, port) = try parseListen(listen, file: file)
         func path(_ key: String, _ what: String) throws -> String {
-            guard let value = try reader.string(table, key) else {
-                throw ConfigurationError(file: file, message: "[api.tcp] has no \(key): the TLS listener needs \(what) (a PEM file's absolute path)")
-            }
-            guard value.hasPrefix("/"), !value.contains("\0") else {
-                throw ConfigurationError(file: file, message: "[api.tcp] \(key) \"\(value)\" is not an absolute path")
-            }
-            return value
+            try reader.pemPath(table, key, needs: "the TLS listener needs \(what)")
         }
         var roles = ClientRoles()
         for role in APIRole.allCases {

@@ -1,17 +1,9 @@
 import TetherAPI
 
 extension HumanOutput {
-    /// First what a script takes (the device path in kernel mode, the disk XML in network mode),
-    /// then the connection and its attachment.
+    /// First what a script takes (`scriptLine`), then the connection and its attachment.
     public static func connection(_ item: ConnectionBody, created: Bool? = nil) -> String {
-        var lines: [String] = []
-        if let attachment = item.attachment {
-            if attachment.mode == .kernel, let path = attachment.devicePath {
-                lines.append(path)
-            } else if let xml = attachment.diskXML {
-                lines.append(String(xml.reversed().drop { $0 == "\n" }.reversed()))
-            }
-        }
+        var lines = item.attachment.flatMap(scriptLine).map { [$0] } ?? []
         switch created {
         case true?: lines.append("connected volume \(item.volumeID) from \(item.storage)")
         case false?: lines.append("volume \(item.volumeID) was already connected")
