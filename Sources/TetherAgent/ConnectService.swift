@@ -52,7 +52,10 @@ public final class ConnectService: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let exportVolume = String(decoding: try encoder.encode(request.volume), as: UTF8.self)
-        guard let initiator = node.initiator, !initiator.isEmpty else {
+        // iSCSI exports are granted to an initiator; an RBD export names none (the compute node
+        // reaches the cluster with the user the storage node gives out).
+        let initiator = node.initiator.flatMap { $0.isEmpty ? nil : $0 }
+        if request.volume.rbd == nil, initiator == nil {
             throw TetherError(.notConfigured, "this node has no iSCSI initiator name to export \(volumeID) to", hint: "set [iscsi] initiator in tether.toml")
         }
         return try await locks.withLock(Self.lockKey(volumeID)) {
@@ -83,7 +86,7 @@ public final class ConnectService: Sendable {
     }
 
     private func connectNew(
-        url: StorageAgentURL, exportVolume: String, initiator: String, request: ConnectRequest, settings: ConnectSettings
+        url: StorageAgentURL, exportVolume: String, initiator: String?, request: ConnectRequest, settings: ConnectSettings
     ) async throws -> ConnectionBody {
         let volumeID = request.volume.id
         let now = Journal.now()

@@ -13,8 +13,9 @@ struct ConnectionRecord: Codable, FetchableRecord, PersistableRecord, Sendable, 
     var storage: String
     /// What the storage agent was asked to export, JSON of `POST /v1/exports`' `volume`.
     var exportVolume: String
-    /// The initiator the export was made for: the undo revokes exactly this one.
-    var initiator: String
+    /// The initiator the export was made for: the undo revokes exactly this one. None for RBD,
+    /// whose export the storage node keeps per volume.
+    var initiator: String?
     var state: State
     var export: ExportOrigin
     /// The local attachment (AttachmentService) once made.

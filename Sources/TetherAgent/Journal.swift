@@ -138,7 +138,7 @@ final class Journal: Sendable {
                 t.primaryKey("volumeID", .text)
                 t.column("storage", .text).notNull()
                 t.column("exportVolume", .text).notNull()
-                t.column("initiator", .text).notNull()
+                t.column("initiator", .text)
                 t.column("state", .text).notNull()
                 t.column("export", .text).notNull()
                 t.column("localAttachmentID", .text)

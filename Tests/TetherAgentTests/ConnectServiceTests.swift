@@ -141,6 +141,28 @@ import Testing
         #expect(try await journal.connections().isEmpty)
     }
 
+    /// RBD needs no initiator: a node without one connects an RBD export (the storage node keeps
+    /// it per volume, so the undo removes it whole), while an iSCSI connect is refused unsent.
+    @Test func rbdConnectsWithoutAnInitiator() async throws {
+        let node = ConnectorProperties()
+        let locks = VolumeLocks()
+        let storage = storage
+        let service = ConnectService(
+            journal: journal, locks: locks,
+            attachments: AttachmentService(journal: journal, locks: locks, connectors: [connector], node: node, stats: OperationStats(), logger: Logger(label: "test")),
+            settings: ConnectSettings(certificateFile: "/c", keyFile: "/k", caFile: "/ca", timeout: .seconds(5), retryInterval: .seconds(1)), node: node,
+            logger: Logger(label: "test"), storageClient: { _, _ in TetherAgentClient(transport: storage) })
+        let iscsi = await #expect(throws: TetherError.self) { try await service.connect(Self.request) }
+        #expect(iscsi?.code == .notConfigured && storage.requests.isEmpty)
+
+        let rbd = ConnectRequest(storage: "https://storage-1", volume: .init(id: "vol-1", rbd: .init(cluster: "ceph", pool: "rbd", image: "vol-1")))
+        let (body, created) = try await service.connect(rbd)
+        #expect(created && body.state == "attached")
+        #expect(try await journal.connection(volume: "vol-1")?.initiator == nil)
+        #expect(try await service.disconnect(volumeID: "vol-1").disconnected)
+        #expect(storage.requests == ["POST /v1/exports", "DELETE /v1/exports/vol-1"])
+    }
+
     @Test func storageURLsAreCanonical() throws {
         #expect(try StorageAgentURL("https://storage-1", field: "s").description == "https://storage-1:8443")
         #expect(try StorageAgentURL("https://10.0.0.1:9443/", field: "s").description == "https://10.0.0.1:9443")
