@@ -118,6 +118,8 @@ let package = Package(
             name: "TetherAgent",
             dependencies: [
                 "TetherCore", "TetherAPI", "TetherCeph", "TetherCinder", "TetherISCSI", "TetherLibvirt", "TetherRBD", "TetherTarget", "TetherLinux",
+                // connect: this agent calls storage nodes' agents as `tether --agent` does.
+                "TetherClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -201,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "TetherAgentTests",
             dependencies: [
-                "TetherAgent", "TetherAPI", "TetherCinder", "TetherFakes", "TetherLabs",
+                "TetherAgent", "TetherAPI", "TetherCinder", "TetherClient", "TetherFakes", "TetherLabs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -106,7 +106,9 @@ final class InProcessAgent: @unchecked Sendable {  // immutable after init; the 
                 configuration: AgentConfiguration(), host: host, node: node, access: APIAccess(group: 0, groupName: "root"),
                 registry: { await clusters.current }, journal: journal)
             Routes(
-                attachments: attachments, exports: exports, clusters: clusters, localAttachments: local, reconciler: reconciler, journal: journal, node: node,
+                attachments: attachments, exports: exports, clusters: clusters, localAttachments: local,
+                connections: ConnectService(journal: journal, locks: locks, attachments: attachments, settings: nil, node: node, logger: logger),
+                reconciler: reconciler, journal: journal, node: node,
                 stats: stats, doctor: doctor,
                 hooks: HookService(attachments: attachments, journal: journal, clusters: clusters, cephDirectory: "/nonexistent/tether-fuzz/etc/ceph", logger: logger)
             ).register(on: router)

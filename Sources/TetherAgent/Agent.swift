@@ -93,6 +93,12 @@ public struct Agent: Sendable {
             logger: logger, modeRule: configuration.localAttachMode, kernelSupport: KernelSupport(host: host, root: configuration.systemRoot),
             failpoints: failpoints,
             callerDefaults: .init(timeout: configuration.cinder?.client.timeout ?? .seconds(30), microversion: configuration.cinder?.microversion))
+        if let connect = configuration.connect {
+            // A client key others may read stops the agent, as the listener's own does.
+            try await TLSCredentials.checkKeyMode(connect.keyFile, host: host, setting: "[connect] key")
+        }
+        let connections = ConnectService(
+            journal: journal, locks: locks, attachments: attachments, settings: configuration.connect, node: node, logger: logger, failpoints: failpoints)
         if let refusal = configuration.cinderRefusal {
             logger.error("Cinder is off", metadata: ["problem": "\(refusal)", "hint": "\(refusal.problem.hint)"])
         }
@@ -110,7 +116,7 @@ public struct Agent: Sendable {
             monitorClock: RADOSMonitorClock(connections: radosConnections), libvirtProbe: Self.probeLibvirt)
         let router = Router(context: BasicRequestContext.self)
         Routes(
-            attachments: attachments, exports: exports, clusters: clusters, localAttachments: localAttachments, reconciler: reconciler, journal: journal,
+            attachments: attachments, exports: exports, clusters: clusters, localAttachments: localAttachments, connections: connections, reconciler: reconciler, journal: journal,
             node: node, stats: stats, doctor: doctor,
             hooks: HookService(attachments: attachments, journal: journal, clusters: clusters, cephDirectory: configuration.cephDirectory, logger: logger)
         ).register(on: router)
@@ -154,6 +160,12 @@ public struct Agent: Sendable {
             if retries { await localAttachments.retryPending(every: retryInterval) }
         }
         defer { finisher.cancel() }
+        // The same for connects whose undo the storage node has not been told of yet.
+        let connectFinisher = Task {
+            await connections.recover()
+            await connections.retryPending()
+        }
+        defer { connectFinisher.cancel() }
         // At start (after a reboot the journal's attachments come back here), then every interval.
         let reconciling = Task { await reconciler.run() }
         defer { reconciling.cancel() }

@@ -59,6 +59,8 @@ public struct AgentConfiguration: Sendable {
         /// `[api.tcp]`: the TLS listener; nil (the default): none, the unix socket only.
         public var tcp: TCPListenerSettings?
     }
+    /// `[connect]`: this agent's client identity towards storage nodes' agents; nil: no connect.
+    public var connect: ConnectSettings?
 
     public struct Target: Sendable {
         /// The portals this node's tgtd serves; connection_info lists all of them.
@@ -153,6 +155,7 @@ public struct AgentConfiguration: Sendable {
         // Typos first: a misspelt [cinder] key would otherwise surface as a missing one.
         try reader.rejectUnknown()
         configuration.api.tcp = try TCPListenerSettings.read(&reader)
+        configuration.connect = try ConnectSettings.read(&reader)
         do {
             configuration.cinder = try CinderSettings.read(&reader, environment: environment)
         } catch let refused as CinderSettings.RefusedSecretFile {
@@ -178,6 +181,7 @@ public struct AgentConfiguration: Sendable {
             "libvirt": ["uri"],
             "api": ["group", "idle_timeout"],
             TCPListenerSettings.table: TCPListenerSettings.keys,
+            ConnectSettings.table: ConnectSettings.keys,
             "cinder": CinderSettings.keys,
             "local_attach": ["mode"],
             "reconcile": ["interval", "heal"],
@@ -222,6 +226,17 @@ public struct AgentConfiguration: Sendable {
                 return .milliseconds(milliseconds)
             default: throw fail(table, key, wanted)
             }
+        }
+
+        /// A required absolute path of a PEM file: `what` says what the table needs it for.
+        mutating func pemPath(_ table: String, _ key: String, needs what: String) throws -> String {
+            guard let value = try string(table, key) else {
+                throw ConfigurationError(file: file, message: "[\(table)] has no \(key): \(what) (a PEM file's absolute path)")
+            }
+            guard value.hasPrefix("/"), !value.contains("\0") else {
+                throw ConfigurationError(file: file, message: "[\(table)] \(key) \"\(value)\" is not an absolute path")
+            }
+            return value
         }
 
         mutating func strings(_ table: String, _ key: String) throws -> [String]? {

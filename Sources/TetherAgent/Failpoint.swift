@@ -42,4 +42,13 @@ public enum Failpoint: String, Sendable, Hashable, CaseIterable, Codable {
     case localDetachDetached = "local-detach.detached"
     /// Local detach: Cinder released the volume; the record is not deleted yet.
     case localDetachCinderReleased = "local-detach.cinder-released"
+    /// Connect: state exporting is journaled; the storage node's agent has not been asked.
+    case connectJournaled = "connect.journaled"
+    /// Connect: the storage node exported the volume and state exported is journaled; nothing
+    /// is attached here yet.
+    case connectExported = "connect.exported"
+    /// Connect: attached here and state attached journaled; the answer is not sent.
+    case connectAttached = "connect.attached"
+    /// Disconnect: detached here (journaled); the storage node has not revoked the export yet.
+    case disconnectDetached = "disconnect.detached"
 }

@@ -13,7 +13,12 @@ public struct Failpoints: Sendable {
         case crash
         /// Make the step fail with a TetherError (`internal`), so the operation's own roll-back runs.
         case error
+        /// Wait `pauseDuration` there, then go on: a test breaks something (a link) meanwhile.
+        case pause
     }
+
+    /// How long `pause` waits: long enough for a test that watches the log for it to act.
+    public static let pauseDuration: Duration = .seconds(5)
 
     public let armed: [Failpoint: Action]
     /// Kills the process; in production it does not return. Tests pass one that records and
@@ -53,7 +58,18 @@ public struct Failpoints: Sendable {
         case .error:
             logger?.warning("failpoint reached: failing the step", metadata: ["failpoint": "\(point.rawValue)"])
             throw TetherError(.internalError, "failpoint \(point.rawValue) failed this step", hint: "unset \(Self.variable)")
+        case .pause:
+            // Only `reach` pauses (it can sleep without holding a thread); a synchronous hit goes on.
+            return
         }
+    }
+
+    /// `hit`, and for a `pause` failpoint a sleep of `pauseDuration` before the step goes on.
+    public func reach(_ point: Failpoint) async throws {
+        guard !armed.isEmpty, let action = armed[point] else { return }
+        guard action == .pause else { return try fire(point, action) }
+        logger?.warning("failpoint reached: pausing", metadata: ["failpoint": "\(point.rawValue)", "for": "\(Self.pauseDuration)"])
+        try await Task.sleep(for: Self.pauseDuration)
     }
 
     /// Reads `name=action,name=action` (spaces around items allowed; empty or unset: none).

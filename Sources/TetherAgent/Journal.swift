@@ -146,6 +146,22 @@ final class Journal: Sendable {
                 t.column("updatedAt", .text).notNull()
             }
         }
+        migrator.registerMigration("v7-connection") { db in
+            try db.create(table: "connection") { t in
+                t.primaryKey("volumeID", .text)
+                t.column("storage", .text).notNull()
+                t.column("exportVolume", .text).notNull()
+                t.column("initiator", .text)
+                t.column("state", .text).notNull()
+                t.column("export", .text).notNull()
+                t.column("localAttachmentID", .text)
+                t.column("mode", .text).notNull()
+                t.column("readOnly", .boolean).notNull()
+                t.column("pendingError", .text)
+                t.column("createdAt", .text).notNull()
+                t.column("updatedAt", .text).notNull()
+            }
+        }
         return migrator
     }
 

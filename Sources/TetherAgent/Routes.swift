@@ -9,6 +9,7 @@ struct Routes {
     let exports: ExportService
     let clusters: ClusterService
     let localAttachments: LocalAttachService
+    let connections: ConnectService
     let reconciler: Reconciler
     let journal: Journal
     let node: ConnectorProperties
@@ -77,6 +78,22 @@ struct Routes {
             let multipath = try Self.flag("multipath", request)
             return try JSONBody.response(
                 try await self.localAttachments.terminateConnection(volumeID: try Self.parameter("volume", context), multipath: multipath))
+        }
+
+        v1.post("connections") { request, _ in
+            let body = try await JSONBody.decode(ConnectRequest.self, from: request, what: "the connect request")
+            try body.validate()
+            let (connected, created) = try await self.connections.connect(body)
+            return try JSONBody.response(connected, status: created ? .created : .ok)
+        }
+        v1.get("connections") { _, _ in
+            try JSONBody.response(ConnectionList(connections: try await self.connections.list()))
+        }
+        v1.get("connections/:volume") { _, context in
+            try JSONBody.response(try await self.connections.show(try Self.parameter("volume", context)))
+        }
+        v1.delete("connections/:volume") { _, context in
+            try JSONBody.response(try await self.connections.disconnect(volumeID: try Self.parameter("volume", context)))
         }
 
         v1.post("exports") { request, _ in

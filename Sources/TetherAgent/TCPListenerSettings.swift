@@ -36,13 +36,7 @@ public struct TCPListenerSettings: Sendable, Equatable {
         }
         let (host, port) = try parseListen(listen, file: file)
         func path(_ key: String, _ what: String) throws -> String {
-            guard let value = try reader.string(table, key) else {
-                throw ConfigurationError(file: file, message: "[api.tcp] has no \(key): the TLS listener needs \(what) (a PEM file's absolute path)")
-            }
-            guard value.hasPrefix("/"), !value.contains("\0") else {
-                throw ConfigurationError(file: file, message: "[api.tcp] \(key) \"\(value)\" is not an absolute path")
-            }
-            return value
+            try reader.pemPath(table, key, needs: "the TLS listener needs \(what)")
         }
         var roles = ClientRoles()
         for role in APIRole.allCases {
@@ -80,7 +74,7 @@ public struct TCPListenerSettings: Sendable, Equatable {
 public enum APIRole: String, Sendable, CaseIterable, Codable {
     /// GETs only: health, metrics, connector, lists.
     case reader
-    /// Attachments and local-attachments: create, extend, delete.
+    /// Attachments, local-attachments and connections: create, extend, delete.
     case attacher
     /// Exports: initialize and terminate connections on this (storage) node.
     case exporter
@@ -98,7 +92,7 @@ public enum APIRole: String, Sendable, CaseIterable, Codable {
         guard parts.count >= 2, parts[0] == "v1" else { return .admin }
         switch (method, parts[1]) {
         case ("POST", "attachments"), ("DELETE", "attachments"), ("POST", "local-attachments"), ("DELETE", "local-attachments"),
-            ("POST", "cinder"), ("DELETE", "cinder"):
+            ("POST", "cinder"), ("DELETE", "cinder"), ("POST", "connections"), ("DELETE", "connections"):
             return .attacher
         case ("POST", "exports"), ("DELETE", "exports"):
             return .exporter

@@ -37,16 +37,16 @@ enum TLSCredentials {
     }
 
     /// A private key only its owner may read: mode 0600 or 0400, refused when wider.
-    static func checkKeyMode(_ path: String, host: any TetherCore.Host) async throws {
+    static func checkKeyMode(_ path: String, host: any TetherCore.Host, setting: String = "[api.tcp] key") async throws {
         guard let status = try await host.fileStatus(path) else {
-            throw TetherError.invalidInput("the TLS private key \(path) ([api.tcp] key) does not exist", hint: "create it, or correct [api.tcp] key in tether.toml")
+            throw TetherError.invalidInput("the TLS private key \(path) (\(setting)) does not exist", hint: "create it, or correct \(setting) in tether.toml")
         }
         guard status.kind == .regular else {
-            throw TetherError.invalidInput("the TLS private key \(path) ([api.tcp] key) is not a regular file", hint: "point [api.tcp] key at the PEM file")
+            throw TetherError.invalidInput("the TLS private key \(path) (\(setting)) is not a regular file", hint: "point \(setting) at the PEM file")
         }
         guard status.mode & 0o077 == 0 else {
             throw TetherError.invalidInput(
-                "the TLS private key \(path) ([api.tcp] key) has mode \(String(status.mode, radix: 8)): group or others may read it; tetherd refuses it",
+                "the TLS private key \(path) (\(setting)) has mode \(String(status.mode, radix: 8)): group or others may read it; tetherd refuses it",
                 hint: "chmod 600 \(path)")
         }
     }

@@ -16,17 +16,7 @@ extension HumanOutput {
     }
 
     public static func localAttachment(_ item: LocalAttachmentBody, created: Bool? = nil) -> String {
-        var lines: [String] = []
-        // First what a script takes: the device path in kernel mode (as `cinder local-attach`
-        // prints it), the disk XML in network mode. The stable name when udev made one: /dev/rbd0
-        // or /dev/dm-3 may name another volume after a reboot.
-        if let attachment = item.attachment {
-            if attachment.mode == .kernel, let path = attachment.details?["by_tether"]?.stringValue ?? attachment.devicePath {
-                lines.append(path)
-            } else if let xml = attachment.diskXML {
-                lines.append(String(xml.reversed().drop { $0 == "\n" }.reversed()))
-            }
-        }
+        var lines = item.attachment.flatMap(scriptLine).map { [$0] } ?? []
         switch created {
         case true?: lines.append("local-attached volume \(item.volumeID) through Cinder (\(item.flow), \(item.microversion))")
         case false?: lines.append("volume \(item.volumeID) was already local-attached")
@@ -48,6 +38,16 @@ extension HumanOutput {
             lines.append(HumanOutput.attachmentDetails(attachment))
         }
         return lines.joined(separator: "\n\n")
+    }
+
+    /// What a script takes first: the device path in kernel mode (as `cinder local-attach`
+    /// prints it), the disk XML in network mode.
+    /// First what a script takes: the device path in kernel mode (as `cinder local-attach` prints
+    /// it), the disk XML in network mode. The stable name when udev made one: /dev/rbd0 or
+    /// /dev/dm-3 may name another volume after a reboot.
+    static func scriptLine(_ attachment: AttachmentBody) -> String? {
+        if attachment.mode == .kernel, let path = attachment.details?["by_tether"]?.stringValue ?? attachment.devicePath { return path }
+        return attachment.diskXML.map { String($0.reversed().drop { $0 == "\n" }.reversed()) }
     }
 
     public static func localDetached(_ response: LocalDetachResponse) -> String {

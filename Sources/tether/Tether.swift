@@ -29,6 +29,7 @@ struct Tether: AsyncParsableCommand {
         version: TetherVersion.current,
         subcommands: [
             Connector.self, Attach.self, Detach.self, List.self, Show.self, DiskXML.self, LocalAttach.self, LocalDetach.self, LocalList.self,
+            Connect.self, Disconnect.self, Connections.self,
             Extend.self, Reconcile.self, Cinder.self, Export.self, Cluster.self, Fence.self, Health.self, Doctor.self, Udev.self, Hook.self,
         ])
 

@@ -149,8 +149,15 @@ enum LogOverlap {
 
 /// qemu-io as the independent client, driven by Tether's QEMU description of an attachment.
 enum QEMU {
-    static func io(_ attachment: AttachmentBody, command: String, node: NodeNetwork.Node? = nil) throws -> String {
+    /// - Parameters:
+    ///   - node: runs qemu-io on that node (`NodeNetwork`); nil and no `launcher`: here.
+    ///   - launcher: runs qemu-io on another node (`NodePair.launcher`).
+    static func io(_ attachment: AttachmentBody, command: String, node: NodeNetwork.Node? = nil, launcher: [String] = []) throws -> String {
         let arguments = try imageArguments(attachment, commands: ["-c", command])
+        if !launcher.isEmpty {
+            let program = launcher + ["qemu-io"] + arguments
+            return try Lab.run(program[0], Array(program.dropFirst())).output
+        }
         let (program, argv) = node?.command("qemu-io", arguments) ?? ("qemu-io", arguments)
         return try Lab.run(program, argv).output
     }

@@ -347,7 +347,7 @@ struct FailpointCrashTests {
 /// its failpoint was reached and killed tetherd.)
 @Suite(.tags(.integration)) struct FailpointCoverageTests {
     @Test func everyFailpointHasACrashScenario() {
-        let covered = Set(FailpointCrashTests.scenarios.map(\.point))
+        let covered = Set(FailpointCrashTests.scenarios.map(\.point)).union(ConnectTests.crashPoints.map(\.0))
         #expect(covered == Set(Failpoint.allCases), "no scenario: \(Set(Failpoint.allCases).subtracting(covered).map(\.rawValue).sorted())")
     }
 }

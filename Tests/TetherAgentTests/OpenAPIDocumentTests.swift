@@ -28,6 +28,7 @@ import Testing
                 journal: journal, locks: locks, exporter: RecordingExporter(), host: host, iqnPrefix: "iqn.2026-11.io.tether", stats: stats, logger: logger),
             clusters: clusters,
             localAttachments: LocalAttachService(journal: journal, locks: locks, attachments: attachments, cinder: nil, node: node, stats: stats, logger: logger),
+            connections: ConnectService(journal: journal, locks: locks, attachments: attachments, settings: nil, node: node, logger: logger),
             reconciler: Reconciler(attachments: attachments, interval: nil, heal: true, logger: logger), journal: journal, node: node, stats: stats,
             doctor: Doctor(
                 configuration: AgentConfiguration(), host: host, node: node, access: APIAccess(group: 0, groupName: "root"), registry: { CephRegistry() },
