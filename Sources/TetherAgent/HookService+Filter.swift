@@ -19,7 +19,7 @@ extension HookService {
         let registry = await clusters.current
         var actions: [String] = []
         var refusals: [String] = []
-        let (rewritten, changed) = xml.rewritingRBD { disk in
+        let (_, changed) = xml.rewritingRBD { disk in
             switch Self.resolve(disk, in: registry) {
             case .failure(let problem):
                 refusals.append("\(disk.target) (rbd \(disk.name)): \(problem.message)")
@@ -30,11 +30,6 @@ extension HookService {
                 actions.append("\(disk.target) (rbd \(disk.name)): cluster \(match.cluster.name) user \(match.user.name), secret \(uuid)")
                 return (uuid, conf)
             }
-        }
-        guard refusals.isEmpty else {
-            throw refusal(
-                domain, "\(action.rawValue) refused: " + refusals.joined(separator: "; "),
-                hint: "register the cluster and user on this node (tether cluster add) before moving the domain here", code: .notFound)
         }
         // The journal is read only when an iSCSI CHAP disk needs it.
         let hasISCSI = xml.disks.contains { if case .iscsi = $0 { true } else { false } }
@@ -52,10 +47,14 @@ extension HookService {
                 return (found.secret, found.username)
             }
         }
-        if let first = iscsiRefusals.first {
+        // Every disk this node cannot serve is named in the one line, RBD and iSCSI alike.
+        var hints: [String] = []
+        if !refusals.isEmpty { hints.append("register the cluster and user on this node (tether cluster add) before moving the domain here") }
+        hints += iscsiRefusals.compactMap(\.hint).reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+        guard refusals.isEmpty, iscsiRefusals.isEmpty else {
             throw refusal(
-                domain, "\(action.rawValue) refused: " + iscsiRefusals.map(\.message).joined(separator: "; "), hint: first.hint,
-                code: iscsiRefusals.contains { $0.code == .invalidInput } ? .invalidInput : first.code)
+                domain, "\(action.rawValue) refused: " + (refusals + iscsiRefusals.map(\.message)).joined(separator: "; "), hint: hints.joined(separator: "; "),
+                code: iscsiRefusals.contains { $0.code == .invalidInput } ? .invalidInput : refusals.isEmpty ? iscsiRefusals[0].code : .notFound)
         }
         for action in actions { _ = log(domain, action) }
         if actions.isEmpty { actions.append(log(domain, "no RBD or iSCSI CHAP disk; XML unchanged")) }

@@ -137,4 +137,14 @@ import Testing
         let seven = DomainXML.iscsiName("iqn.2026-11.io.tether:a/7")
         #expect(seven.iqn == "iqn.2026-11.io.tether:a" && seven.lun == 7)
     }
+
+    @Test func anUnknownRBDClusterAndAnUnattachedTargetAreNamedInOneRefusal() async throws {
+        defer { directory.remove() }
+        let rbd = "<disk type='network' device='disk'><source protocol='rbd' name='rbd/v'><host name='198.51.100.7' port='6789'/>"
+            + "<auth username='cinder'><secret type='ceph' uuid='\(Self.sourceUUID)'/></auth></source><target dev='vde' bus='virtio'/></disk>"
+        let xml = Self.domain(secret: "usage='tether-iscsi-vol-n'").replacingOccurrences(of: "</devices>", with: rbd + "</devices>")
+        let error = await #expect(throws: TetherError.self) { try await migrate(xml) }
+        #expect(error?.message.contains("198.51.100.7") == true && error?.message.contains(Self.iqn) == true, "\(String(describing: error))")
+        #expect(error?.hint?.contains("tether cluster add") == true && error?.hint?.contains("tether attach") == true)
+    }
 }
