@@ -65,6 +65,37 @@ struct DomainXML {
         return (document.rootElement()?.xmlString ?? "", changed)
     }
 
+    /// The XML with each iSCSI CHAP disk's secret reference and `<auth username>` replaced where
+    /// `replacement` (asked for every such disk, nil to leave it alone) gives others. Unlike RBD, a
+    /// usage is rewritten too: a usage another node gave need not exist here.
+    func rewritingISCSI(_ replacement: (DomainDisk.ISCSIDisk) throws -> (secret: DomainDisk.SecretReference, username: String)?) rethrows -> (xml: String, changed: Bool) {
+        var changed = false
+        for element in diskElements {
+            guard case .iscsi(let disk) = Self.disk(element), let new = try replacement(disk),
+                let source = self.element("source", in: element),
+                let auth = self.element("auth", in: source) ?? self.element("auth", in: element),
+                let secret = self.element("secret", in: auth)
+            else { continue }
+            if disk.secret != new.secret {
+                // One of uuid and usage: libvirt refuses a <secret> that names both.
+                switch new.secret {
+                case .uuid(let uuid):
+                    secret.removeAttribute(forName: "usage")
+                    Self.set(secret, "uuid", uuid)
+                case .usage(let usage):
+                    secret.removeAttribute(forName: "uuid")
+                    Self.set(secret, "usage", usage)
+                }
+                changed = true
+            }
+            if disk.user != new.username {
+                Self.set(auth, "username", new.username)
+                changed = true
+            }
+        }
+        return (document.rootElement()?.xmlString ?? "", changed)
+    }
+
     private var diskElements: [XMLElement] {
         let devices = element("devices", in: document.rootElement())
         return devices?.elements(forName: "disk") ?? []
@@ -86,13 +117,19 @@ struct DomainXML {
             guard StableNames.isUsableVolumeID(volume) else { return nil }
             return .kernel(.init(target: target, volumeID: volume))
         case "network":
-            guard attribute(source, "protocol") == "rbd", let source else { return nil }
+            guard let source, let sourceProtocol = attribute(source, "protocol") else { return nil }
             // libvirt accepts <auth> inside <source> (its own output) or beside it (older XML).
             let auth = source.elements(forName: "auth").first ?? element.elements(forName: "auth").first
             let secretElement = auth?.elements(forName: "secret").first
-            guard attribute(secretElement, "type") == "ceph" else { return nil }
             let secret: DomainDisk.SecretReference? =
                 attribute(secretElement, "uuid").map { .uuid($0.lowercased()) } ?? attribute(secretElement, "usage").map { .usage($0) }
+            if sourceProtocol == "iscsi" {
+                guard attribute(secretElement, "type") == "iscsi" else { return nil }
+                let name = attribute(source, "name") ?? ""
+                let (iqn, lun) = iscsiName(name)
+                return .iscsi(.init(target: target, name: name, iqn: iqn, lun: lun, user: attribute(auth, "username"), secret: secret))
+            }
+            guard sourceProtocol == "rbd", attribute(secretElement, "type") == "ceph" else { return nil }
             let hosts = source.elements(forName: "host").compactMap { host -> Portal? in
                 guard let name = attribute(host, "name") else { return nil }
                 return Portal(host: name, port: attribute(host, "port").flatMap { Int($0) } ?? 6789)
@@ -104,6 +141,15 @@ struct DomainXML {
         default:
             return nil
         }
+    }
+
+    /// libvirt's iSCSI source name: `IQN/LUN`, or just the IQN for LUN 0. An IQN has no `/`
+    /// (RFC 3720), so the last one separates them.
+    static func iscsiName(_ name: String) -> (iqn: String, lun: Int?) {
+        guard let slash = name.lastIndex(of: "/") else { return (name, 0) }
+        let lunText = name[name.index(after: slash)...]
+        let lun = lunText.count <= 5 && lunText.allSatisfy(\.isASCII) ? Int(lunText).flatMap { (0...65535).contains($0) ? $0 : nil } : nil
+        return (String(name[..<slash]), lun)
     }
 
     private static func set(_ element: XMLElement, _ name: String, _ value: String) {

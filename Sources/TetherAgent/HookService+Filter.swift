@@ -7,7 +7,8 @@ import TetherCore
 /// made there), so its RBD disks name that node's secret UUIDs and conf paths. Each is matched to
 /// this node's cluster by its monitors (or, with none in the XML, by a secret UUID this node also
 /// has) and to the disk's user, and rewritten to this node's secret and conf. A disk whose cluster
-/// or user this node does not have refuses the whole migration, before libvirt starts it.
+/// or user this node does not have refuses the whole migration, before libvirt starts it. iSCSI
+/// disks with CHAP are matched to this node's attachment of their target (HookService+ISCSI).
 extension HookService {
     struct ClusterMatch {
         var cluster: CephCluster
@@ -18,7 +19,7 @@ extension HookService {
         let registry = await clusters.current
         var actions: [String] = []
         var refusals: [String] = []
-        let (rewritten, changed) = xml.rewritingRBD { disk in
+        let (_, changed) = xml.rewritingRBD { disk in
             switch Self.resolve(disk, in: registry) {
             case .failure(let problem):
                 refusals.append("\(disk.target) (rbd \(disk.name)): \(problem.message)")
@@ -30,14 +31,41 @@ extension HookService {
                 return (uuid, conf)
             }
         }
-        guard refusals.isEmpty else {
+        // The journal is read only when an iSCSI CHAP disk needs it.
+        let hasISCSI = xml.disks.contains { if case .iscsi = $0 { true } else { false } }
+        let secrets = hasISCSI ? try await iscsiSecrets() : []
+        var iscsiRefusals: [TetherError] = []
+        let (final, iscsiChanged) = xml.rewritingISCSI { disk in
+            switch Self.resolve(disk, among: secrets) {
+            case .failure(let problem):
+                iscsiRefusals.append(problem)
+                return nil
+            case .success(let found):
+                let unchanged = found.secret == disk.secret && found.username == disk.user
+                actions.append(
+                    "\(disk.target) (iscsi \(disk.name)): volume \(found.match.volumeID)'s secret \(Self.describe(found.secret)), user \(found.username)\(unchanged ? "; unchanged" : "")")
+                return (found.secret, found.username)
+            }
+        }
+        // Every disk this node cannot serve is named in the one line, RBD and iSCSI alike.
+        var hints: [String] = []
+        if !refusals.isEmpty { hints.append("register the cluster and user on this node (tether cluster add) before moving the domain here") }
+        hints += iscsiRefusals.compactMap(\.hint).reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+        guard refusals.isEmpty, iscsiRefusals.isEmpty else {
             throw refusal(
-                domain, "\(action.rawValue) refused: " + refusals.joined(separator: "; "),
-                hint: "register the cluster and user on this node (tether cluster add) before moving the domain here", code: .notFound)
+                domain, "\(action.rawValue) refused: " + (refusals + iscsiRefusals.map(\.message)).joined(separator: "; "), hint: hints.joined(separator: "; "),
+                code: iscsiRefusals.contains { $0.code == .invalidInput } ? .invalidInput : refusals.isEmpty ? iscsiRefusals[0].code : .notFound)
         }
         for action in actions { _ = log(domain, action) }
-        if actions.isEmpty { actions.append(log(domain, "no RBD disk; XML unchanged")) }
-        return QemuHookResponse(xml: changed ? rewritten : nil, actions: actions)
+        if actions.isEmpty { actions.append(log(domain, "no RBD or iSCSI CHAP disk; XML unchanged")) }
+        return QemuHookResponse(xml: changed || iscsiChanged ? final : nil, actions: actions)
+    }
+
+    static func describe(_ secret: DomainDisk.SecretReference) -> String {
+        switch secret {
+        case .uuid(let uuid): "uuid \(uuid)"
+        case .usage(let usage): "usage \(usage)"
+        }
     }
 
     /// This node's cluster and user for an RBD disk of a domain XML, or why there is none.

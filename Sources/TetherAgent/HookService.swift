@@ -123,6 +123,16 @@ struct HookService: Sendable {
                 case .failure(let problem):
                     actions.append(log(domain, "\(rbd.target) (rbd \(rbd.name)): \(problem.message)", warn: true))
                 }
+            case .iscsi(let iscsi):
+                // A journal that cannot be read is reported like a target without a secret: verify only.
+                let secrets = (try? await iscsiSecrets()) ?? []
+                switch Self.resolve(iscsi, among: secrets) {
+                case .success(let found):
+                    let same = found.secret == iscsi.secret && found.username == iscsi.user
+                    actions.append(log(domain, "\(iscsi.target) (iscsi \(iscsi.name)): volume \(found.match.volumeID)\(same ? "" : ": its secret or user is not this node's")", warn: !same))
+                case .failure(let problem):
+                    actions.append(log(domain, problem.message, warn: true))
+                }
             }
         }
         if actions.isEmpty { actions.append(log(domain, "no Tether disk")) }

@@ -154,6 +154,27 @@ struct HookAgentTests {
         }
     }
 
+    /// An iSCSI CHAP disk whose target this node has not attached in network mode: refused before
+    /// the migration starts, one line naming the target and what to do; a disk without CHAP passes.
+    @Test func migrateRefusesAnISCSICHAPTargetThisNodeHasNotAttached() async throws {
+        try await Self.withAgent { agent in
+            let iqn = "iqn.2026-11.io.tether:vol-absent"
+            let chap = """
+                <disk type='network' device='disk'><source protocol='iscsi' name='\(iqn)/1'><host name='192.0.2.1' port='3260'/>\
+                <auth username='u'><secret type='iscsi' usage='tether-iscsi-vol-absent'/></auth></source><target dev='vdc' bus='virtio'/></disk>
+                """
+            let plain = "<disk type='network' device='disk'><source protocol='iscsi' name='iqn.2026-11.org.other:plain/0'/><target dev='vdd' bus='virtio'/></disk>"
+            for operation in ["migrate", "restore"] {
+                let (refused, _) = try Self.hook(agent.socketPath, "vm1", operation, "begin", xml: Self.domain("vm1", disks: chap + plain))
+                #expect(refused.status == 3 && refused.stdout.isEmpty, "\(refused.stderr)")
+                let lines = refused.stderr.split(separator: "\n")
+                #expect(lines.count == 1 && lines[0].contains(iqn) && lines[0].contains("tether attach") && lines[0].contains("network mode"), "\(refused.stderr)")
+            }
+            let (passed, _) = try Self.hook(agent.socketPath, "vm1", "migrate", "begin", xml: Self.domain("vm1", disks: plain))
+            #expect(passed.status == 0 && passed.stdout.isEmpty, "\(passed.stderr)")
+        }
+    }
+
     /// The hook's whole process tree, sampled from /proc while it runs, is the script and
     /// `tether`; and a virsh placed first on its PATH is never run.
     @Test func theHookNeverRunsVirsh() async throws {
