@@ -12,9 +12,13 @@
 #   scripts/cinder-lab.sh stop DIR                   stops everything by PID and removes DIR
 #   scripts/cinder-lab.sh stop-api DIR               takes cinder-api down (scheduler, volume stay up)
 #   scripts/cinder-lab.sh start-api DIR              brings it back; waits until it answers
+#   scripts/cinder-lab.sh start-keystone-expiring DIR SECONDS
+#                                                    a second Keystone (same database and keys) on
+#                                                    KEYSTONE_PORT+1 whose tokens live SECONDS
+#   scripts/cinder-lab.sh stop-keystone-expiring DIR ends it
 #
 # Ports: BASE (CINDER_LAB_BASE, default 31000; moved up by 100 while any of them is taken) +0 PostgreSQL,
-# +1 AMQP, +2 Erlang distribution, +3 epmd, +4..+13 rabbitmqctl, +14 Keystone, +20 the Cinder API,
+# +1 AMQP, +2 Erlang distribution, +3 epmd, +4..+13 rabbitmqctl, +14 Keystone, +15 the expiring Keystone, +20 the Cinder API,
 # +21..+25 the catalog's other volumev3 endpoints (nothing listens there); all on 127.0.0.1, but
 # cinder-api listens on CINDER_LAB_API_LISTEN when set (e.g. 0.0.0.0: the test's netns and a guest
 # on its bridge; scripts/guest/scenarios/tether-reboot-cinder.host).
@@ -581,13 +585,13 @@ kill_all() {
     local dir=$1
     [ -f "$dir/pids" ] || return 0
     dir=$(cd "$dir" && pwd)
-    local SCHEDULER_PID='' VOLUME_PID='' API_PID='' RABBIT_PID='' PG_PID='' EPMD_PID='' KEYSTONE_PID='' beam=''
+    local SCHEDULER_PID='' VOLUME_PID='' API_PID='' RABBIT_PID='' PG_PID='' EPMD_PID='' KEYSTONE_PID='' KEYSTONE_EXPIRING_PID='' beam=''
     # shellcheck disable=SC1091
     . "$dir/pids"
     # cinder-volume forks one process per backend, cinder-api one worker, and either may be running
     # `ceph`: take the whole trees before signalling.
     local all=() rabbit=() pg=() epmd=() p
-    mapfile -t all < <(ours "$dir" "$SCHEDULER_PID" "$VOLUME_PID" "$API_PID" "$KEYSTONE_PID")
+    mapfile -t all < <(ours "$dir" "$SCHEDULER_PID" "$VOLUME_PID" "$API_PID" "$KEYSTONE_PID" "$KEYSTONE_EXPIRING_PID")
     [ ${#all[@]} -gt 0 ] && { kill -TERM "${all[@]}" 2>/dev/null || true; }
     wait_gone 5 "${all[@]}" || kill -KILL "${all[@]}" 2>/dev/null || true
 
@@ -636,15 +640,40 @@ wait_gone() {
 # DIR/cinder.env.
 stop_api() {
     DIR=$(cd "$1" && pwd)
-    local API_PID='' all=() p
-    API_PID=$(envget "$DIR/pids" API_PID)
-    mapfile -t all < <(ours "$DIR" "$API_PID")
+    end_tree "$(envget "$DIR/pids" API_PID)"
+}
+
+# end_tree PID: TERM the lab's process PID and its descendants, KILL what is left after 5 s, and wait
+# until they have left the process table.
+end_tree() {
+    local all=() p
+    mapfile -t all < <(ours "$DIR" "$1")
     [ ${#all[@]} -gt 0 ] && { kill -TERM "${all[@]}" 2>/dev/null || true; }
     wait_gone 5 "${all[@]}" || kill -KILL "${all[@]}" 2>/dev/null || true
     local end=$((SECONDS + 5))
     for p in "${all[@]}"; do
         while [ -e "/proc/$p" ] && [ "$SECONDS" -lt "$end" ]; do sleep 0.05; done
     done
+}
+
+# start-keystone-expiring DIR SECONDS / stop-keystone-expiring DIR: a second Keystone whose tokens
+# live SECONDS (keystone_expiring_start) on KEYSTONE_PORT+1, for a test of a token that expires.
+start_keystone_expiring() {
+    DIR=$(cd "$1" && pwd)
+    KEYSTONE_PORT=$(envget "$DIR/cinder.env" KEYSTONE_PORT)
+    [ -n "$KEYSTONE_PORT" ] || { log "the lab runs without Keystone"; exit 1; }
+    if alive "$(envget "$DIR/pids" KEYSTONE_EXPIRING_PID)"; then
+        log "the expiring keystone is running already"
+        exit 1
+    fi
+    export CINDER_LAB_DIR=$DIR
+    keystone_expiring_start "$2" || { tails "$DIR/keystone/expiring/log/uwsgi.out"; stop_keystone_expiring "$DIR"; exit 1; }
+}
+
+stop_keystone_expiring() {
+    DIR=$(cd "$1" && pwd)
+    end_tree "$(envget "$DIR/pids" KEYSTONE_EXPIRING_PID)"
+    sed -i '/^KEYSTONE_EXPIRING_PID=/d' "$DIR/pids"
 }
 
 start_api() {
@@ -678,6 +707,8 @@ case "${1:-}" in
     stop) stop "${2:?DIR}" ;;
     stop-api) stop_api "${2:?DIR}" ;;
     start-api) start_api "${2:?DIR}" ;;
-    *) echo "usage: scripts/cinder-lab.sh install | start DIR CEPH_A_DIR CEPH_B_DIR | stop DIR | stop-api DIR | start-api DIR" >&2
+    start-keystone-expiring) start_keystone_expiring "${2:?DIR}" "${3:?SECONDS}" ;;
+    stop-keystone-expiring) stop_keystone_expiring "${2:?DIR}" ;;
+    *) echo "usage: scripts/cinder-lab.sh install | start DIR CEPH_A_DIR CEPH_B_DIR | stop DIR | stop-api DIR | start-api DIR | start-keystone-expiring DIR SECONDS | stop-keystone-expiring DIR" >&2
        exit 64 ;;
 esac

@@ -81,13 +81,33 @@ keystone_setup() {
 
 # keystone_start: uwsgi serving keystone-wsgi-public on 127.0.0.1:KEYSTONE_PORT.
 keystone_start() {
-    local k=$DIR/keystone
-    (OS_KEYSTONE_CONFIG_DIR=$k OS_KEYSTONE_CONFIG_FILES=keystone.conf PYTHONWARNINGS=ignore \
-        daemon exec "$KEYSTONE_UWSGI" --plugin python3 --http-socket "127.0.0.1:$KEYSTONE_PORT" \
-        --wsgi-file /usr/bin/keystone-wsgi-public --master --processes 1 --threads 8 --lazy-apps \
-        --die-on-term --need-app --buffer-size 65535 --chdir "$k") \
-        </dev/null >"$k/log/uwsgi.out" 2>&1 &
+    keystone_uwsgi "$DIR/keystone" "$KEYSTONE_PORT" "$DIR/keystone/log/uwsgi.out"
     record KEYSTONE_PID $!
+}
+
+# keystone_uwsgi CONFDIR PORT OUT: uwsgi in the background with CONFDIR/keystone.conf on 127.0.0.1:PORT.
+keystone_uwsgi() {
+    (OS_KEYSTONE_CONFIG_DIR=$1 OS_KEYSTONE_CONFIG_FILES=keystone.conf PYTHONWARNINGS=ignore \
+        daemon exec "$KEYSTONE_UWSGI" --plugin python3 --http-socket "127.0.0.1:$2" \
+        --wsgi-file /usr/bin/keystone-wsgi-public --master --processes 1 --threads 8 --lazy-apps \
+        --die-on-term --need-app --buffer-size 65535 --chdir "$1") \
+        </dev/null >"$3" 2>&1 &
+}
+
+# keystone_expiring_start SECONDS: a second uwsgi of the same Keystone (its database, its fernet
+# keys) on KEYSTONE_PORT+1 whose tokens live SECONDS. A test makes a token really expire with it
+# without shortening the tokens of the shared lab (the admin's header, Cinder's service user).
+# The lab's Keystone checks its tokens like its own: the expiry is inside the fernet token.
+keystone_expiring_start() {
+    local k=$DIR/keystone e=$DIR/keystone/expiring
+    (umask 077
+     mkdir -p "$e/log"
+     sed -e "s|^expiration = .*|expiration = $1|" -e "s|^log_file = .*|log_file = $e/log/keystone.log|" \
+         "$k/keystone.conf" >"$e/keystone.conf")
+    keystone_uwsgi "$e" $((KEYSTONE_PORT + 1)) "$e/log/uwsgi.out"
+    record KEYSTONE_EXPIRING_PID $!
+    wait_for 60 "the expiring keystone on 127.0.0.1:$((KEYSTONE_PORT + 1))" \
+        curl -sf --noproxy '*' --max-time 2 "http://127.0.0.1:$((KEYSTONE_PORT + 1))/v3"
 }
 
 keystone_answers() {

@@ -18,6 +18,8 @@ public final class CinderLab: @unchecked Sendable {
     /// Whether Cinder checks tokens with the lab's Keystone (else noauth).
     public var usesKeystone: Bool { values["AUTH"] == "keystone" }
     public var keystoneURL: String { values["KEYSTONE_URL"] ?? "" }
+    /// Where `withExpiringKeystone` serves: the port after the lab's Keystone.
+    public var expiringKeystonePort: Int { (Int(values["KEYSTONE_PORT"] ?? "") ?? -1) + 1 }
     /// The port of each volumev3 endpoint in the catalog, by "REGION/INTERFACE".
     public var endpointPorts: [String: Int] {
         var ports: [String: Int] = [:]
@@ -131,14 +133,16 @@ public final class CinderLab: @unchecked Sendable {
 
     /// The `[cinder]` table of a tether.toml for this lab; `endpoint` overrides the URL (a tap),
     /// else the catalog's endpoint for `interface` and `region` is used. Without Keystone: noauth.
+    /// `authURL` overrides the lab's Keystone (a tap, the expiring Keystone).
     public func agentConfig(
-        endpoint: String? = nil, microversion: String? = nil, auth: AgentAuth = .password, interface: String? = nil, region: String? = nil
+        endpoint: String? = nil, microversion: String? = nil, auth: AgentAuth = .password, interface: String? = nil, region: String? = nil,
+        authURL: String? = nil
     ) -> String {
         var text = "[cinder]\ntimeout = 10\nretry_interval = 1\n"
         if !usesKeystone {
             text += "auth_type = \"noauth\"\nendpoint = \"\(endpoint ?? url)\"\nproject_id = \"\(projectID)\"\n"
         } else {
-            text += "auth_url = \"\(keystoneURL)\"\n"
+            text += "auth_url = \"\(authURL ?? keystoneURL)\"\n"
             if let endpoint { text += "endpoint = \"\(endpoint)\"\n" }
             switch auth {
             case .password, .passwordFile:
@@ -204,6 +208,42 @@ public final class CinderLab: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: headers) }  // a leftover goes with the lab's directory
         let result = try Lab.run("curl", ["-sS", "-f", "--noproxy", "*", "--max-time", "30", "-X", "DELETE", "-H", "@" + headers, keystoneURL + "/auth/tokens"])
         guard result.status == 0 else { throw TetherError(.internalError, "Keystone did not revoke the token: \(result.output.suffix(500))") }
+    }
+
+    /// Whether the lab's Keystone takes `token` as valid now (200), by its own clock; false when it
+    /// answers 404 (expired or revoked).
+    public func isValid(token: String) throws -> Bool {
+        let headers = directory.file("validate.headers")
+        let admin = try String(contentsOfFile: values["ADMIN_HEADER"] ?? "", encoding: .utf8)
+        try Self.writePrivate(admin.trimmingCharacters(in: .whitespacesAndNewlines) + "\nX-Subject-Token: \(token)\n", to: headers)
+        defer { try? FileManager.default.removeItem(atPath: headers) }  // a leftover goes with the lab's directory
+        let result = try Lab.run(
+            "curl", ["-sS", "--noproxy", "*", "--max-time", "30", "-o", "/dev/null", "-w", "%{http_code}", "-H", "@" + headers, keystoneURL + "/auth/tokens"])
+        switch result.output.trimmingCharacters(in: .whitespacesAndNewlines) {
+        case "200": return true
+        case "404": return false
+        default: throw TetherError(.internalError, "Keystone did not validate the token: \(result.output.suffix(500))")
+        }
+    }
+
+    /// Runs `body` with a second Keystone of the lab (same database and keys) whose tokens live
+    /// `tokenLifetime` seconds, given its auth URL; ends it afterwards. The lab's own Keystone keeps
+    /// its lifetime: the admin's token and Cinder's service user go on working meanwhile.
+    public func withExpiringKeystone<T>(tokenLifetime: Int, _ body: (String) async throws -> T) async throws -> T {
+        let result = try Lab.run("/bin/bash", [Self.script, "start-keystone-expiring", directory.path, String(tokenLifetime)])
+        let stop = { _ = try? Lab.run("/bin/bash", [Self.script, "stop-keystone-expiring", self.directory.path]) }
+        guard result.status == 0 else {
+            stop()
+            throw TetherError(.internalError, "cinder-lab start-keystone-expiring failed: \(result.output.suffix(2000))")
+        }
+        do {
+            let value = try await body("http://127.0.0.1:\(expiringKeystonePort)/v3")
+            stop()
+            return value
+        } catch {
+            stop()
+            throw error
+        }
     }
 
     public static func writePrivate(_ text: String, to path: String) throws {

@@ -7,7 +7,7 @@ import TetherTesting
 import Testing
 
 /// local-attach against the lab's Cinder with a real Keystone (Debian's keystone, fernet tokens):
-/// each way of authenticating, a token revoked mid-operation, a wrong password, and the catalog's
+/// each way of authenticating, a token revoked and one expired mid-operation, a wrong password, and the catalog's
 /// endpoint chosen by interface and region.
 // Inside CinderLocalAttachTests, whose traits name the peers (keystone among them) and serialize
 // its children: the lab is shared, and its other tests take cinder-api down.
@@ -95,6 +95,76 @@ extension CinderLocalAttachTests {
                 try Self.expectAttached(lab, volume, attached)
                 #expect(try await client.reply(.localDetach(volume, force: false)).value().detached)
                 try await CinderLocalAttachTests.expectClean(lab, volume, client, agent)
+            }
+        }
+
+        /// How long the expiring Keystone's tokens live, in seconds: long enough that the agent's
+        /// first token is still good when its POST /attachments reaches the tap (a GET or two
+        /// before it), short enough that the hold stays well inside the agent's 10 s request
+        /// timeout (the lab's `[cinder] timeout`).
+        static let tokenLifetime = 5
+
+        /// The agent's token really expires: the agent gets it from a Keystone whose tokens live 5 s,
+        /// and its POST /attachments is held on the way to Cinder until the lab's Keystone, by its own
+        /// clock, no longer takes that token. Cinder answers 401, the agent gets a second token from
+        /// Keystone, sends the request again and the attach completes.
+        @Test func aTokenExpiredMidOperationIsRenewed() async throws {
+            let lab = try await CinderLab.running()
+            try #require(lab.usesKeystone, "the lab runs without Keystone (CINDER_LAB_AUTH=noauth)")
+            let volume = try await lab.createVolume(type: "ceph-a")
+            defer { lab.deleteVolume(volume) }
+            try await lab.withExpiringKeystone(tokenLifetime: Self.tokenLifetime) { expiringURL in
+                // Counts the tokens Keystone issues to the agent. The rule sees the request body (the
+                // password): it only counts, it keeps nothing.
+                let keystoneTap = try HTTPTap(upstreamPort: lab.expiringKeystonePort)
+                defer { keystoneTap.stop() }
+                let issued = Mutex(0)
+                keystoneTap.onRequest { line in
+                    if line.hasPrefix("POST /v3/auth/tokens ") { issued.withLock { $0 += 1 } }
+                    return .forward
+                }
+                let tap = try HTTPTap(upstreamPort: lab.apiPort)
+                defer { tap.stop() }
+                let seen = Mutex<[String]>([])  // the token of each POST /attachments, in order
+                let atHold = Mutex<(issued: Int, expired: Bool)?>(nil)
+                tap.onRequestHead { head in
+                    guard head.hasPrefix("POST "), head.split(separator: "\r\n").first?.hasSuffix("/attachments HTTP/1.1") == true else { return .forward }
+                    let token = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-auth-token:") }
+                        .map { $0.dropFirst("x-auth-token:".count).trimmingCharacters(in: .whitespaces) } ?? ""
+                    let first = seen.withLock { tokens in
+                        tokens.append(token)
+                        return tokens.count == 1
+                    }
+                    guard first else { return .forward }
+                    // Held (the relay's thread may block) until Keystone no longer takes the token;
+                    // nobody revokes it, so only its age can end it. Cinder then checks it with
+                    // that Keystone (no token cache in the lab) and refuses it.
+                    let deadline = ContinuousClock.now + .seconds(Self.tokenLifetime + 3)
+                    var expired = false
+                    while !expired, ContinuousClock.now < deadline {
+                        do { expired = try !lab.isValid(token: token) } catch { Issue.record(error); break }
+                        if !expired { Thread.sleep(forTimeInterval: 0.2) }
+                    }
+                    let count = issued.withLock { $0 }
+                    atHold.withLock { $0 = (count, expired) }
+                    return .forward
+                }
+                let endpoint = lab.url.replacingOccurrences(of: ":\(lab.apiPort)/", with: ":\(tap.port)/")
+                let config = lab.agentConfig(endpoint: endpoint, authURL: "http://127.0.0.1:\(keystoneTap.port)/v3")
+                #expect(expiringURL.hasSuffix(":\(lab.expiringKeystonePort)/v3"))
+                try await Self.withAgent(lab, cinder: config) { agent, client in
+                    let attached = try await client.reply(.localAttach(LocalAttachRequest(volumeID: volume))).value()
+                    let hold = try #require(atHold.withLock { $0 }, "no POST /attachments reached the tap")
+                    #expect(hold.expired, "the token was still valid \(Self.tokenLifetime + 3) s after the hold began")
+                    #expect(hold.issued == 1, "Keystone had issued \(hold.issued) tokens before the hold")
+                    #expect(issued.withLock { $0 } >= 2, "Keystone issued no second token")
+                    let tokens = seen.withLock { $0 }
+                    #expect(tokens.count == 2, "POST /attachments was sent \(tokens.count) times")
+                    #expect(tokens.count == 2 && tokens[0] != tokens[1] && !tokens[1].isEmpty)
+                    try Self.expectAttached(lab, volume, attached)
+                    #expect(try await client.reply(.localDetach(volume, force: false)).value().detached)
+                    try await CinderLocalAttachTests.expectClean(lab, volume, client, agent)
+                }
             }
         }
 
