@@ -103,7 +103,10 @@ struct AgentHostileInputTests {
         let registry = try TemporaryDirectory(prefix: "reg")
         defer { registry.remove() }
         try await Tgtd.with { tgtd in
-            try await AgentProcess.with(tgtd: tgtd, extraConfig: Lab.cephConfig(registry: registry)) { agent in
+            // No periodic reconcile: its round records the held attachment's health in the journal
+            // (a write no request made), and a run of requests can outlast its 60 s interval.
+            let config = Lab.cephConfig(registry: registry) + "\n[reconcile]\ninterval = 0\n"
+            try await AgentProcess.with(tgtd: tgtd, extraConfig: config) { agent in
                 let client = TetherAgentClient(socketPath: agent.socketPath)
                 let export = try await AgentISCSITests.export(client, tgtd, volume: "vol-held", initiator: agent.initiator)
                 let (attachment, _) = try await client.attach(CreateAttachmentRequest(connectionInfo: export.connectionInfo))

@@ -54,7 +54,7 @@ struct HookLibvirtTests {
                     #expect(saved.status == 0, "\(saved.output)")
                     let restored = try libvirt.virsh(["restore", image])
                     #expect(restored.status == 0, "\(restored.output)")
-                    #expect(agent.log().contains("no RBD disk; XML unchanged"))
+                    #expect(agent.log().contains("no RBD or iSCSI CHAP disk; XML unchanged"))
                     #expect(try libvirt.virsh(["domstate", "hook-plain"]).output.contains("running"))
 
                     let destroyed = try libvirt.virsh(["destroy", "hook-plain"])
