@@ -24,10 +24,11 @@ log() { echo "package: $*" >&2; }
 LINK=()
 if [ "$CONFIG" = debug ]; then
     # The debug build's modules were compiled against the toolchain's shared Foundation, whose
-    # autolink entries leave out what its static archives need in turn: name those here.
+    # autolink entries leave out what its static archives need in turn: name those here
+    # (FoundationXML for the hook's DomainXML, with its C half and Debian's libxml2).
     LINK=(-Xlinker --start-group)
     for lib in FoundationInternationalization FoundationEssentials CoreFoundation _FoundationICU \
-        _FoundationCShims _FoundationCollections swiftSynchronization; do LINK+=(-Xlinker "-l$lib"); done
+        _FoundationCShims _FoundationCollections swiftSynchronization FoundationXML _CFXMLInterface xml2; do LINK+=(-Xlinker "-l$lib"); done
     LINK+=(-Xlinker --end-group)
 fi
 "$SWIFT" build -c "$CONFIG" --static-swift-stdlib --product tetherd "${LINK[@]}"
