@@ -17,8 +17,9 @@ public struct Failpoints: Sendable {
         case pause
     }
 
-    /// How long `pause` waits: long enough for a test that watches the log for it to act.
-    public static let pauseDuration: Duration = .seconds(5)
+    /// How long `pause` waits: long enough for a test that watches the log for it to act, on a
+    /// loaded two-core machine too (5 s was once missed in CI).
+    public static let pauseDuration: Duration = .seconds(15)
 
     public let armed: [Failpoint: Action]
     /// Kills the process; in production it does not return. Tests pass one that records and
