@@ -109,9 +109,13 @@ struct HookService: Sendable {
         for disk in disks {
             switch disk {
             case .kernel(let kernel):
-                let attached = (try? await journal.attachments(volume: kernel.volumeID))?.contains { $0.mode == .kernel && $0.state == .attached }
-                // A journal that cannot be read is reported like a volume not attached: verify only.
-                actions.append(log(domain, "volume \(kernel.volumeID) (\(kernel.target)) \(attached == true ? "attached" : "NOT attached on this node")", warn: attached != true))
+                // reconnect only verifies: a journal that cannot be read is reported with its error.
+                do {
+                    let attached = try await journal.attachments(volume: kernel.volumeID).contains { $0.mode == .kernel && $0.state == .attached }
+                    actions.append(log(domain, "volume \(kernel.volumeID) (\(kernel.target)) \(attached ? "attached" : "NOT attached on this node")", warn: !attached))
+                } catch {
+                    actions.append(log(domain, "volume \(kernel.volumeID) (\(kernel.target)) unknown: the journal cannot be read (\(error))", warn: true))
+                }
             case .rbd(let rbd):
                 let found = Self.resolve(rbd, in: registry)
                 switch found {
