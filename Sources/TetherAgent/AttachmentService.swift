@@ -104,7 +104,7 @@ public final class AttachmentService: Sendable {
         do {
             try failpoints.hit(.attachJournaled)
             var attached = try await connector.attach(request)
-            try failpoints.hit(.attachConnected)
+            try await failpoints.reach(.attachConnected)
             try await withDiskTarget(for: &attached) { attached in
                 try await self.journal.finishAttach(id: record.id, result: attached)
                 record.result = attached

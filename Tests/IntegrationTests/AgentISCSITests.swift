@@ -81,31 +81,35 @@ struct AgentISCSITests {
         }
     }
 
+    /// Each attach pauses (failpoint `attach.connected=pause`, 15 s) after its login: an agent
+    /// that ran attaches one at a time would hold the others back for 16 x 15 s, past the test's
+    /// limit, and its in-flight peak would be 1. Without the pause, overlap depended on how fast
+    /// the test sent its requests on a loaded machine (once in CI the attaches ran one after the other).
     @Test func sixteenVolumesAttachInParallel() async throws {
         try await Tgtd.with { tgtd in
-            try await AgentProcess.with(tgtd: tgtd) { agent in
-                let client = TetherAgentClient(socketPath: agent.socketPath)
-                var infos: [ConnectionInfo] = []
-                for index in 0..<16 {
-                    infos.append(try await Self.export(client, tgtd, volume: "vol-par-\(index)", initiator: agent.initiator).connectionInfo)
-                }
-                let ids = try await withThrowingTaskGroup(of: String.self) { group in
-                    for info in infos {
-                        group.addTask { try await client.attach(CreateAttachmentRequest(connectionInfo: info)).attachment.id }
-                    }
-                    return try await group.reduce(into: Set<String>()) { $0.insert($1) }
-                }
-                #expect(ids.count == 16)
-                // The agent's own evidence: attaches overlapped in time.
-                let metrics = try await client.http.send(HTTPRequest(method: "GET", target: "/v1/metrics"))
-                let text = String(decoding: metrics.body, as: UTF8.self)
-                let peak = text.split(separator: "\n").first { $0.hasPrefix("tether_operations_peak_in_flight ") }
-                // A gauge, which swift-prometheus writes as a Double ("16.0").
-                #expect((peak.flatMap { Double($0.split(separator: " ")[1]) } ?? 0) > 1, "\(text)")
-                let overlapping = LogOverlap.maximumConcurrent(log: agent.log(), start: "attach started", end: "attach finished")
-                #expect(overlapping > 1)
-                for id in ids { _ = try await client.detach(id) }
+            let agent = try AgentProcess(tgtd: tgtd, environment: ["TETHER_FAILPOINTS": "attach.connected=pause"])
+            defer { agent.remove() }
+            let client = TetherAgentClient(socketPath: agent.socketPath)
+            var infos: [ConnectionInfo] = []
+            for index in 0..<16 {
+                infos.append(try await Self.export(client, tgtd, volume: "vol-par-\(index)", initiator: agent.initiator).connectionInfo)
             }
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for info in infos {
+                    group.addTask { try await client.attach(CreateAttachmentRequest(connectionInfo: info)).attachment.id }
+                }
+                return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+            }
+            #expect(ids.count == 16)
+            // The agent's own evidence: all sixteen were in flight at once.
+            let metrics = try await client.http.send(HTTPRequest(method: "GET", target: "/v1/metrics"))
+            let text = String(decoding: metrics.body, as: UTF8.self)
+            let peak = text.split(separator: "\n").first { $0.hasPrefix("tether_operations_peak_in_flight ") }
+            // A gauge, which swift-prometheus writes as a Double ("16.0").
+            #expect((peak.flatMap { Double($0.split(separator: " ")[1]) } ?? 0) == 16, "\(text)")
+            let overlapping = LogOverlap.maximumConcurrent(log: agent.log(), start: "attach started", end: "attach finished")
+            #expect(overlapping == 16)
+            for id in ids { _ = try await client.detach(id) }
         }
     }
 
