@@ -66,4 +66,24 @@ struct RBDConnectTests {
             #expect(!lab.compute.log().contains(key) && !lab.storage.log().contains(key), "a log holds client.cinder's key")
         }
     }
+
+    /// Compute also registered another cluster under the storage node's name "east": the
+    /// export's name and fsid then point at two clusters here, and the connect is refused as a
+    /// conflict naming both, never attached to either; the export on storage is rolled back.
+    @Test func aNameRegisteredHereForAnotherClusterIsRefusedNamingBoth() async throws {
+        try await ConnectLab.with(ceph: true) { lab in
+            let ceph = try #require(lab.ceph)
+            #expect(try ceph.admin(["create", "--size", "4", "rbd/volume-n"], tool: "rbd").status == 0)
+            let impostor = UUID().uuidString.lowercased()
+            _ = try await lab.computeClient.send(.addCluster(CreateClusterRequest(
+                name: "east", fsid: impostor, monHost: ["v1:192.0.2.99:6789"], users: [.init(name: "cinder", key: ceph.cinderKey)])))
+
+            let refused = try await lab.tether(["connect", "--storage", lab.url, "vol-n", "--rbd", "east/rbd/volume-n", "--timeout", "60"])
+            #expect(refused.status == 4, "\(refused.output)")
+            for mention in ["cluster_name \"east\"", impostor, ceph.fsid, "ceph-prod"] {
+                #expect(refused.output.contains(mention), "\(mention): \(refused.output)")
+            }
+            try await lab.expectNothingLeft("after the refused connect")
+        }
+    }
 }
