@@ -271,7 +271,9 @@ public final class AttachmentService: Sendable {
             return "iscsi:" + targets.joined(separator: ",")
         case "rbd":
             let data = try RBDConnectionData(info)
-            return "rbd:\(data.clusterName ?? "-"):\(data.pool)/\(data.image)"
+            // The fsid when sent (a storage node's export): its cluster_name is that node's name.
+            let cluster = data.clusterFSID.map { $0.uuidString.lowercased() } ?? data.clusterName ?? "-"
+            return "rbd:\(cluster):\(data.pool)/\(data.image)"
         default:
             return "\(info.driverVolumeType):\(info.volumeID ?? "-")"
         }

@@ -142,7 +142,7 @@ final class ClientRoleHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closed else { return }
         switch unwrapInboundIn(data) {
-        case .head(let request):
+        case .head(var request):
             let client = identify(context)
             let required = APIRole.required(method: request.method.rawValue, path: request.path ?? "")
             guard ClientRoles.allows(client.roles, required) else {
@@ -156,7 +156,10 @@ final class ClientRoleHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 logger.info(
                     "API request from a TLS client", metadata: ["client": "\(client.names)", "method": "\(request.method.rawValue)", "path": "\(request.path ?? "")"])
             }
-            context.fireChannelRead(data)
+            // Who asked, for the routes (fencing and forced attaches log it): the certificate's
+            // names, replacing whatever the client sent under that header.
+            request.headerFields[APIPeer.header] = APIPeer.value(certificateNames: client.names)
+            context.fireChannelRead(wrapInboundOut(.head(request)))
         case .body:
             if refusal == nil { context.fireChannelRead(data) }
         case .end:

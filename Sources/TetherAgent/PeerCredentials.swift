@@ -10,9 +10,9 @@ import TetherCore
 import Glibc
 #endif
 
-/// Who sent a request, as the routes see it: the peer check's credentials in a header only the
-/// check writes. A request that did not come through the check (in-process tests, the fuzzer, a
-/// listener without it) has none: "unknown".
+/// Who sent a request, as the routes see it: the peer check's credentials (unix socket) or the
+/// role check's certificate names (TLS listener) in a header only those checks write. A request
+/// that did not come through either (in-process tests, the fuzzer) has none: "unknown".
 enum APIPeer {
     static let header = HTTPFields.Element.Name("x-tether-peer")!  // HTTPField, which Hummingbird does not export by name
 
@@ -21,6 +21,14 @@ enum APIPeer {
     static let seal = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
 
     static func value(_ peer: PeerCredentials) -> String { "\(seal) uid=\(peer.uid) gid=\(peer.gid) pid=\(peer.pid)" }
+
+    /// A TLS client, by the names of its verified certificate (CN, DNS and URI SANs) that roles
+    /// are granted to. Characters outside printable ASCII become `?`: a name is the CA's text,
+    /// and a header value or log line must not be broken by it.
+    static func value(certificateNames names: [String]) -> String {
+        let printable = names.map { name in String(name.unicodeScalars.map { (0x20..<0x7f).contains($0.value) ? Character($0) : "?" }) }
+        return "\(seal) tls=\(printable.isEmpty ? "(a certificate without names)" : printable.joined(separator: ","))"
+    }
 
     static func of(_ request: Request) -> String {
         guard let value = request.headers[header], value.hasPrefix(seal + " ") else { return "unknown" }

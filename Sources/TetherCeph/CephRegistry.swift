@@ -49,6 +49,11 @@ public struct CephRegistry: Sendable {
         clusters.first { $0.name == name }
     }
 
+    /// The cluster with `fsid`; `insert` keeps fsids unique.
+    public func cluster(fsid: UUID) -> CephCluster? {
+        clusters.first { $0.fsid == fsid }
+    }
+
     /// The key of `user` in `cluster`, nil when none was read (see `problems`).
     public func key(for user: CephUser, in cluster: CephCluster) -> Secret? {
         keys[CephUserID(cluster: cluster.name, user: user.name)]

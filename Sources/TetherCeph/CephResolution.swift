@@ -1,6 +1,7 @@
 /// The cluster and user an rbd connection_info refers to, and what told Tether so.
 public struct CephResolution: Sendable, Hashable {
     public enum Match: String, Sendable, Hashable {
+        case fsid = "cluster_fsid"
         case clusterName = "cluster_name"
         case secretUUID = "secret_uuid"
         case monitors = "hosts"

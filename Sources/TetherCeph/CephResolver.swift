@@ -3,17 +3,21 @@ import TetherCore
 
 /// Finds the registered cluster and user an rbd connection_info refers to.
 ///
-/// In order: `cluster_name` (exact); else `secret_uuid` (a user's, given or derived); else the
-/// monitor addresses in `hosts`/`ports` (host and port, so two lab clusters on one IP stay
-/// apart); else the keys of an inline `keyring` (cinderlib). Whatever picked the cluster, the
-/// request's monitors, when it has any, must include one of that cluster's: a wrong cluster is
-/// worse than none. A `cluster_name` that is not registered is an error, never a reason to try
-/// the hosts.
+/// In order: `cluster_fsid` (Tether's exports send it: the storage node may call the cluster by
+/// another name than this node does); else `cluster_name` (exact); else `secret_uuid` (a
+/// user's, given or derived); else the monitor addresses in `hosts`/`ports` (host and port, so
+/// two lab clusters on one IP stay apart); else the keys of an inline `keyring` (cinderlib).
+/// Whatever picked the cluster, the request's monitors, when it has any, must include one of
+/// that cluster's: a wrong cluster is worse than none. With an fsid, a `cluster_name` that is
+/// not registered here is only the other node's name, but one registered here for another fsid
+/// is a conflict. Without one, a `cluster_name` that is not registered is an error, never a
+/// reason to try the hosts.
 public enum CephResolver {
     /// - Throws: `not_found` when no cluster matches (saying what was looked for) or the user is
     ///   not one of the cluster's (naming the users it has); `conflict` when several clusters
-    ///   match, or the request's monitors are not the chosen cluster's; `invalid_input` when no
-    ///   user is named and the cluster has no default.
+    ///   match, the request's monitors are not the chosen cluster's, or its `cluster_name` or
+    ///   monitors are another registered cluster's than its `cluster_fsid`; `invalid_input` when
+    ///   no user is named and the cluster has no default.
     public static func resolve(_ data: RBDConnectionData, in registry: CephRegistry) throws -> CephResolution {
         let (cluster, match, impliedUser) = try findCluster(data, in: registry)
         if !data.monitors.isEmpty, !owns(cluster, any: data.monitors) {
@@ -35,6 +39,10 @@ public enum CephResolver {
     }
 
     private static func findCluster(_ data: RBDConnectionData, in registry: CephRegistry) throws -> (CephCluster, CephResolution.Match, CephUser?) {
+        if let fsid = data.clusterFSID {
+            let cluster = try findCluster(fsid: fsid, data, in: registry)
+            return (cluster, .fsid, impliedUser(data, in: cluster))
+        }
         if let name = data.clusterName, !name.isEmpty {
             guard let cluster = registry.cluster(named: name) else {
                 throw TetherError.cephUnknownCluster(name, registered: registry.names)
@@ -91,6 +99,34 @@ public enum CephResolver {
             lookedFor.append("nothing: the connection_info has no cluster_name, secret_uuid, hosts or keyring")
         }
         throw TetherError.cephNoClusterMatches(lookedFor: lookedFor, registered: registry.names)
+    }
+
+    /// The cluster registered with `fsid`. The request's `cluster_name` is the sending node's
+    /// name: not registered here, it says nothing; registered here for another fsid, the two
+    /// keys name two clusters and neither is guessed.
+    private static func findCluster(fsid: UUID, _ data: RBDConnectionData, in registry: CephRegistry) throws -> CephCluster {
+        let named = data.clusterName.flatMap { $0.isEmpty ? nil : registry.cluster(named: $0) }
+        guard let cluster = registry.cluster(fsid: fsid) else {
+            if let named {
+                throw TetherError.cephNameIsAnotherCluster(named, fsid: fsid, registeredAs: nil)
+            }
+            let owners = data.monitors.isEmpty ? [] : registry.clusters.filter { owns($0, any: data.monitors) }
+            if !owners.isEmpty {
+                throw TetherError.cephMonitorsOfAnotherCluster(fsid: fsid, hosts: data.monitors, owners: owners)
+            }
+            throw TetherError.cephUnknownFSID(fsid, registered: registry.clusters)
+        }
+        if let named, named != cluster {
+            throw TetherError.cephNameIsAnotherCluster(named, fsid: fsid, registeredAs: cluster)
+        }
+        return cluster
+    }
+
+    /// The user whose libvirt secret UUID the request sends, when it is one of `cluster`'s: the
+    /// user when the request names none.
+    private static func impliedUser(_ data: RBDConnectionData, in cluster: CephCluster) -> CephUser? {
+        guard let uuid = data.secretUUID.flatMap(UUID.init(uuidString:)) else { return nil }
+        return cluster.users.first { cluster.secretUUID(for: $0) == uuid }
     }
 
     /// True when one of `portals` is an address of one of `cluster`'s monitors.

@@ -1,3 +1,4 @@
+import Foundation
 import TetherCore
 
 extension TetherError.Code {
@@ -40,6 +41,32 @@ extension TetherError {
             .conflict,
             "the connection_info's \(matchedBy) points at cluster \(cluster.name), but its hosts \(hosts.map(\.description).joined(separator: ", ")) are not monitors of \(cluster.name) (its monitors: \(cluster.monHost)); they belong to \(others)",
             hint: "check the backend's rbd_cluster_name and the registry file of \(cluster.name); a wrong cluster is worse than none")
+    }
+
+    /// The request's `cluster_fsid` is registered here as `registeredAs` (or not at all), but its
+    /// `cluster_name` is the name of `named`, another cluster on this node.
+    static func cephNameIsAnotherCluster(_ named: CephCluster, fsid: UUID, registeredAs: CephCluster?) -> TetherError {
+        let fsidHere = registeredAs.map { "cluster \($0.name) here" } ?? "no cluster registered here"
+        return TetherError(
+            .conflict,
+            "the connection_info's cluster_name \"\(named.name)\" is cluster \(named.name) here (fsid \(named.fsid.lowercased)), but its cluster_fsid \(fsid.lowercased) is \(fsidHere): they name two clusters",
+            hint: "check the storage node's registry and cluster \(named.name)'s fsid here (ceph fsid); a wrong cluster is worse than none")
+    }
+
+    /// The request's `cluster_fsid` is not registered here, but its monitors are those of a cluster that is.
+    static func cephMonitorsOfAnotherCluster(fsid: UUID, hosts: [Portal], owners: [CephCluster]) -> TetherError {
+        TetherError(
+            .conflict,
+            "the connection_info's cluster_fsid \(fsid.lowercased) is not registered here, but its hosts \(hosts.map(\.description).joined(separator: ", ")) are monitors of \(owners.map { "cluster \($0.name) (fsid \($0.fsid.lowercased))" }.joined(separator: ", "))",
+            hint: "check which cluster the storage node exports from, and the fsid in the registry file here; a wrong cluster is worse than none")
+    }
+
+    /// No registered cluster has the request's `cluster_fsid`.
+    static func cephUnknownFSID(_ fsid: UUID, registered: [CephCluster]) -> TetherError {
+        TetherError(
+            .notFound,
+            "no Ceph cluster with fsid \(fsid.lowercased) is registered on this node (registered: \(list(registered.map { "\($0.name) (\($0.fsid.lowercased))" })))",
+            hint: "register that cluster here with `tether cluster add` (under any name), with the key of the user the storage node gives out")
     }
 
     /// The cluster has no user of that name.

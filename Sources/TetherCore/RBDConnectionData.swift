@@ -1,13 +1,18 @@
+import Foundation
+
 /// The RBD `data` of a connection_info, checked and typed.
 ///
 /// Cinder's RBD driver sends `name` as "pool/image", `hosts` and `ports` (ports as strings, the
 /// monitors' v1 ports), `cluster_name`, `auth_enabled`, `auth_username`, `secret_type`,
-/// `secret_uuid`; cinderlib-style payloads add an inline `keyring`.
+/// `secret_uuid`; cinderlib-style payloads add an inline `keyring`. Tether's own exports
+/// (`RBDExporter`) add `cluster_fsid`, which Cinder does not send.
 public struct RBDConnectionData: Sendable {
     public var pool: String
     public var image: String
     public var monitors: [Portal]
     public var clusterName: String?
+    /// The cluster's fsid (`cluster_fsid`): names the cluster whatever a node calls it.
+    public var clusterFSID: UUID?
     public var authEnabled: Bool
     public var authUsername: String?
     public var secretType: String?
@@ -56,6 +61,13 @@ public struct RBDConnectionData: Sendable {
             return Portal(host: host, port: port)
         }
         clusterName = try string("cluster_name")
+        // Empty as absent, as for secret_uuid: the key says nothing then.
+        if let text = try string("cluster_fsid"), !text.isEmpty {
+            guard let fsid = UUID(uuidString: text) else {
+                throw TetherError.invalidInput("\(what).cluster_fsid \"\(text)\" is not a UUID")
+            }
+            clusterFSID = fsid
+        }
         authEnabled = data["auth_enabled"]?.boolValue ?? false
         authUsername = try string("auth_username")
         secretType = try string("secret_type")

@@ -16,6 +16,8 @@ public final class CephLab: @unchecked Sendable {
     public let configPath: String
     /// client.cinder's cephx key (profile rbd on pool "rbd").
     public let cinderKey: Secret
+    /// What runs the daemons and the admin tools in another network namespace (`NodePair.launcher`); none: here.
+    public let launcher: [String]
 
     /// `mon_host` in Ceph's syntax, both protocols.
     public var monitors: String { "[v2:\(monitorV2),v1:\(monitorV1)]" }
@@ -28,11 +30,14 @@ public final class CephLab: @unchecked Sendable {
     public static var isAvailable: Bool { Lab.has("ceph-mon") && Lab.has("ceph-osd") }
 
     /// Starts cluster `name` with its mon on `address` (an address that exists already; default
-    /// 127.0.0.1) port `basePort` (v2) and `basePort`+1 (v1).
-    public init(name: String, basePort: Int, address: String? = nil) throws {
+    /// 127.0.0.1) port `basePort` (v2) and `basePort`+1 (v1); in the network namespace `launcher`
+    /// enters when given (a node of `NodePair`: then only that node, and those it reaches, see it).
+    public init(name: String, basePort: Int, address: String? = nil, launcher: [String] = []) throws {
         directory = try TemporaryDirectory(prefix: "ceph")
         self.name = name
-        let result = try Lab.run("/bin/bash", [Self.script, "start", directory.path, name, "\(basePort)"], environment: address.map { ["CEPH_LAB_ADDR": $0] } ?? [:])
+        self.launcher = launcher
+        let command = launcher + ["/bin/bash", Self.script, "start", directory.path, name, "\(basePort)"]
+        let result = try Lab.run(command[0], Array(command.dropFirst()), environment: address.map { ["CEPH_LAB_ADDR": $0] } ?? [:])
         guard result.status == 0 else {
             _ = try? Lab.run("/bin/bash", [Self.script, "stop", directory.path])
             throw TetherError(.internalError, "ceph-lab start \(name) failed: \(result.output.suffix(2000))")
@@ -53,27 +58,29 @@ public final class CephLab: @unchecked Sendable {
     public var cinderKeyringPath: String { directory.file("cinder.keyring") }
 
     /// Registers this cluster and one user's key (client.cinder's unless told) in the registry at
-    /// `directory`, as an operator would (the key Cinder never sends).
-    public func register(in directory: String, user userName: String = "cinder", key: Secret? = nil, secretUUID: UUID? = nil) async throws {
-        let user = try CephUser(name: userName, keyFile: CephRegistry.defaultKeyFile(cluster: name, user: userName, directory: directory), secretUUID: secretUUID)
+    /// `directory`, as an operator would (the key Cinder never sends), under `registeredName`
+    /// when given (another node's name for the same cluster), else its own name.
+    public func register(
+        in directory: String, user userName: String = "cinder", key: Secret? = nil, secretUUID: UUID? = nil, as registeredName: String? = nil
+    ) async throws {
+        let clusterName = registeredName ?? name
+        let user = try CephUser(name: userName, keyFile: CephRegistry.defaultKeyFile(cluster: clusterName, user: userName, directory: directory), secretUUID: secretUUID)
         let cluster = try CephCluster(
-            name: name, fsid: UUID(uuidString: fsid)!, monitors: [try CephMonitor(v2: monitorV2, v1: monitorV1)], users: [user])
+            name: clusterName, fsid: UUID(uuidString: fsid)!, monitors: [try CephMonitor(v2: monitorV2, v1: monitorV1)], users: [user])
         try await CephRegistry.write(cluster, keys: [userName: key ?? cinderKey], directory: directory, host: LinuxHost())
     }
 
     /// Runs the `ceph` (or `rbd`) CLI as client.admin; its exit code and output. Lab work only.
     public func admin(_ arguments: [String], tool: String = "ceph") throws -> (status: Int32, output: String) {
-        try Lab.run("timeout", ["30", Lab.find(tool) ?? tool, "--cluster", name, "-c", configPath, "-k", directory.file("admin.keyring")] + arguments)
+        let command = launcher + ["timeout", "30", Lab.find(tool) ?? tool, "--cluster", name, "-c", configPath, "-k", directory.file("admin.keyring")] + arguments
+        return try Lab.run(command[0], Array(command.dropFirst()))
     }
 
     /// Creates client.`user` with `profile rbd` on pool rbd (as client.cinder) and answers its key;
     /// the key goes through a 0600 keyring file in the lab's directory, never argv.
     public func addUser(_ user: String) throws -> Secret {
         let keyring = directory.file("\(user).keyring")
-        let result = try Lab.run("timeout", [
-            "30", "ceph", "--cluster", name, "-c", configPath, "-k", directory.file("admin.keyring"), "auth", "get-or-create", "client.\(user)",
-            "mon", "profile rbd", "osd", "profile rbd pool=rbd", "-o", keyring,
-        ])
+        let result = try admin(["auth", "get-or-create", "client.\(user)", "mon", "profile rbd", "osd", "profile rbd pool=rbd", "-o", keyring])
         guard result.status == 0 else { throw TetherError(.internalError, "ceph auth get-or-create client.\(user) failed: \(result.output)") }
         let text = try String(contentsOfFile: keyring, encoding: .utf8)
         guard let line = text.split(separator: "\n").first(where: { $0.contains("key = ") }) else {

@@ -40,7 +40,9 @@ public struct RBDExporter: Sendable {
     }
 
     /// Cinder's shape: monitors' v1 addresses, ports as strings, the cluster name and secret UUID,
-    /// no key (the attaching node has it in its own registry).
+    /// no key (the attaching node has it in its own registry). Plus `cluster_fsid`, which Cinder
+    /// does not send: the attaching node may know the cluster by another name, and the fsid
+    /// names it on every node.
     static func connectionInfo(volumeID: String, cluster: CephCluster, user: CephUser, pool: String, image: String) -> ConnectionInfo {
         let portals = cluster.monitors.map { $0.v1 ?? $0.portals[0] }
         return ConnectionInfo(driverVolumeType: "rbd", data: [
@@ -48,6 +50,7 @@ public struct RBDExporter: Sendable {
             "hosts": .array(portals.map { .string($0.host) }),
             "ports": .array(portals.map { .string(String($0.port)) }),
             "cluster_name": .string(cluster.name),
+            "cluster_fsid": .string(cluster.fsid.uuidString.lowercased()),
             "auth_enabled": true,
             "auth_username": .string(user.name),
             "secret_type": "ceph",

@@ -11,7 +11,8 @@ import Testing
 /// running Tether's QEMU description in their node's namespace.
 // Serialized: each test runs a Ceph cluster and agents; more at once overload a 2-core machine.
 @Suite(
-    .tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD, .qemuIO, .nsenter, .ip)), .lab(.cephMon, .cephOSD, .qemuIO, .nsenter, .ip),
+    .tags(.integration), .enabled(if: Lab.runs(.cephMon, .cephOSD, .qemuIO, .nsenter, .ip, .openssl)),
+    .lab(.cephMon, .cephOSD, .qemuIO, .nsenter, .ip, .openssl),
     .timeLimit(.minutes(3)), .serialized)
 struct AgentFencingTests {
     /// Cinder's rbd connection_info for `image` as `user`, the monitors' v1 address.
@@ -119,6 +120,39 @@ struct AgentFencingTests {
                         _ = try await client2.detach("vol-f")
                         _ = try await client1.detach("vol-f")
                     }
+                }
+            }
+        }
+    }
+
+    /// A TLS client's fence and forced attach are logged with the names of its certificate (the
+    /// ones roles are granted to), not "unknown": the TLS listener's role check writes them where
+    /// the unix socket's peer check writes SO_PEERCRED.
+    @Test func fenceAndForcedAttachOverTLSAreLoggedWithTheCertificate() async throws {
+        try await Self.withLab { lab in
+            let setup = try await RADOSConnection.connect(clusterName: lab.name, monitors: lab.monitors, user: "cinder", key: lab.cinderKey)
+            try await setup.createImage(pool: "rbd", image: "volume-t", size: 4 << 20)
+            try await TemporaryDirectory.with(prefix: "reg") { registry in
+                try await lab.register(in: registry.path)
+                try await AgentTLSTests.withAgent(extraConfig: Lab.cephConfig(registry: registry)) { tls in
+                    let admin = try tls.pki.issue("admin", commonName: "admin-1", by: "ca", alternativeNames: ["DNS:ops.example.org"])
+                    let tether = (AgentProcess.binary as NSString).deletingLastPathComponent + "/tether"
+                    let fence = try Lab.run(
+                        tether,
+                        ["--agent", tls.url, "--cert", admin.certificate, "--key", admin.key, "--ca", tls.pki.paths("ca").certificate,
+                         "fence", "10.0.0.8:0/8", "--cluster", "ceph-a", "--json"],
+                        environment: ["TETHER_SOCKET": "/nonexistent.sock"])
+                    #expect(fence.status == 0, "\(fence.output)")
+                    let fenced = tls.agent.log().split(separator: "\n").first { $0.contains("fenced a Ceph client") && $0.contains("10.0.0.8:0/8") }
+                    #expect(fenced?.contains("requested_by=\"tls=admin-1,ops.example.org\"") == true, "\(String(describing: fenced))")
+
+                    let info = Self.connectionInfo(lab, image: "volume-t", volume: "vol-t", user: "cinder")
+                    let (attached, created) = try await tls.client(admin).attach(CreateAttachmentRequest(connectionInfo: info, force: true))
+                    #expect(created)
+                    let started = tls.agent.log().split(separator: "\n").first { $0.contains("attach started") && $0.contains("volume=vol-t") }
+                    #expect(started?.contains("requested_by=\"tls=admin-1,ops.example.org\"") == true, "\(String(describing: started))")
+                    #expect(!tls.agent.log().contains("requested_by=unknown"), "\(tls.agent.log().suffix(3000))")
+                    _ = try await tls.client(admin).detach(attached.id)
                 }
             }
         }

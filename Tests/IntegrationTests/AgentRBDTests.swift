@@ -156,13 +156,15 @@ struct AgentRBDExportTests {
                     #expect(clash?.code == .invalidInput && clash?.message.hasPrefix("volume.rbd") == true, "\(String(describing: clash))")
                     let data = try RBDConnectionData(export.connectionInfo)
                     #expect(data.clusterName == "ceph-a")
+                    #expect(data.clusterFSID == UUID(uuidString: a.fsid))
                     #expect(data.monitors == [a.monitorV1])
                     #expect(export.connectionInfo.data["ports"] == .array([.string(String(a.monitorV1.port))]))
                     #expect(data.secretUUID != nil && data.keyring == nil)
                     #expect(export.export.protocolName == "rbd")
 
-                    // Strip the cluster name and secret UUID: only the monitors remain as a hint.
+                    // Strip the cluster's fsid and name and the secret UUID: only the monitors remain as a hint.
                     var bare = export.connectionInfo
+                    bare.data["cluster_fsid"] = nil
                     bare.data["cluster_name"] = nil
                     bare.data["secret_uuid"] = nil
                     let (attachment, _) = try await client.attach(CreateAttachmentRequest(connectionInfo: bare))

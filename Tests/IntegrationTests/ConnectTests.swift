@@ -13,8 +13,8 @@ import Glibc
 /// `tether connect` across two nodes (ConnectLab: two namespaces joined by a veth): the compute
 /// node's tetherd asks the storage node's tetherd over mutual TLS to export an iSCSI volume,
 /// attaches it in network mode, and qemu-io on the compute node reads through Tether's QEMU JSON
-/// what was written on the storage node. Then the faults: the link cut, and compute's tetherd
-/// killed, in the middle of a connect.
+/// what was written on the storage node. Then the faults: the link cut, compute's tetherd
+/// killed, and storage's tetherd killed, in the middle of a connect.
 @Suite(
     .tags(.integration), .enabled(if: (Lab.required || getuid() == 0) && Lab.runs(.openssl, .ip, .tgtd, .qemuIO)), .lab(.openssl, .ip, .tgtd, .qemuIO),
     .timeLimit(.minutes(2)))
@@ -141,6 +141,42 @@ struct ConnectTests {
                 try await lab.waitUntilUndone()
             }
             try await lab.expectNothingLeft("after the restart")
+        }
+    }
+
+    /// The storage node's tetherd killed mid-connect, at each export failpoint: with the grant
+    /// journaled but tgtd not told, and with tgtd told but no answer sent. The connect fails at
+    /// once (the TLS connection is cut), compute keeps the undo it owes (`rolling_back`), and
+    /// once the storage agent is back (it re-applies its journal to tgtd at start) compute's
+    /// retry revokes the grant: no target or ACL in tgtd, no export in either journal.
+    @Test(arguments: [Failpoint.exportJournaled, .exportApplied])
+    func storageAgentKilledMidConnect(_ point: Failpoint) async throws {
+        try await ConnectLab.with(storageFailpoints: "\(point.rawValue)=crash") { lab in
+            let started = ContinuousClock.now
+            let cut = try await lab.tether(lab.connectArguments())
+            let elapsed = ContinuousClock.now - started
+            #expect(cut.status != 0, "\(cut.output)")
+            // A hang guard, not a performance claim: the client's own limit is 60 s.
+            #expect(elapsed < .seconds(50), "connect took \(elapsed) with the storage agent killed")
+            #expect(cut.output.contains("tetherd retries it"), "\(cut.output)")
+            let status = lab.storage.waitForExit()
+            #expect(status == 128 + SIGKILL, "storage tetherd did not die at \(point.rawValue): \(String(describing: status)); \(lab.storage.log().suffix(2000))")
+            #expect(lab.storage.log().contains("failpoint reached: crashing"))
+
+            // While it is down: nothing attached here, the undo owed, and (past export.applied)
+            // the target really is in tgtd, so the end state below is the undo's doing.
+            #expect(try await lab.computeClient.attachments().isEmpty)
+            let pending = try await lab.computeClient.connections()
+            #expect(pending.map(\.state) == ["rolling_back"] && pending.first?.pendingError != nil, "\(pending)")
+            if point == .exportApplied {
+                #expect(try lab.tgtd.tgtadm(["--op", "show", "--mode", "target"]).contains(lab.compute.initiator))
+            }
+
+            lab.storage.environment = [:]
+            try lab.storage.start()
+            try await lab.waitUntilUndone()
+            try await lab.expectNothingLeft("after the storage agent's restart")
+            #expect(lab.compute.log().contains("finished an interrupted connect or disconnect"), "\(lab.compute.log().suffix(3000))")
         }
     }
 

@@ -105,6 +105,8 @@ import Testing
         ("cluster_name", .string("../ceph"), "connection_info.data.cluster_name"),
         ("auth_username", .string("cinder\nkey = x"), "connection_info.data.auth_username"),
         ("secret_uuid", .string("not-a-uuid"), "connection_info.data.secret_uuid"),
+        ("cluster_fsid", .string("0b6a3c2e-5d4f-4e1a-9b8c-7d6e5f4a3b2c\nmon_host = 203.0.113.9"), "connection_info.data.cluster_fsid"),
+        ("cluster_fsid", .int(7), "connection_info.data.cluster_fsid"),
         ("keyring", .string("[client.cinder]\n\tkey = A\0B"), "connection_info.data.keyring"),
     ])
     func hostileRBDValuesNameTheField(key: String, value: JSONValue, field: String) throws {
@@ -113,6 +115,22 @@ import Testing
         let error = #expect(throws: TetherError.self) { try info.validate() }
         #expect(error?.code == .invalidInput)
         #expect(error?.message.hasPrefix(field + ":") == true, "\(error?.message ?? "")")
+    }
+
+    /// Tether's own RBD export adds `cluster_fsid` to Cinder's keys: it passes and is read.
+    @Test func tetherExportsClusterFSIDPassesAndIsRead() throws {
+        var info = try Self.info(Self.cinderShapes[6])
+        info.data["cluster_fsid"] = "7f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+        try info.validate()
+        #expect(try RBDConnectionData(info).clusterFSID == UUID(uuidString: "7f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"))
+        // Cinder's payload has none; an empty one says nothing either.
+        #expect(try RBDConnectionData(Self.info(Self.cinderShapes[6])).clusterFSID == nil)
+        info.data["cluster_fsid"] = ""
+        try info.validate()
+        #expect(try RBDConnectionData(info).clusterFSID == nil)
+        info.data["cluster_fsid"] = "not-a-uuid"
+        let error = #expect(throws: TetherError.self) { try RBDConnectionData(info) }
+        #expect(error?.code == .invalidInput)
     }
 
     @Test func flatShapeFieldsHaveNoDataInTheirPath() throws {

@@ -16,6 +16,13 @@ import Testing
         #expect(Self.asked(APIPeer.value(PeerCredentials(pid: 4242, uid: 0, gid: 7))) == "uid=0 gid=7 pid=4242")
     }
 
+    /// A TLS client is its certificate's names; a control character in one cannot break the line.
+    @Test func aTLSClientIsItsCertificateNames() {
+        #expect(Self.asked(APIPeer.value(certificateNames: ["ops-1", "ops-1.example.org"])) == "tls=ops-1,ops-1.example.org")
+        #expect(Self.asked(APIPeer.value(certificateNames: ["ops\n1 requested_by=root"])) == "tls=ops?1 requested_by=root")
+        #expect(Self.asked(APIPeer.value(certificateNames: [])) == "tls=(a certificate without names)")
+    }
+
     @Test(arguments: [nil, "uid=0 gid=0 pid=1", "\(String(repeating: "0", count: 32)) uid=0 gid=0 pid=1", ""])
     func anythingElseIsUnknown(value: String?) {
         #expect(Self.asked(value) == "unknown")

@@ -11,7 +11,8 @@ import TetherCore
 ///   `discovery_auth_method` likewise with `discovery_auth_*`;
 /// - `access_mode` absent: rw; `encrypted` absent: false (os_brick/encryptors `get_encryption_metadata`);
 /// - rbd: `name` is "pool/image", `hosts` and `ports` are parallel lists (ports may be strings),
-///   `auth_username`, `cluster_name`, `keyring` optional.
+///   `auth_username`, `cluster_name`, `keyring` optional; `cluster_fsid` (a UUID) is Tether's own
+///   (its exports send it; Cinder does not).
 extension ConnectionInfo {
     /// Checks every value Tether will use.
     /// - Throws: `unsupported` for an encrypted volume; `invalid_input` naming the field otherwise.
@@ -130,6 +131,9 @@ extension ConnectionInfo {
         }
         if let cluster = try optionalString("cluster_name", base) {
             try IdentifierGrammar.clusterName.check(cluster, field: base.key("cluster_name"))
+        }
+        if let fsid = try optionalString("cluster_fsid", base), !fsid.isEmpty {
+            try UUIDGrammar.check(fsid, field: base.key("cluster_fsid"))
         }
         if let user = try optionalString("auth_username", base) {
             try IdentifierGrammar.cephUser.check(user, field: base.key("auth_username"))
