@@ -182,14 +182,12 @@ public struct Agent: Sendable {
 
     /// Opens `uri` off the cooperative pool (virConnectOpen blocks); nil when libvirt answers.
     @Sendable static func probeLibvirt(_ uri: String) async -> String? {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    _ = try LibvirtSecrets(uri: uri)
-                    continuation.resume(returning: nil)
-                } catch {
-                    continuation.resume(returning: (error as? TetherError)?.message ?? "\(error)")
-                }
+        await blockingCall("tether-libvirt-probe") {
+            do {
+                _ = try LibvirtSecrets(uri: uri)
+                return nil
+            } catch {
+                return (error as? TetherError)?.message ?? "\(error)"
             }
         }
     }

@@ -1,4 +1,3 @@
-import Dispatch
 import TetherCore
 
 #if canImport(Glibc)
@@ -41,13 +40,10 @@ public struct UnixHTTPClient: Sendable {
         return try readResponse(from: socket, requestSent: sent, agent: agent, deadline: deadline)
     }
 
-    /// `send(_:)` on a thread of its own, so the blocking socket calls stay off the cooperative pool.
+    /// `send(_:)` on a thread of its own, so the blocking socket calls stay off the cooperative
+    /// pool and many requests at once really run at once (see `blockingCall`).
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try send(request) })
-            }
-        }
+        try await blockingCall("tether-http") { try send(request) }
     }
 
     private func connect() throws -> Int32 {

@@ -1,4 +1,3 @@
-import Dispatch
 import TetherCore
 
 #if canImport(Glibc)
@@ -27,11 +26,7 @@ public struct TgtSocketControl: TgtControl {
     public func send(_ request: TgtRequest) async throws -> TgtResponse {
         let path = socketPath
         let timeout = timeout
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try Self.exchange(request, path: path, timeout: timeout) })
-            }
-        }
+        return try await blockingCall("tether-tgtd") { try Self.exchange(request, path: path, timeout: timeout) }
     }
 
     static func exchange(_ request: TgtRequest, path: String, timeout: Duration) throws -> TgtResponse {

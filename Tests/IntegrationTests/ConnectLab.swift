@@ -102,7 +102,7 @@ struct ConnectLab {
     }
 
     func connectArguments(_ volume: String = "vol-c") -> [String] {
-        ["connect", "--storage", url, volume, "--path", backing, "--timeout", "60"]
+        ["connect", "--storage", url, volume, "--path", backing, "--timeout", "120"]
     }
 
     /// Writes `byte` over `count` bytes at `offset` of the backing file: data written on the storage node.

@@ -90,7 +90,9 @@ struct ConnectTests {
             let result = try await connecting
             let elapsed = ContinuousClock.now - started
             #expect(result.status != 0, "\(result.output)")
-            #expect(elapsed < .seconds(50), "connect took \(elapsed) with the link down")
+            // A hang guard, not a speed claim: the agent's own limits answer it (the 15 s pause,
+            // 2 s iSCSI logins, 3 s storage calls); 85 s was once seen with five builds beside it.
+            #expect(elapsed < .seconds(150), "connect took \(elapsed) with the link down")
             #expect(result.output.contains("tetherd retries it"), "\(result.output)")
 
             // While the link is down, the export is still there and the journal says what to undo.
