@@ -1,7 +1,11 @@
 #!/usr/bin/python3
-"""os-brick's own ISCSIConnector timed in the Tether test guest (scenario bench-kernel).
+"""os-brick's own connectors timed in the Tether test guest (scenario bench-kernel).
 
-    osbrick-bench.py CONNECTION_INFO_JSON
+    osbrick-bench.py CONNECTION_INFO_JSON [iscsi|multipath|krbd]
+
+iscsi (the default): ISCSIConnector over one path; multipath: ISCSIConnector with use_multipath
+over every portal of the properties; krbd: RBDConnector with do_local_attach (`rbd map`), the
+keyring read from the properties' keyring_file into `keyring` (as cinderlib passes it).
 
 Imports os-brick once, prints `ready`, then answers one command a line on stdin, so that the
 scenario can check the node between the steps as it does for Tether and the iscsiadm steps:
@@ -23,6 +27,7 @@ from oslo_config import cfg
 
 import os_brick
 from os_brick.initiator.connectors import iscsi
+from os_brick.initiator.connectors import rbd
 from os_brick.privileged import default as privileged_default
 
 LOCK_DIR = '/run/osbrick-locks'
@@ -32,14 +37,22 @@ def main():
     with open(sys.argv[1]) as f:
         info = json.load(f)
     props = info.get('data', info)
+    mode = sys.argv[2] if len(sys.argv) > 2 else 'iscsi'
+    if 'keyring_file' in props:
+        with open(props.pop('keyring_file')) as f:
+            props['keyring'] = f.read()
 
     cfg.CONF([], project='osbrick-bench', default_config_files=[])
     os.makedirs(LOCK_DIR, exist_ok=True)
     cfg.CONF.set_override('lock_path', LOCK_DIR, group='oslo_concurrency')
     os_brick.setup(cfg.CONF)
     privileged_default.set_client_mode(False)
-    # The factory would import every connector (rbd, vmware, ...); its answer for "ISCSI" is this class.
-    connector = iscsi.ISCSIConnector('unused-root-helper', use_multipath=False)
+    # The factory would import every connector (vmware, ...); its answers for "ISCSI" and "RBD"
+    # are these classes.
+    if mode == 'krbd':
+        connector = rbd.RBDConnector('unused-root-helper', do_local_attach=True)
+    else:
+        connector = iscsi.ISCSIConnector('unused-root-helper', use_multipath=(mode == 'multipath'))
 
     print('ready', flush=True)
     device = None
