@@ -215,7 +215,7 @@ bench_in_netns() {
     fi
     out=$work/bench.out
     "$0" run bench-kernel --append "tether.runs=$runs" --tether "$bindir" ${python[@]+"${python[@]}"} ${ceph[@]+"${ceph[@]}"} \
-        --timeout "${TETHER_GUEST_TIMEOUT:-$((400 + runs * 90))}" >"$out" 2>&1 || rc=$?
+        --timeout "${TETHER_GUEST_TIMEOUT:-$((600 + runs * 150))}" >"$out" 2>&1 || rc=$?
     if [ $rc != 0 ]; then cat "$out"; log "bench: run failed (rc $rc)"; fi
     bench_table "$runs" <"$out"
     return $rc

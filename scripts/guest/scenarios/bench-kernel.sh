@@ -144,51 +144,64 @@ hand_cycles() {
 }
 
 # --- os-brick itself (with `run --python`) ----------------------------------------------------
-# /tether/osbrick-bench.py imports os-brick once and answers connect/disconnect a line at a time,
-# so the node is checked between the steps as for the rows above. Its figures are the library
-# calls alone — no Python start or imports — with privsep's privileged steps run in-process (Nova's
-# os-brick pays a privsep daemon round trip per privileged step on top).
+# /tether/osbrick-bench.py imports os-brick once (osbrick_start) and answers use/connect/disconnect
+# a line at a time, so the node is checked between the steps as for the rows above. Its figures
+# are the library calls alone — no Python start or imports — with privsep's privileged steps run
+# in-process (Nova's os-brick pays a privsep daemon round trip per privileged step on top).
 osbrick_ask() {  # COMMAND [TIMEOUT_S]: sets REPLY_LINE to the answer's words after "ok"
     [ "$1" = ready ] || echo "$1" >&3
-    read -r -t "${2:-120}" REPLY_LINE <&4 || REPLY_LINE="fail no answer to $1 within ${2:-120} s"
+    read -r -t "${2:-300}" REPLY_LINE <&4 || REPLY_LINE="fail no answer to $1 within ${2:-300} s"
     case $REPLY_LINE in
         ok\ *) REPLY_LINE=${REPLY_LINE#ok }; return 0 ;;
-        ready) return 0 ;;
+        ok|ready) REPLY_LINE=; return 0 ;;
     esac
     return 1
 }
-osbrick_cycles() {  # INFO iscsi|multipath|krbd
-    local i t0 dev rc=0 clean=clean_state
-    [ "$2" != krbd ] || clean=krbd_clean
-    : >/tmp/osbrick.connect; : >/tmp/osbrick.disconnect
+OSBRICK_PID=
+osbrick_start() {
+    local t0
     rm -f /tmp/osbrick.in /tmp/osbrick.out
     mkfifo /tmp/osbrick.in /tmp/osbrick.out
     t0=$(now_ns)
-    python3 /tether/osbrick-bench.py "$1" "$2" </tmp/osbrick.in >/tmp/osbrick.out 2>/tmp/osbrick.err &
-    local pid=$!
+    python3 /tether/osbrick-bench.py </tmp/osbrick.in >/tmp/osbrick.out 2>/tmp/osbrick.err &
+    OSBRICK_PID=$!
     exec 3>/tmp/osbrick.in 4</tmp/osbrick.out
-    # Python's start and os-brick's imports take ~6 s under TCG, more on a busy host.
-    if osbrick_ask ready 600; then
+    # Python's start and os-brick's imports take ~6 s under TCG, a minute on a busy host.
+    if osbrick_ask ready 900; then
         log "os-brick: python3 start and imports $((($(now_ns) - t0) / 1000000)) ms (not in the figures)"
-        i=0
-        while [ $i -lt "$RUNS" ]; do
-            i=$((i + 1))
-            osbrick_ask connect || { result_fail "osbrick-connect-$i" "$REPLY_LINE"; rc=1; break; }
-            echo "${REPLY_LINE%% *}" >>/tmp/osbrick.connect
-            dev=${REPLY_LINE#* }
-            [ -b "$dev" ] || { result_fail "osbrick-device-$i" "no block device $dev"; rc=1; break; }
-            udevadm settle --timeout=20
-            osbrick_ask disconnect || { result_fail "osbrick-disconnect-$i" "$REPLY_LINE"; rc=1; break; }
-            echo "$REPLY_LINE" >>/tmp/osbrick.disconnect
-            $clean || { result_fail "osbrick-clean-$i" "something left after disconnect_volume"; rc=1; break; }
-        done
-    else
-        result_fail osbrick-start "$REPLY_LINE"; rc=1
+        return 0
     fi
+    result_fail osbrick-start "$REPLY_LINE"
+    log "--- osbrick-bench.py stderr (last 30 lines)"; tail -n 30 /tmp/osbrick.err
+    osbrick_stop
+    return 1
+}
+osbrick_stop() {
+    [ -n "$OSBRICK_PID" ] || return 0
     exec 3>&-  # end of input: the driver exits
-    wait "$pid"
+    wait "$OSBRICK_PID"
     exec 4<&-
+    OSBRICK_PID=
     rm -f /tmp/osbrick.in /tmp/osbrick.out
+}
+osbrick_cycles() {  # INFO iscsi|multipath|krbd
+    local i dev rc=0 clean=clean_state
+    [ "$2" != krbd ] || clean=krbd_clean
+    : >/tmp/osbrick.connect; : >/tmp/osbrick.disconnect
+    [ -n "$OSBRICK_PID" ] || osbrick_start || return 1
+    osbrick_ask "use $2 $1" || { result_fail "osbrick-$2-use" "$REPLY_LINE"; return 1; }
+    i=0
+    while [ $i -lt "$RUNS" ]; do
+        i=$((i + 1))
+        osbrick_ask connect || { result_fail "osbrick-$2-connect-$i" "$REPLY_LINE"; rc=1; break; }
+        echo "${REPLY_LINE%% *}" >>/tmp/osbrick.connect
+        dev=${REPLY_LINE#* }
+        [ -b "$dev" ] || { result_fail "osbrick-$2-device-$i" "no block device $dev"; rc=1; break; }
+        udevadm settle --timeout=20
+        osbrick_ask disconnect || { result_fail "osbrick-$2-disconnect-$i" "$REPLY_LINE"; rc=1; break; }
+        echo "$REPLY_LINE" >>/tmp/osbrick.disconnect
+        $clean || { result_fail "osbrick-$2-clean-$i" "something left after disconnect_volume"; rc=1; break; }
+    done
     if [ $rc = 0 ]; then
         result_ok "osbrick-$2-$RUNS-cycles"
     else
@@ -357,3 +370,4 @@ if [ "$OSBRICK" = 1 ]; then
     bench_stat /tmp/osbrick.connect multipath-attach os-brick
     bench_stat /tmp/osbrick.disconnect multipath-detach os-brick
 fi
+osbrick_stop
