@@ -334,8 +334,9 @@ final class SimulatedNode: @unchecked Sendable {
         if served.wwid.hasPrefix("naa."), !disks.values.contains(where: { $0.wwid == served.wwid && $0.name != name }) {
             fake.link("/dev/disk/by-id/wwn-0x\(served.wwid.dropFirst(4))", to: "/dev/\(name)")
         }
-        // The add event runs 60-tether.rules too: a map file written before it names the disk.
-        if !(multipathClaimsEveryDisk || maps.values.contains { $0.slaves.contains(name) }) {
+        // The add event runs 60-tether.rules too: a map file written before it names the disk,
+        // unless multipath takes it (every disk, or one of a WWID it has a map for).
+        if !(multipathClaimsEveryDisk || maps[udev(served.wwid)] != nil) {
             applyTetherRule(wwid: served.wwid, device: name)
         }
         fake.onAttributeWrite("\(directory)/delete") { [weak self] _ in
