@@ -86,3 +86,6 @@ def main():
 
 if __name__ == '__main__':
     main()
+    # Threads os-brick or its libraries started must not keep the driver alive after its input ends.
+    sys.stdout.flush()
+    os._exit(0)

@@ -5,7 +5,8 @@
 # rbd/tether-bench, bench-kernel.host) by Tether, by the one sysfs write krbd needs, by `rbd map`
 # and by os-brick's RBDConnector (both with --python, which packs the rbd CLI); then iSCSI over both
 # portals with [multipath] enabled, by Tether and by os-brick's ISCSIConnector with use_multipath.
-# Tether's "tetherd" figures are the agent's own time (its log's `elapsed`), like os-brick's
+# The columns of a row run interleaved, a cycle of each a round (`interleave`), so that on a shared
+# host each sees the same load. Tether's "tetherd" figures are the agent's own time (its log's `elapsed`), like os-brick's
 # in-process calls; "tether-cli" adds the CLI's process. Prints `TETHER-BENCH ROW WHO median X p99
 # Y n N` lines (ms), which `guest-lab.sh bench [RUNS]` makes a table of. Not named tether-*:
 # `guest-lab.sh ci` must not run it.
@@ -58,7 +59,6 @@ krbd_clean() {  # no image mapped
 # checked by CLEAN (default clean_state) after each.
 cycles() {
     local name=$1 info=$2 clean=${3:-clean_state} i t0 t1 dev
-    : >"/tmp/$name.attach"; : >"/tmp/$name.detach"
     i=0
     while [ $i -lt "$RUNS" ]; do
         i=$((i + 1))
@@ -77,7 +77,6 @@ cycles() {
         echo $((t1 - t0)) >>"/tmp/$name.detach"
         $clean || { result_fail "$name-clean-$i" "something left after detach"; return 1; }
     done
-    result_ok "$name-$RUNS-cycles"
 }
 
 # --- by hand: os-brick's ISCSIConnector steps with iscsiadm -----------------------------------
@@ -125,7 +124,6 @@ hand_detach() {  # sdX
 }
 hand_cycles() {
     local i t0 t1 d
-    : >/tmp/hand.attach; : >/tmp/hand.detach
     i=0
     while [ $i -lt "$RUNS" ]; do
         i=$((i + 1))
@@ -140,7 +138,6 @@ hand_cycles() {
         echo $((t1 - t0)) >>/tmp/hand.detach
         clean_state || { result_fail "hand-clean-$i" "something left after detach"; return 1; }
     done
-    result_ok "hand-$RUNS-cycles"
 }
 
 # --- os-brick itself (with `run --python`) ----------------------------------------------------
@@ -187,26 +184,21 @@ osbrick_stop() {
 osbrick_cycles() {  # INFO iscsi|multipath|krbd
     local i dev rc=0 clean=clean_state
     [ "$2" != krbd ] || clean=krbd_clean
-    : >/tmp/osbrick.connect; : >/tmp/osbrick.disconnect
     [ -n "$OSBRICK_PID" ] || osbrick_start || return 1
     osbrick_ask "use $2 $1" || { result_fail "osbrick-$2-use" "$REPLY_LINE"; return 1; }
     i=0
     while [ $i -lt "$RUNS" ]; do
         i=$((i + 1))
         osbrick_ask connect || { result_fail "osbrick-$2-connect-$i" "$REPLY_LINE"; rc=1; break; }
-        echo "${REPLY_LINE%% *}" >>/tmp/osbrick.connect
+        echo "${REPLY_LINE%% *}" >>"/tmp/osbrick-$2.connect"
         dev=${REPLY_LINE#* }
         [ -b "$dev" ] || { result_fail "osbrick-$2-device-$i" "no block device $dev"; rc=1; break; }
         udevadm settle --timeout=20
         osbrick_ask disconnect || { result_fail "osbrick-$2-disconnect-$i" "$REPLY_LINE"; rc=1; break; }
-        echo "$REPLY_LINE" >>/tmp/osbrick.disconnect
+        echo "$REPLY_LINE" >>"/tmp/osbrick-$2.disconnect"
         $clean || { result_fail "osbrick-$2-clean-$i" "something left after disconnect_volume"; rc=1; break; }
     done
-    if [ $rc = 0 ]; then
-        result_ok "osbrick-$2-$RUNS-cycles"
-    else
-        log "--- osbrick-bench.py stderr (last 30 lines)"; tail -n 30 /tmp/osbrick.err
-    fi
+    [ $rc = 0 ] || { log "--- osbrick-bench.py stderr (last 30 lines)"; tail -n 30 /tmp/osbrick.err; }
     return $rc
 }
 
@@ -216,6 +208,29 @@ osbrick_cycles() {  # INFO iscsi|multipath|krbd
 agent_samples() {
     grep -E "msg=\"$2 finished\".* volume=$1( |\$)" "$TETHER_LOG" | sed -n 's/.*elapsed="\([0-9.]*\) seconds".*/\1/p' |
         awk '{ printf "%.0f\n", $1 * 1000000000 }' >"$3"
+}
+
+# interleave CMD...: RUNS rounds of one cycle of every CMD (a function of this file that runs
+# $RUNS cycles, called with RUNS=1), so that every column sees the same load of a shared host
+# rather than each its own stretch of time; a CMD that failed sits out the later rounds.
+interleave() {
+    local total=$RUNS round=0 cmd n failed=""
+    while [ $round -lt "$total" ]; do
+        round=$((round + 1))
+        n=0
+        for cmd in "$@"; do
+            n=$((n + 1))
+            case " $failed " in *" $n "*) continue ;; esac
+            RUNS=1
+            eval "$cmd" || failed="$failed $n"
+            RUNS=$total
+        done
+    done
+    n=0
+    for cmd in "$@"; do
+        n=$((n + 1))
+        case " $failed " in *" $n "*) ;; *) result_ok "$(echo "$cmd" | cut -d' ' -f1-2 | tr ' /' '--')-$total-rounds" ;; esac
+    done
 }
 
 # --- krbd: Tether, the sysfs write `rbd map` ends in, `rbd map` itself, os-brick ----------------
@@ -237,7 +252,6 @@ bare_map() {
 }
 bare_krbd_cycles() {
     local i t0 t1 id
-    : >/tmp/bare.map; : >/tmp/bare.unmap
     i=0
     while [ $i -lt "$RUNS" ]; do
         i=$((i + 1))
@@ -252,12 +266,10 @@ bare_krbd_cycles() {
         echo $((t1 - t0)) >>/tmp/bare.unmap
         krbd_clean || { result_fail "bare-clean-$i" "a mapping left"; return 1; }
     done
-    result_ok "bare-krbd-$RUNS-cycles"
 }
 # rbd map / rbd unmap, as a person or os-brick runs them (the cluster's conf and keyring by path).
 rbd_cli_cycles() {
     local i t0 t1 dev
-    : >/tmp/rbdcli.map; : >/tmp/rbdcli.unmap
     printf '[global]\nmon_host = %s\n' "$MON_V1" >/tmp/bench-ceph.conf
     i=0
     while [ $i -lt "$RUNS" ]; do
@@ -275,7 +287,6 @@ rbd_cli_cycles() {
         echo $((t1 - t0)) >>/tmp/rbdcli.unmap
         krbd_clean || { result_fail "rbd-clean-$i" "a mapping left"; return 1; }
     done
-    result_ok "rbd-cli-$RUNS-cycles"
 }
 krbd_bench() {
     local c
@@ -287,31 +298,28 @@ krbd_bench() {
  "cluster_name": "$c", "auth_enabled": true, "auth_username": "$USER", "volume_id": "vol-krbd",
  "access_mode": "rw", "discard": true}}
 EOT
-    cycles krbd /tmp/krbd.json krbd_clean
+    # os-brick's RBDConnector with do_local_attach: `rbd map` with a conf it writes from hosts/ports
+    # and the keyring given in the properties (as cinderlib passes it; the driver reads it from
+    # keyring_file).
+    sed "s|\"discard\": true|\"discard\": true, \"do_local_attach\": true, \"keyring_file\": \"$KEYRING_FILE\"|" \
+        /tmp/krbd.json >/tmp/osbrick-krbd.json
+    local tether="cycles krbd /tmp/krbd.json krbd_clean" osbrick="osbrick_cycles /tmp/osbrick-krbd.json krbd"
+    if ! command -v rbd >/dev/null; then
+        echo "TETHER-BENCH krbd-map rbd-cli none (no rbd in the guest: guest-lab.sh run --python packs it)"
+        interleave "$tether" bare_krbd_cycles
+    elif [ "$OSBRICK" = 1 ]; then
+        interleave "$tether" bare_krbd_cycles rbd_cli_cycles "$osbrick"
+    else
+        interleave "$tether" bare_krbd_cycles rbd_cli_cycles
+    fi
     bench_stat /tmp/krbd.attach krbd-map tether-cli
     bench_stat /tmp/krbd.detach krbd-unmap tether-cli
     agent_samples vol-krbd attach /tmp/krbd.agent-attach; bench_stat /tmp/krbd.agent-attach krbd-map tetherd
     agent_samples vol-krbd detach /tmp/krbd.agent-detach; bench_stat /tmp/krbd.agent-detach krbd-unmap tetherd
-    bare_krbd_cycles
     bench_stat /tmp/bare.map krbd-map bare
     bench_stat /tmp/bare.unmap krbd-unmap bare
-    if command -v rbd >/dev/null; then
-        rbd_cli_cycles
-        bench_stat /tmp/rbdcli.map krbd-map rbd-cli
-        bench_stat /tmp/rbdcli.unmap krbd-unmap rbd-cli
-        if [ "$OSBRICK" = 1 ]; then
-            # os-brick's RBDConnector with do_local_attach: `rbd map` with a conf it writes from
-            # hosts/ports and the keyring given in the properties (as cinderlib passes it; the
-            # driver reads it from keyring_file).
-            sed "s|\"discard\": true|\"discard\": true, \"do_local_attach\": true, \"keyring_file\": \"$KEYRING_FILE\"|" \
-                /tmp/krbd.json >/tmp/osbrick-krbd.json
-            osbrick_cycles /tmp/osbrick-krbd.json krbd
-            bench_stat /tmp/osbrick.connect krbd-map os-brick
-            bench_stat /tmp/osbrick.disconnect krbd-unmap os-brick
-        fi
-    else
-        echo "TETHER-BENCH krbd-map rbd-cli none (no rbd in the guest: guest-lab.sh run --python packs it)"
-    fi
+    [ ! -s /tmp/rbdcli.map ] || { bench_stat /tmp/rbdcli.map krbd-map rbd-cli; bench_stat /tmp/rbdcli.unmap krbd-unmap rbd-cli; }
+    [ ! -s /tmp/osbrick-krbd.connect ] || { bench_stat /tmp/osbrick-krbd.connect krbd-map os-brick; bench_stat /tmp/osbrick-krbd.disconnect krbd-unmap os-brick; }
 }
 
 OSBRICK=0
@@ -324,25 +332,22 @@ sed -i 's/find_multipaths off/find_multipaths strict/' /etc/multipath.conf
 multipathd reconfigure >/dev/null || result_fail multipathd-reconfigure "multipathd reconfigure"
 tether_setup false || { result_fail tetherd "did not start: $(tail -n 3 $TETHER_LOG)"; exit 1; }
 iscsi_info /tmp/single.json vol-bench 1 "$PORTAL1"
-cycles single /tmp/single.json
+iscsi_info /tmp/osbrick.json vol-osbrick 1 "$PORTAL1"
+# Tether, the same single-path attach by hand (tetherd idle meanwhile) and os-brick, a cycle each a
+# round.
+if [ "$OSBRICK" = 1 ]; then
+    interleave "cycles single /tmp/single.json" hand_cycles "osbrick_cycles /tmp/osbrick.json iscsi"
+else
+    echo "TETHER-BENCH iscsi-attach os-brick none (not in the guest image: guest-lab.sh run --python)"
+    interleave "cycles single /tmp/single.json" hand_cycles
+fi
 bench_stat /tmp/single.attach iscsi-attach tether-cli
 bench_stat /tmp/single.detach iscsi-detach tether-cli
 agent_samples vol-bench attach /tmp/single.agent-attach; bench_stat /tmp/single.agent-attach iscsi-attach tetherd
 agent_samples vol-bench detach /tmp/single.agent-detach; bench_stat /tmp/single.agent-detach iscsi-detach tetherd
-
-# The comparison, with tetherd idle: the same single-path attach by hand.
-hand_cycles
 bench_stat /tmp/hand.attach iscsi-attach bare
 bench_stat /tmp/hand.detach iscsi-detach bare
-
-if [ "$OSBRICK" = 1 ]; then
-    iscsi_info /tmp/osbrick.json vol-osbrick 1 "$PORTAL1"
-    osbrick_cycles /tmp/osbrick.json iscsi
-    bench_stat /tmp/osbrick.connect iscsi-attach os-brick
-    bench_stat /tmp/osbrick.disconnect iscsi-detach os-brick
-else
-    echo "TETHER-BENCH iscsi-attach os-brick none (not in the guest image: guest-lab.sh run --python)"
-fi
+[ ! -s /tmp/osbrick-iscsi.connect ] || { bench_stat /tmp/osbrick-iscsi.connect iscsi-attach os-brick; bench_stat /tmp/osbrick-iscsi.disconnect iscsi-detach os-brick; }
 
 # krbd before multipath: with find_multipaths strict multipathd leaves /dev/rbdN alone.
 if [ -n "$(ceph_clusters)" ]; then
@@ -358,16 +363,15 @@ sed -i 's/find_multipaths strict/find_multipaths off/' /etc/multipath.conf
 multipathd reconfigure >/dev/null || result_fail multipathd-reconfigure-2 "multipathd reconfigure"
 tether_setup true || { result_fail tetherd-multipath "did not start: $(tail -n 3 $TETHER_LOG)"; exit 1; }
 iscsi_info /tmp/mp.json vol-bench-mp 2 "$PORTAL1" "$PORTAL2"
-cycles multipath /tmp/mp.json
+iscsi_info /tmp/osbrick-mp.json vol-osbrick-mp 2 "$PORTAL1" "$PORTAL2"
+if [ "$OSBRICK" = 1 ]; then
+    interleave "cycles multipath /tmp/mp.json" "osbrick_cycles /tmp/osbrick-mp.json multipath"
+else
+    interleave "cycles multipath /tmp/mp.json"
+fi
 bench_stat /tmp/multipath.attach multipath-attach tether-cli
 bench_stat /tmp/multipath.detach multipath-detach tether-cli
 agent_samples vol-bench-mp attach /tmp/mp.agent-attach; bench_stat /tmp/mp.agent-attach multipath-attach tetherd
 agent_samples vol-bench-mp detach /tmp/mp.agent-detach; bench_stat /tmp/mp.agent-detach multipath-detach tetherd
-
-if [ "$OSBRICK" = 1 ]; then
-    iscsi_info /tmp/osbrick-mp.json vol-osbrick-mp 2 "$PORTAL1" "$PORTAL2"
-    osbrick_cycles /tmp/osbrick-mp.json multipath
-    bench_stat /tmp/osbrick.connect multipath-attach os-brick
-    bench_stat /tmp/osbrick.disconnect multipath-detach os-brick
-fi
+[ ! -s /tmp/osbrick-multipath.connect ] || { bench_stat /tmp/osbrick-multipath.connect multipath-attach os-brick; bench_stat /tmp/osbrick-multipath.disconnect multipath-detach os-brick; }
 osbrick_stop
