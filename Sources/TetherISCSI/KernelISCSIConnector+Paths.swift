@@ -27,7 +27,7 @@ extension KernelISCSIConnector {
     func connect(_ path: ISCSIPath, _ plan: Plan, announce: Bool = false) async throws -> ConnectedPath {
         try await locks.withLock(path.portal, path.iqn) {
             var steps = PathSteps()
-            var announced: WWID?
+            var announced: (wwid: WWID, beforeAdd: Bool)?
             do {
                 var session = try await sysfs.session(serving: path.portal, target: path.iqn)
                 if session == nil {
@@ -54,9 +54,10 @@ extension KernelISCSIConnector {
                     if announce { announced = await self.announce(path, on: session, plan) }
                 }
                 let device = try await waitForDevice(of: path, on: session)
-                return ConnectedPath(path: path, session: session, device: device, steps: steps, announced: announced != nil && announced == device.wwid)
+                let named = announced.map { $0.beforeAdd && $0.wwid == device.wwid } ?? false
+                return ConnectedPath(path: path, session: session, device: device, steps: steps, announced: named)
             } catch {
-                if announced != nil { await withdrawVolumeID(plan.request.volumeID, wwid: announced) }
+                if let announced { await withdrawVolumeID(plan.request.volumeID, wwid: announced.wwid) }
                 await undoLocked(path, steps)
                 throw error
             }
@@ -105,9 +106,9 @@ extension KernelISCSIConnector {
     /// device, which carries the WWID before the disk driver makes its block device. The kernel
     /// sends the disk's add event only after its block directory shows, so with none there yet,
     /// udev reads the file when it handles that event, and the attach spares a `change` event
-    /// (udev running every storage rule on the disk twice). Returns the WWID when that held; nil
-    /// (nothing written, or the block device was there first) leaves it to the caller.
-    func announce(_ path: ISCSIPath, on session: KernelISCSISession, _ plan: Plan) async -> WWID? {
+    /// (udev running every storage rule on the disk twice). Returns the WWID written and whether
+    /// that was before the disk's add event; nil when nothing was written.
+    func announce(_ path: ISCSIPath, on session: KernelISCSISession, _ plan: Plan) async -> (wwid: WWID, beforeAdd: Bool)? {
         // Nothing to read yet (or unreadable): the caller publishes after the disk shows.
         guard let directory = try? await sysfs.scsiDirectory(of: session, lun: path.lun), let wwid = await sysfs.wwid(at: directory) else { return nil }
         // A LUN that is not the volume is refused after the disk shows, with its own error.
@@ -115,7 +116,7 @@ extension KernelISCSIConnector {
         await publishVolumeID(plan.request.volumeID, wwid: wwid)
         // The block directory missing (or unreadable) means its add event is still to come.
         let blocks = (try? await host.listDirectory("\(directory)/block")) ?? []
-        return blocks.isEmpty ? wwid : nil
+        return (wwid, blocks.isEmpty)
     }
 
     /// Waits for the disk of the path's LUN; says why when it does not come.
