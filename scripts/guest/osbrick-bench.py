@@ -8,6 +8,7 @@ scenario can check the node between the steps as it does for Tether and the step
     use MODE FILE ->  `ok`          (the connection_info JSON in FILE, for connector MODE below)
     connect       ->  `ok NS PATH`  (connect_volume's wall time in ns, the device it returned)
     disconnect    ->  `ok NS`       (disconnect_volume of that device)
+    quit          ->  exits (so does the end of input)
 or `fail WHY`. Only the calls are timed, never Python's start or the imports, which are paid once
 for every mode (tens of seconds under TCG on a busy host).
 
@@ -71,6 +72,8 @@ def main():
                 device = connector.connect_volume(props)
                 t1 = time.monotonic_ns()
                 print('ok %d %s' % (t1 - t0, device['path']), flush=True)
+            elif words == ['quit']:
+                break
             elif words == ['disconnect']:
                 t0 = time.monotonic_ns()
                 connector.disconnect_volume(props, device)

@@ -175,7 +175,10 @@ osbrick_start() {
 }
 osbrick_stop() {
     [ -n "$OSBRICK_PID" ] || return 0
-    exec 3>&-  # end of input: the driver exits
+    # `quit`, not the end of input: tetherd, started after the driver, holds the pipe's write end
+    # too (a child inherits fd 3), so the driver would never see its input end.
+    echo quit >&3
+    exec 3>&-
     wait "$OSBRICK_PID"
     exec 4<&-
     OSBRICK_PID=
