@@ -413,6 +413,7 @@ case "${1:-}" in
     lab) shift; lab "$@" ;;
     lab-in-netns) shift; lab_in_netns "$@" ;;
     bench) shift; bench "$@" ;;
+    bench-in-netns) shift; bench_in_netns "$@" ;;
     build) shift; build "$@" ;;
     run) shift; run "$@" ;;
     net-up) shift; net_up "$@" ;;

@@ -7,6 +7,9 @@ struct ConnectedPath: Sendable {
     var session: KernelISCSISession
     var device: PathDevice
     var steps: PathSteps
+    /// Whether udev learnt the volume's id before the disk's add event (`announce`): its add
+    /// event named the disk, and no second event is needed.
+    var announced = false
 }
 
 /// The changes one attach made on one path.
@@ -19,17 +22,23 @@ struct PathSteps: Sendable {
 extension KernelISCSIConnector {
     /// Logs in to `path` unless a session is there, scans its LUN, and waits for the disk.
     /// Fails having undone its own steps.
-    func connect(_ path: ISCSIPath, _ plan: Plan) async throws -> ConnectedPath {
+    /// - Parameter announce: tell udev the volume's id as soon as the LUN's WWID shows and checks
+    ///   out, before its disk does (`announce`); for a single-path attach.
+    func connect(_ path: ISCSIPath, _ plan: Plan, announce: Bool = false) async throws -> ConnectedPath {
         try await locks.withLock(path.portal, path.iqn) {
             var steps = PathSteps()
+            var announced: (wwid: WWID, beforeAdd: Bool)?
             do {
                 var session = try await sysfs.session(serving: path.portal, target: path.iqn)
                 if session == nil {
-                    if try await !iscsiadm.nodeExists(path) {
+                    let found = try await iscsiadm.findRecord(path)
+                    var record = found.file
+                    if !found.exists {
                         try await iscsiadm.createNode(path)
                         steps.createdNode = true
+                        record = try await iscsiadm.recordFile(path)
                     }
-                    try await configureNode(path, plan)
+                    try await configureNode(path, record: record, plan)
                     // No session existed under this lock, so one that shows up now, even after a
                     // failed or timed-out login, is this attach's to log out.
                     steps.createdSession = true
@@ -42,10 +51,13 @@ extension KernelISCSIConnector {
                 if try await sysfs.scsiDirectory(of: session, lun: path.lun) == nil {
                     steps.createdDevice = true
                     try await sysfs.scan(session, lun: path.lun)
+                    if announce { announced = await self.announce(path, on: session, plan) }
                 }
                 let device = try await waitForDevice(of: path, on: session)
-                return ConnectedPath(path: path, session: session, device: device, steps: steps)
+                let named = announced.map { $0.beforeAdd && $0.wwid == device.wwid } ?? false
+                return ConnectedPath(path: path, session: session, device: device, steps: steps, announced: named)
             } catch {
+                if let announced { await withdrawVolumeID(plan.request.volumeID, wwid: announced.wwid) }
                 await undoLocked(path, steps)
                 throw error
             }
@@ -53,17 +65,32 @@ extension KernelISCSIConnector {
     }
 
     /// Sets the node record up before login: no automatic LUN scan or login at boot, and CHAP.
-    /// All settings go in one iscsiadm call (each call costs a process and a record rewrite); when
-    /// that is refused (an open-iscsi without one of them), one call per setting finds which.
-    func configureNode(_ path: ISCSIPath, _ plan: Plan) async throws {
+    /// With its record file found, every setting goes into the file in one write: each iscsiadm
+    /// call costs a process (a large part of an attach under a slow CPU) and a record rewrite, and
+    /// iscsiadm reads the file again at login. A setting the file lacks (an open-iscsi that does
+    /// not know node.session.scan writes none) goes through iscsiadm, which refuses what it does
+    /// not know. Without the file (records kept outside `nodeDirectories`), iscsiadm sets all.
+    func configureNode(_ path: ISCSIPath, record: String?, _ plan: Plan) async throws {
         var chapSettings: [(name: String, value: String)] = []
         if let chap = plan.chap {
             chapSettings = [("node.session.auth.authmethod", "CHAP"), ("node.session.auth.username", chap.username)]
             if let mutual = plan.mutualCHAP { chapSettings.append(("node.session.auth.username_in", mutual.username)) }
         }
-        let all = [("node.session.scan", "manual"), ("node.startup", "manual")] + chapSettings
+        let scan = (name: "node.session.scan", value: "manual")
+        if let record {
+            let text = try await host.read(record)
+            var settings = [(name: "node.startup", value: "manual")] + chapSettings
+            if ISCSINodeRecord.value(of: scan.name, in: text) != nil {
+                settings.insert(scan, at: 0)
+            } else if try await !iscsiadm.update(path, scan.name, scan.value) {
+                logger.notice("open-iscsi has no node.session.scan; the kernel scans every LUN of the target at login", metadata: ["portal": "\(path.portal)"])
+            }
+            try await iscsiadm.writeRecord(record, text: text, settings: settings, chap: plan.chap, mutual: plan.mutualCHAP)
+            return
+        }
+        let all = [scan, ("node.startup", "manual")] + chapSettings
         if try await !iscsiadm.update(path, all) {
-            if try await !iscsiadm.update(path, "node.session.scan", "manual") {
+            if try await !iscsiadm.update(path, scan.name, scan.value) {
                 logger.notice("open-iscsi has no node.session.scan; the kernel scans every LUN of the target at login", metadata: ["portal": "\(path.portal)"])
             }
             try await iscsiadm.update(path, "node.startup", "manual")
@@ -73,6 +100,23 @@ extension KernelISCSIConnector {
         }
         guard let chap = plan.chap else { return }
         try await iscsiadm.writeSecrets(path, chap: chap, mutual: plan.mutualCHAP)
+    }
+
+    /// Writes the volume's udev map file (`publishVolumeID`) once the scan made the LUN's SCSI
+    /// device, which carries the WWID before the disk driver makes its block device. The kernel
+    /// sends the disk's add event only after its block directory shows, so with none there yet,
+    /// udev reads the file when it handles that event, and the attach spares a `change` event
+    /// (udev running every storage rule on the disk twice). Returns the WWID written and whether
+    /// that was before the disk's add event; nil when nothing was written.
+    func announce(_ path: ISCSIPath, on session: KernelISCSISession, _ plan: Plan) async -> (wwid: WWID, beforeAdd: Bool)? {
+        // Nothing to read yet (or unreadable): the caller publishes after the disk shows.
+        guard let directory = try? await sysfs.scsiDirectory(of: session, lun: path.lun), let wwid = await sysfs.wwid(at: directory) else { return nil }
+        // A LUN that is not the volume is refused after the disk shows, with its own error.
+        guard (try? plan.check(wwid)) != nil, volumeMapFile(wwid) != nil else { return nil }
+        await publishVolumeID(plan.request.volumeID, wwid: wwid)
+        // The block directory missing (or unreadable) means its add event is still to come.
+        let blocks = (try? await host.listDirectory("\(directory)/block")) ?? []
+        return (wwid, blocks.isEmpty)
     }
 
     /// Waits for the disk of the path's LUN; says why when it does not come.

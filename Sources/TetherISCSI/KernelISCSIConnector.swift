@@ -103,7 +103,7 @@ public struct KernelISCSIConnector: Connector {
         for path in paths {
             let connected: ConnectedPath
             do {
-                connected = try await connect(path, plan)
+                connected = try await connect(path, plan, announce: true)
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -114,8 +114,10 @@ public struct KernelISCSIConnector: Connector {
             }
             do {
                 try plan.check(connected.device.wwid)
-                await publishVolumeID(plan.request.volumeID, wwid: connected.device.wwid)
-                await retriggerUdev(["\(connected.device.blockDirectory)/uevent"])
+                if !connected.announced {
+                    await publishVolumeID(plan.request.volumeID, wwid: connected.device.wwid)
+                    await retriggerUdev(["\(connected.device.blockDirectory)/uevent"])
+                }
                 // Tether's rule names only disks multipath leaves alone, so its link spares asking multipath.
                 var named = await udevName(connected, map: nil, plan)
                 let map = named == byTetherName(plan.request.volumeID) ? nil : try await mapWrapping(connected.device, plan)

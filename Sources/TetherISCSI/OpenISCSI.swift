@@ -46,6 +46,17 @@ struct OpenISCSI: Sendable {
         }
     }
 
+    /// Whether `path` has a node record, and its file when Tether can find it. The file answers
+    /// without an iscsiadm process (a large part of an attach on a slow CPU) where one of the node
+    /// directories exists, as open-iscsi keeps its records there; otherwise iscsiadm answers.
+    func findRecord(_ path: ISCSIPath) async throws -> (exists: Bool, file: String?) {
+        if let file = try await recordFile(path) { return (true, file) }
+        for directory in configuration.nodeDirectories where await host.resolvePath(directory) != nil {
+            return (false, nil)
+        }
+        return (try await nodeExists(path), nil)
+    }
+
     func createNode(_ path: ISCSIPath) async throws {
         let result = try await run(node(path) + ["--op", "new"])
         guard result.succeeded else { throw ISCSIAdmStatus.error("--op new", path: path, result: result) }
@@ -121,12 +132,17 @@ struct OpenISCSI: Sendable {
                 .iscsiCommandFailed, "iscsiadm wrote no node record for \(path.portal) \(path.iqn) in \(configuration.nodeDirectories.joined(separator: " or "))",
                 hint: "set the node record directory to open-iscsi's (its dbroot + /nodes)")
         }
-        let text = try await host.read(file)
-        var settings = [(name: "node.session.auth.password", value: chap.password.reveal { $0 })]
-        if let mutual {
-            settings.append((name: "node.session.auth.password_in", value: mutual.password.reveal { $0 }))
-        }
-        let edited = ISCSINodeRecord.setting(settings, in: text)
+        try await writeRecord(file, text: try await host.read(file), settings: [], chap: chap, mutual: mutual)
+    }
+
+    /// Writes record `file`, read as `text`, with `settings` and the CHAP passwords set, readable
+    /// by root only. The callers have checked the values (`ISCSINodeRecord.check`): a line end
+    /// in one would add a setting of its own.
+    func writeRecord(_ file: String, text: String, settings: [(name: String, value: String)], chap: CHAPCredentials?, mutual: CHAPCredentials?) async throws {
+        var all = settings
+        if let chap { all.append((name: "node.session.auth.password", value: chap.password.reveal { $0 })) }
+        if let mutual { all.append((name: "node.session.auth.password_in", value: mutual.password.reveal { $0 })) }
+        let edited = ISCSINodeRecord.setting(all, in: text)
         try await host.writeFile(file, contents: Array(edited.utf8), mode: 0o600)
     }
 }

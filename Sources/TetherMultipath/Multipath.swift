@@ -29,6 +29,11 @@ public struct Multipath: Sendable {
         }
     }
 
+    /// The kernel's list of unix sockets of this network namespace, abstract ones with a leading @.
+    static let unixSockets = "/proc/net/unix"
+    /// multipathd's abstract socket (multipath-tools' DEFAULT_SOCKET).
+    static let socketName = "@/org/kernel/linux/storage/multipathd"
+
     let host: any Host
     let paths: SystemPaths
     let timeouts: Timeouts
@@ -41,8 +46,15 @@ public struct Multipath: Sendable {
         self.logger = logger
     }
 
-    /// Whether multipathd runs and answers on its socket.
+    /// Whether multipathd runs and answers on its socket. Its listening socket in
+    /// /proc/net/unix answers without a process (an attach asks on every multipath attach);
+    /// without that file, `multipathd show status` answers.
     public func isRunning() async -> Bool {
+        // A file that cannot be read (or reads empty: it has a header line) is no answer:
+        // multipathd is asked then.
+        if let sockets = try? await host.read(Self.unixSockets), !sockets.isEmpty {
+            return sockets.split(separator: "\n").contains { $0.hasSuffix(" " + Self.socketName) }
+        }
         guard let result = try? await host.run(Command("multipathd", ["show", "status"], timeout: timeouts.command)) else { return false }
         // Older multipathd printed this and still exited 0 when the daemon was down.
         return result.succeeded && !result.stdout.hasPrefix("error receiving packet")
@@ -106,19 +118,33 @@ public struct Multipath: Sendable {
     /// Has multipathd build (or grow) the map over `devices`, which share `wwid`, and waits until
     /// the map holds them all. A map that holds only some of them when the time is up is
     /// returned as it is: multipathd adds the others when their checker passes.
+    ///
+    /// Each command is a process, a large part of an attach on a slow CPU, so none runs that
+    /// cannot change the outcome: no `multipath -a` for a WWID the wwids file holds already, no
+    /// `add path` for a disk a map of multipathd's own (from the disk's uevent) holds; the others
+    /// are handed over at once, not one after the other.
     /// - Throws: `multipath.failed` when no map holds any of them in time.
     public func assemble(_ devices: [PathDevice], wwid: WWID) async throws -> MultipathMap {
+        let names = Set(devices.map(\.name))
+        let before = try await map(holding: names)
+        if let before, names.isSubset(of: before.slaves) { return before }
         // With find_multipaths on, multipathd passes over a WWID it has not seen on two paths
         // before: `multipath -a` records it, and `add path` makes multipathd look again.
-        let added = try? await host.run(Command("multipath", ["-a", wwid.udev], timeout: timeouts.command))
-        logger.debug("multipath -a", metadata: ["wwid": "\(wwid.udev)", "exit": "\(added?.exitCode ?? -1)"])
-        for device in devices {
-            let result = try? await host.run(Command("multipathd", ["add", "path", paths.deviceNode(device.name)], timeout: timeouts.command))
-            if result?.stdout.trimmedLine != "ok" {
-                logger.debug("multipathd add path", metadata: ["device": "\(device.name)", "answer": "\(result?.stdout.trimmedLine ?? "-")"])
+        if await !isRecorded(wwid) {
+            let added = try? await host.run(Command("multipath", ["-a", wwid.udev], timeout: timeouts.command))
+            logger.debug("multipath -a", metadata: ["wwid": "\(wwid.udev)", "exit": "\(added?.exitCode ?? -1)"])
+        }
+        let missing = devices.filter { !(before?.slaves.contains($0.name) ?? false) }
+        await withTaskGroup(of: Void.self) { group in
+            for device in missing {
+                group.addTask {
+                    let result = try? await host.run(Command("multipathd", ["add", "path", paths.deviceNode(device.name)], timeout: timeouts.command))
+                    if result?.stdout.trimmedLine != "ok" {
+                        logger.debug("multipathd add path", metadata: ["device": "\(device.name)", "answer": "\(result?.stdout.trimmedLine ?? "-")"])
+                    }
+                }
             }
         }
-        let names = Set(devices.map(\.name))
         let what = "the multipath map of \(wwid) over \(names.sorted().joined(separator: ", "))"
         do {
             return try await host.waitFor(what, subsystems: ["block"], timeout: timeouts.mapAssembly) {
@@ -134,6 +160,14 @@ public struct Multipath: Sendable {
                 .multipathFailed, "multipathd made no map for \(wwid) over \(names.sorted().joined(separator: ", ")) within \(timeouts.mapAssembly)",
                 hint: "check `multipathd show paths` and /etc/multipath.conf (blacklist, find_multipaths)", cause: error)
         }
+    }
+
+    /// Whether multipath's wwids file (`paths.wwids`, where `multipath -a` writes) lists `wwid`.
+    /// False when the file cannot be read: then `multipath -a` runs, as it always did.
+    func isRecorded(_ wwid: WWID) async -> Bool {
+        // No file (or none readable) is the answer "not recorded": `multipath -a` makes it.
+        guard let text = try? await host.read(paths.wwids) else { return false }
+        return text.split(separator: "\n").contains { String($0).trimmedLine == "/\(wwid.udev)/" }
     }
 
     /// Flushes and removes `map`. With `force`, a map that will not flush is removed anyway

@@ -4,16 +4,19 @@ public struct SystemPaths: Sendable, Hashable {
     public var sysfs: String
     /// The device directory, "/dev" on a node.
     public var dev: String
+    /// multipath's wwids file (its `wwids_file`), "/etc/multipath/wwids" on a node.
+    public var wwids: String
 
     /// `sys` and `dev` below `root`.
     public init(root: String = "/") {
         let base = root.hasSuffix("/") ? String(root.dropLast()) : root
-        self.init(sysfs: base + "/sys", dev: base + "/dev")
+        self.init(sysfs: base + "/sys", dev: base + "/dev", wwids: base + "/etc/multipath/wwids")
     }
 
-    public init(sysfs: String, dev: String) {
+    public init(sysfs: String, dev: String, wwids: String = "/etc/multipath/wwids") {
         self.sysfs = sysfs
         self.dev = dev
+        self.wwids = wwids
     }
 
     /// /sys/block: one entry per block device (sdX, dm-N).

@@ -30,11 +30,11 @@ import Testing
         #expect(node.sessionCount == 1)
         // Only the wanted LUN was scanned, before the target had a directory.
         #expect(node.fake.attributeWriteLog.filter { $0.path.hasSuffix("/scan") }.map(\.value) == ["- - 1"])
-        // Every setting in one iscsiadm call.
-        let updates = node.arguments(of: "iscsiadm").filter { $0.contains("update") }
-        #expect(updates.count == 1)
-        let names = updates.flatMap { arguments in arguments.indices.filter { arguments[$0] == "-n" }.map { arguments[$0 + 1] } }
-        #expect(names == ["node.session.scan", "node.startup"])
+        // The settings went into the record file: iscsiadm ran only to make the record and log in.
+        #expect(node.arguments(of: "iscsiadm").map { $0.contains("--login") ? "login" : $0.contains("new") ? "new" : "other" } == ["new", "login"])
+        let record = String(decoding: try #require(node.fake.file("/etc/iscsi/nodes/\(F.iqn)/192.0.2.10,3260")).contents, as: UTF8.self)
+        #expect(record.contains("node.session.scan = manual\n") && record.contains("node.startup = manual\n"))
+        #expect(!record.contains("node.session.scan = auto") && !record.contains("node.startup = automatic"))
 
         try await connector.detach(volume, attachmentID: "att-vol-1", force: false)
         #expect(node.sessionCount == 0)
@@ -185,7 +185,8 @@ import Testing
         #expect(record.mode == 0o600)
         let text = String(decoding: record.contents, as: UTF8.self)
         #expect(text.contains("node.session.auth.password = s3cret-Pass\n"))
-        #expect(node.arguments(of: "iscsiadm").filter { $0.contains("update") }.count == 1)
+        #expect(node.arguments(of: "iscsiadm").filter { $0.contains("update") }.isEmpty)
+        #expect(text.contains("node.session.auth.authmethod = CHAP\n") && text.contains("node.session.auth.username = chapuser\n"))
         #expect(text.contains("node.session.auth.password_in = mutual-S3cret\n"))
         #expect(text.contains("node.session.auth.username_in = target\n"))
         #expect(text.hasSuffix("# END RECORD\n"))
@@ -286,18 +287,49 @@ import Testing
         #expect(node.diskNames.isEmpty)
     }
 
-    @Test func anOpenISCSIWithoutManualScanGetsTheOtherSettingsOneByOne() async throws {
+    @Test func anOpenISCSIWithoutManualScanGetsTheOtherSettings() async throws {
         let node = F.node()
         node.unknownSettings = ["node.session.scan"]
         node.requireCHAP(F.portalA, F.iqn, user: "chapuser", password: "right")
         let volume = try await F.connector(node).attach(F.request(extra: F.chap(password: "right")))
         #expect(volume.devicePath == "/dev/sdb")
-        // The joint update was refused, then each setting went alone; only the unknown one failed.
-        #expect(node.arguments(of: "iscsiadm").filter { $0.contains("update") }.count == 5)
+        // The record has no node.session.scan: iscsiadm was asked for it alone and refused it.
+        #expect(node.arguments(of: "iscsiadm").filter { $0.contains("update") }.count == 1)
         let record = try #require(node.fake.file("/etc/iscsi/nodes/\(F.iqn)/192.0.2.10,3260"))
         let text = String(decoding: record.contents, as: UTF8.self)
         #expect(text.contains("node.session.auth.authmethod = CHAP\n") && text.contains("node.startup = manual\n"))
         #expect(!text.contains("node.session.scan"))
+    }
+
+    @Test func aVolumeNamedBeforeItsDiskShowsNeedsNoSecondUdevEvent() async throws {
+        let node = F.node()
+        node.holdDisks = true
+        let connector = F.connector(node)
+        let attach = Task { try await connector.attach(F.request()) }
+        // The disk shows only once the map file is there (or after 5 s without it): udev's add
+        // event then reads the file, and no `change` event is needed.
+        let mapFile = "/run/tether/by-wwid/3" + F.wwid.dropFirst(4)
+        for _ in 0..<500 where node.fake.file(mapFile) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        node.releaseDisks()
+        let volume = try await attach.value
+        #expect(volume.handle.kernelISCSI?.stableName == "/dev/disk/by-tether/vol-1")
+        #expect(node.fake.attributeWriteLog.filter { $0.path.hasSuffix("/uevent") }.isEmpty)
+    }
+
+    @Test func recordsOutsideTheNodeDirectoriesAreSetUpByIscsiadm() async throws {
+        // A node whose open-iscsi keeps records elsewhere: every setting through iscsiadm, in one call.
+        let node = F.node()
+        var configuration = F.configuration
+        configuration.nodeDirectories = ["/var/lib/elsewhere/nodes"]
+        let connector = KernelISCSIConnector(host: node.fake, configuration: configuration)
+        let volume = try await connector.attach(F.request())
+        #expect(volume.devicePath == "/dev/sdb")
+        let updates = node.arguments(of: "iscsiadm").filter { $0.contains("update") }
+        #expect(updates.count == 1)
+        let names = updates.flatMap { arguments in arguments.indices.filter { arguments[$0] == "-n" }.map { arguments[$0 + 1] } }
+        #expect(names == ["node.session.scan", "node.startup"])
+        let record = String(decoding: try #require(node.fake.file("/etc/iscsi/nodes/\(F.iqn)/192.0.2.10,3260")).contents, as: UTF8.self)
+        #expect(record.contains("node.session.scan = manual\n"))
     }
 
     @Test func aDiskTetherRulesNamedIsNotAskedAbout() async throws {

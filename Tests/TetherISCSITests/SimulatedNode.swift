@@ -63,10 +63,16 @@ final class SimulatedNode: @unchecked Sendable {
     var blockdevFails = false
     /// Disks appear this long after the scan, announced by their udev event only.
     var scanDelay: Duration?
+    /// A scan makes the LUN's SCSI device (with its WWID) at once, its disk only at `releaseDisks`:
+    /// a disk driver slower than the connector.
+    var holdDisks = false
+    private var heldScans: [(session: Int, lun: Int)] = []
 
     init() {
         // Strong on purpose: the node lives as long as its host, which a test may hold alone.
         fake.onRun { command in self.answer(command) }
+        // open-iscsi's record database, as a node that has had a record once keeps it.
+        fake.makeDirectory(nodesDirectory)
     }
 
     var ranCommands: [Command] { fake.ranCommands }
@@ -148,7 +154,11 @@ final class SimulatedNode: @unchecked Sendable {
         switch value(after: "--op", in: arguments) {
         case "new"?:
             nodes.insert(key)
-            fake.setFile(file, "# BEGIN RECORD 2.1.9\nnode.name = \(iqn)\nnode.tpgt = -1\nnode.startup = automatic\nnode.session.auth.authmethod = None\nnode.conn[0].address = \(portal)\n# END RECORD\n")
+            // Every setting this open-iscsi knows, as iscsiadm writes a new record.
+            let scan = unknownSettings.contains("node.session.scan") ? "" : "node.session.scan = auto\n"
+            fake.setFile(
+                file,
+                "# BEGIN RECORD 2.1.9\nnode.name = \(iqn)\nnode.tpgt = -1\nnode.startup = automatic\n\(scan)node.session.auth.authmethod = None\nnode.conn[0].address = \(portal)\n# END RECORD\n")
             return CommandResult(exitCode: 0, stdout: "New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] \(portal),-1 \(iqn)] added\n")
         case "update"?:
             // Repeated -n/-v pairs, as iscsiadm takes them.
@@ -275,6 +285,15 @@ final class SimulatedNode: @unchecked Sendable {
     private func scan(session id: Int, _ value: String) {
         let fields = value.split(separator: " ")
         guard fields.count == 3, let lun = Int(fields[2]) else { return }
+        if holdDisks {
+            lock.withLock {
+                guard let session = sessions[id], let served = targets["\(session.portal) \(session.iqn)"]?[lun] else { return }
+                let hctl = "\(session.host):0:0:\(lun)"
+                fake.setFile("\(session.directory)/target\(session.host):0:0/\(hctl)/wwid", served.wwid + "\n")
+                heldScans.append((id, lun))
+            }
+            return
+        }
         if let delay = scanDelay {
             Task {
                 try await Task.sleep(for: delay)
@@ -285,6 +304,15 @@ final class SimulatedNode: @unchecked Sendable {
         }
         let event = lock.withLock { makeDisk(session: id, lun: lun) }
         if let event { fake.emit(event) }
+    }
+
+    /// Makes the disks of the scans `holdDisks` held back.
+    func releaseDisks() {
+        let events = lock.withLock { () -> [DeviceEvent] in
+            defer { heldScans = [] }
+            return heldScans.compactMap { makeDisk(session: $0.session, lun: $0.lun) }
+        }
+        for event in events { fake.emit(event) }
     }
 
     /// The disk for `lun` of a session, when the target has that LUN; the caller holds the lock.
@@ -305,6 +333,11 @@ final class SimulatedNode: @unchecked Sendable {
         fake.setFile("/dev/\(name)", "")
         if served.wwid.hasPrefix("naa."), !disks.values.contains(where: { $0.wwid == served.wwid && $0.name != name }) {
             fake.link("/dev/disk/by-id/wwn-0x\(served.wwid.dropFirst(4))", to: "/dev/\(name)")
+        }
+        // The add event runs 60-tether.rules too: a map file written before it names the disk,
+        // unless multipath takes it (every disk, or one of a WWID it has a map for).
+        if !(multipathClaimsEveryDisk || maps[udev(served.wwid)] != nil) {
+            applyTetherRule(wwid: served.wwid, device: name)
         }
         fake.onAttributeWrite("\(directory)/delete") { [weak self] _ in
             guard let self else { return }

@@ -62,6 +62,28 @@ final class ScriptedHost: @unchecked Sendable {
         #expect(host.ran.contains(["multipathd", "add", "path", "/dev/sdb"]))
     }
 
+    @Test func assembleRunsOnlyWhatCanChangeTheOutcome() async throws {
+        // The wwids file lists the WWID (no `multipath -a`), and multipathd's own map holds sdb
+        // already (no `add path` for it).
+        let host = ScriptedHost { host, line in
+            if line == ["multipathd", "add", "path", "/dev/sdc"] {
+                host.fake.makeDirectory("/sys/block/dm-0/slaves/sdc")
+            }
+            return CommandResult(exitCode: 0, stdout: "ok\n")
+        }
+        host.fake.setFile("/etc/multipath/wwids", "# Multipath wwids, Version : 1.0\n/36001405aabbccdd/\n")
+        host.makeMap("dm-0", name: "mpatha", wwid: "36001405aabbccdd", slaves: ["sdb"])
+        let multipath = Multipath(host: host.fake, timeouts: Self.timeouts)
+        let map = try await multipath.assemble([Self.device("sdb"), Self.device("sdc")], wwid: Self.wwid)
+        #expect(map.slaves.sorted() == ["sdb", "sdc"])
+        #expect(host.ran == [["multipathd", "add", "path", "/dev/sdc"]])
+
+        // A map that holds every path is the answer itself.
+        let again = try await multipath.assemble([Self.device("sdb"), Self.device("sdc")], wwid: Self.wwid)
+        #expect(again.kernelName == "dm-0")
+        #expect(host.ran.count == 1)
+    }
+
     @Test func assembleWithoutAMapFails() async throws {
         let host = ScriptedHost { _, _ in CommandResult(exitCode: 0, stdout: "fail\n") }
         let error = await #expect(throws: TetherError.self) {
@@ -129,6 +151,18 @@ final class ScriptedHost: @unchecked Sendable {
         #expect(await Multipath(host: down.fake).isRunning() == false)
         let up = ScriptedHost { _, _ in CommandResult(exitCode: 0, stdout: "path checkers states:\n") }
         #expect(await Multipath(host: up.fake).isRunning())
+    }
+
+    @Test func daemonStatusFromItsSocket() async {
+        // /proc/net/unix answers without a process: multipathd's abstract socket listed or not.
+        let header = "Num       RefCount Protocol Flags    Type St Inode Path\n"
+        let up = ScriptedHost { _, _ in CommandResult(exitCode: 1, stdout: "error receiving packet\n") }
+        up.fake.setFile("/proc/net/unix", header + "0000000000000000: 00000002 00000000 00010000 0001 01 21474 @/org/kernel/linux/storage/multipathd\n")
+        #expect(await Multipath(host: up.fake).isRunning())
+        let down = ScriptedHost { _, _ in CommandResult(exitCode: 0, stdout: "path checkers states:\n") }
+        down.fake.setFile("/proc/net/unix", header + "0000000000000000: 00000002 00000000 00010000 0001 01 21475 /run/udev/control\n")
+        #expect(await Multipath(host: down.fake).isRunning() == false)
+        #expect(up.ran.isEmpty && down.ran.isEmpty)
     }
 }
 

@@ -177,27 +177,76 @@ selftest_cleanup() {
 
 # --- bench ------------------------------------------------------------------------------------
 
-# `scripts/guest-lab.sh bench [RUNS]`: kernel-path attach/detach latency. Runs the scenario
-# bench-kernel (RUNS attach+detach cycles, default 20, single-path then multipath, plus the same
-# single-path attach by hand with iscsiadm and, when the host has python3-os-brick, by os-brick's
-# ISCSIConnector itself: `run --python`) with the Tether binaries in $TETHER_GUEST_BINDIR
-# (default .build/debug) and prints its TETHER-BENCH lines; the whole output if it failed. Not run
-# by `ci`. (Documented here, not in the usage comment at the top: that is part of the base's cache key.)
+# `scripts/guest-lab.sh bench [RUNS]`: the kernel path's attach/detach latency, one table from one
+# guest run of scenario bench-kernel (RUNS attach+detach cycles each, default 20): iSCSI over one
+# path (Tether, the same steps by hand with iscsiadm, os-brick's ISCSIConnector), over two paths
+# with multipath (Tether, os-brick), and krbd (Tether, the bare sysfs write, `rbd map`, os-brick's
+# RBDConnector) against a Ceph lab cluster on the bridge, in a network namespace of its own. The
+# os-brick columns and `rbd map` need python3-os-brick on the host (`run --python` packs it with
+# the rbd CLI); the krbd rows need ceph-mon. Binaries from $TETHER_GUEST_BINDIR (default
+# .build/debug). Ends with `target NAME: RATIO (goal G) met|missed` lines; the whole output if the
+# run failed. Not run by `ci`. (Documented here, not in the usage comment at the top: that is
+# part of the base's cache key.)
 bench() {
-    local runs=${1:-20} bindir=${TETHER_GUEST_BINDIR:-.build/debug} out rc=0 python=()
+    local runs=${1:-20} bindir=${TETHER_GUEST_BINDIR:-.build/debug}
     [ $# -le 1 ] && [ "$runs" -gt 0 ] 2>/dev/null || die "usage: guest-lab.sh bench [RUNS]" 64
     bindir=$(cd "$ROOT" && cd "$bindir" && pwd) || die "bench: no $bindir"
+    build --tether "$bindir" >/dev/null
+    exec unshare -n "$0" bench-in-netns "$runs" "$bindir"
+}
+
+bench_in_netns() {
+    local runs=$1 bindir=$2 out rc=0 python=() ceph=() work
+    ip link set lo up
     if python_has_osbrick; then
         python=(--python)
     else
-        log "bench: no python3-os-brick on this host: no os-brick rows"
+        log "bench: no python3-os-brick on this host: no os-brick or rbd map columns"
     fi
-    out=$(mktemp "${TMPDIR:-/tmp}/tether-guest-bench.XXXXXX")
-    "$0" run bench-kernel --append "tether.runs=$runs" --tether "$bindir" ${python[@]+"${python[@]}"} \
-        --timeout "${TETHER_GUEST_TIMEOUT:-$((300 + runs * 60))}" >"$out" 2>&1 || rc=$?
+    work=$(mktemp -d "${TMPDIR:-/tmp}/tether-guest-bench.XXXXXX")
+    SELFTEST_DIR=$work
+    trap selftest_cleanup EXIT
+    if ! command -v ceph-mon >/dev/null; then
+        log "bench: no ceph-mon (scripts/guest-lab.sh install): no krbd rows"
+    elif net_up && CEPH_LAB_ADDR=${NET%/*} "$ROOT/scripts/ceph-lab.sh" start "$work/ceph-a" ceph-a 21000 >"$work/a.log" 2>&1; then
+        ceph=(--ceph "$work/ceph-a")
+    else
+        cat "$work/a.log"; log "bench: the Ceph cluster did not start: no krbd rows"
+    fi
+    out=$work/bench.out
+    "$0" run bench-kernel --append "tether.runs=$runs" --tether "$bindir" ${python[@]+"${python[@]}"} ${ceph[@]+"${ceph[@]}"} \
+        --timeout "${TETHER_GUEST_TIMEOUT:-$((600 + runs * 150))}" >"$out" 2>&1 || rc=$?
     if [ $rc != 0 ]; then cat "$out"; log "bench: run failed (rc $rc)"; fi
-    grep '^TETHER-BENCH' "$out" || true
-    rm -f "$out"
+    bench_table "$runs" <"$out"
     return $rc
 }
 
+# bench_table RUNS: the scenario's `TETHER-BENCH ROW WHO median X p99 Y n N` lines on stdin as one
+# table (median / p99 in ms per cell), then a line per target. Tether's cells are tetherd's own
+# time (its log's `elapsed`), like os-brick's in-process calls; "CLI" adds the tether process.
+bench_table() {
+    awk -v runs="$1" '
+        $1 == "TETHER-BENCH" && $4 == "median" { med[$2, $3] = $5; p99[$2, $3] = $7; n[$2, $3] = $9 }
+        function cell(row, who) { return ((row, who) in med) ? sprintf("%s / %s", med[row, who], p99[row, who]) : "-" }
+        function ratio(a, b) { return (b > 0) ? a / b : -1 }
+        function target(name, r, goal) {
+            if (r < 0) { printf "target %s: no figures (goal %s) missed\n", name, goal; return }
+            printf "target %s: %.2f (goal %s) %s\n", name, r, goal, (r <= goal) ? "met" : "missed"
+        }
+        END {
+            printf "kernel path in the guest (QEMU TCG), %d cycles per row; median / p99 in ms\n", runs
+            printf "%-26s %-13s %-13s %-15s %-13s %-13s\n", "work", "Tether", "Tether CLI", "bare (by hand)", "rbd map", "os-brick"
+            split("iscsi-attach iscsi-detach multipath-attach multipath-detach krbd-map krbd-unmap", rows, " ")
+            label["iscsi-attach"] = "iSCSI attach, 1 path"; label["iscsi-detach"] = "iSCSI detach, 1 path"
+            label["multipath-attach"] = "multipath attach, 2 paths"; label["multipath-detach"] = "multipath detach, 2 paths"
+            label["krbd-map"] = "krbd map"; label["krbd-unmap"] = "krbd unmap"
+            for (i = 1; i <= 6; i++) {
+                r = rows[i]
+                printf "%-26s %-13s %-13s %-15s %-13s %-13s\n", label[r], cell(r, "tetherd"), cell(r, "tether-cli"), cell(r, "bare"), cell(r, "rbd-cli"), cell(r, "os-brick")
+            }
+            print "bare: iSCSI = iscsiadm in os-brick'"'"'s steps (record, 5 updates, login, targeted scan); krbd = the one sysfs add write"
+            target("kernel-iscsi-attach-vs-iscsiadm", ratio(med["iscsi-attach", "tetherd"], med["iscsi-attach", "bare"]), 0.9)
+            target("kernel-iscsi-attach-vs-os-brick", ratio(med["iscsi-attach", "tetherd"], med["iscsi-attach", "os-brick"]), 0.25)
+            target("multipath-attach-vs-one-path", ratio(med["multipath-attach", "tetherd"], med["iscsi-attach", "tetherd"]), 1.3)
+        }'
+}

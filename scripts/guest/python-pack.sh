@@ -4,7 +4,7 @@
 # more boot under TCG) that only the bench wants, and an apt upgrade of a Python package must not
 # rebuild the base.
 #
-# The archive holds /usr/bin/python3.X (+ python3), the stdlib without what nothing here imports
+# The archive holds /usr/bin/python3.X (+ python3), /usr/bin/rbd (the bench's krbd rows), the stdlib without what nothing here imports
 # (tests, Tk, lib2to3, the static libpython, curses, sqlite), the dist-packages that
 # scripts/guest/osbrick-bench.py imports — whole top-level packages and their metadata, found by
 # importing that script's modules on the host — with their compiled bytecode (compiling them
@@ -29,7 +29,7 @@ python_archive() {
         echo "$base"
         sha256sum "$GUEST/python-pack.sh" "$GUEST/osbrick-bench.py"
         dpkg-query -W -f='${Package} ${Version}\n' 'python3*' 'libpython3*' libc6 'libssl*' 'libffi*' \
-            zlib1g libexpat1 'libmpdec*' liblzma5 libbz2-1.0 'libsqlite3*' libuuid1 2>/dev/null || true
+            zlib1g libexpat1 'libmpdec*' liblzma5 libbz2-1.0 'libsqlite3*' libuuid1 ceph-common librbd1 2>/dev/null || true
     } | sha256sum | cut -c1-16)
     out=$CACHE/python-$key.cpio.zst
     if [ ! -f "$out" ] || [ ! -f "$out.mib" ]; then
@@ -111,6 +111,11 @@ stage_python() {
         [ -e "$f" ] && mkdir -p "$stage$(dirname "$f")" && cp -L "$f" "$stage$f"
     done
 
+    # The rbd CLI for the krbd rows: `rbd map` by hand, and os-brick's RBDConnector runs it.
+    if [ -x /usr/bin/rbd ]; then
+        cp -L /usr/bin/rbd "$stage/usr/bin/rbd"
+        stage_libs /usr/bin/rbd "$stage" "$base_files"
+    fi
     stage_libs "$exe" "$stage" "$base_files"
     find "$stage" -name '*.so' -type f | while read -r f; do stage_libs "$f" "$stage" "$base_files"; done
 }
