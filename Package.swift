@@ -164,7 +164,8 @@ let package = Package(
 
         .executableTarget(
             name: "tether-bench",
-            dependencies: ["TetherAPI", "TetherCeph", "TetherClient", "TetherCore", "TetherLinux", "TetherRBD", "TetherTesting"],
+            // CRBD and CISCSI: the compare floors call the C libraries themselves (not through TetherRBD/TetherISCSI).
+            dependencies: ["CISCSI", "CRBD", "TetherAPI", "TetherCeph", "TetherClient", "TetherCore", "TetherLinux", "TetherRBD", "TetherTesting"],
             swiftSettings: swiftSettings
         ),
 
@@ -212,6 +213,11 @@ let package = Package(
             ],
             // tomli_w's files, read by path (TOMLFileTests).
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TetherBenchTests",
+            dependencies: ["tether-bench", "TetherAgent", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -85,6 +85,8 @@ public actor ClusterService {
         try candidate.insert(cluster)
         try await CephRegistry.write(cluster, keys: keys, directory: directory, host: host)
         try await reload()
+        // Registered again: its monitors or keys may differ, so the next attach connects anew.
+        await connections.close(cluster: cluster.name)
         logger.info("registered Ceph cluster", metadata: ["cluster": "\(cluster.name)", "users": "\(request.users.map(\.name))"])
         let synced = try await sync()
         return (try await show(cluster.name), synced)
@@ -94,6 +96,7 @@ public actor ClusterService {
     func remove(_ name: String) async throws -> ClusterSyncBody {
         let removed = try await CephRegistry.remove(name, directory: directory, host: host)
         try await reload()
+        await connections.close(cluster: name)
         let synced = try await sync()
         logger.info("removed Ceph cluster", metadata: ["cluster": "\(name)"])
         var result = synced

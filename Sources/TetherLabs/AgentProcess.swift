@@ -12,6 +12,8 @@ public final class AgentProcess: @unchecked Sendable {
     public var environment: [String: String]
     /// A program and its arguments that run tetherd (`ip netns exec NS`, which execs it); none: run it directly.
     public let launcher: [String]
+    /// tetherd's `--log-level` (the bench measures at info, as tetherd runs by default).
+    public let logLevel: String
 
     public var socketPath: String { directory.file("t.sock") }
     public var stateDirectory: String { directory.file("state") }
@@ -25,11 +27,12 @@ public final class AgentProcess: @unchecked Sendable {
     ///   - extraRoot: keys of the file's root table (`system_root = ...`).
     public init(
         tgtd: Tgtd?, initiator: String = "iqn.2026-11.io.tether.test:node1", extraRoot: String = "", extraISCSI: String = "", extraConfig: String = "",
-        libvirtURI: String = "", environment: [String: String] = [:], launcher: [String] = []
+        libvirtURI: String = "", environment: [String: String] = [:], launcher: [String] = [], logLevel: String = "debug"
     ) throws {
         directory = try TemporaryDirectory(prefix: "agt")
         self.environment = environment
         self.launcher = launcher
+        self.logLevel = logLevel
         self.initiator = initiator
         var config = """
             socket = "\(directory.file("t.sock"))"
@@ -69,7 +72,7 @@ public final class AgentProcess: @unchecked Sendable {
 
     public func start() throws {
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let command = launcher + [Self.binary, "--config", configPath, "--log-level", "debug"]
+        let command = launcher + [Self.binary, "--config", configPath, "--log-level", logLevel]
         let process = try SpawnedProcess(command[0], Array(command.dropFirst()), environment: environment, logPath: logPath)
         self.process = process
         let deadline = Date().addingTimeInterval(20)

@@ -26,4 +26,15 @@ public actor RADOSConnections {
         open[identity] = connection
         return connection
     }
+
+    /// Closes the connections to cluster `name` (it was removed or registered again): the next
+    /// attach connects anew, and a removed cluster's connection does not linger. An attach that
+    /// holds one keeps it until it is done.
+    public func close(cluster name: String) {
+        let dropped = open.filter { $0.key.hasPrefix("\(name)|") }
+        guard !dropped.isEmpty else { return }
+        for key in dropped.keys { open[key] = nil }
+        // rados_shutdown (the connection's deinit) joins librados' threads: not on the cooperative pool.
+        DispatchQueue.global().async { withExtendedLifetime(dropped) {} }
+    }
 }

@@ -15,6 +15,10 @@ struct Bench {
             try await CinderBench.run(runs: Int(arguments.dropFirst().first ?? "") ?? 30)
             return
         }
+        if arguments.first == "compare" {
+            try await Comparison.run(Array(arguments.dropFirst()))
+            return
+        }
         if arguments.first == "rbd" {
             try await RBDBench.run(runs: Int(arguments.dropFirst().first ?? "") ?? 100)
             return

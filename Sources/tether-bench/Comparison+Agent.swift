@@ -1,0 +1,93 @@
+import Foundation
+import TetherAPI
+import TetherClient
+import TetherCore
+
+extension Comparison {
+    static let idleSeconds = 5
+
+    /// tetherd's memory once every attachment above is gone and it sat idle a few seconds (its two
+    /// pooled Ceph connections stay: that is its idle state after work).
+    func measureIdleMemory() async throws {
+        let left = try await client.attachments()
+        guard left.isEmpty else { throw TetherError(.internalError, "\(left.count) attachments left before the idle measure") }
+        try await Task.sleep(for: .seconds(Self.idleSeconds))
+        let memory = try ProcessFigures.memory(pid: pid)
+        table.add(
+            "tetherd idle RSS (after the rows above)", samples: "1/-", tether: (Self.megabytes(memory.residentKiB), "-", "-"), peer: "-",
+            ("-", "-", "-"), ratio: "-")
+        table.add(
+            "tetherd idle private (Private_Clean+Dirty)", samples: "1/-", tether: (Self.megabytes(memory.privateKiB), "-", "-"), peer: "-",
+            ("-", "-", "-"), ratio: "-")
+        table.notes.append("idle memory: \(Self.idleSeconds) s after the last detach, VmRSS and smaps_rollup of tetherd, no attachment journaled")
+        table.targets.append(.init(name: "idle-private", value: Double(memory.privateKiB) / 1024, unit: " MB", goal: 10))
+        table.targets.append(.init(name: "idle-rss", value: Double(memory.residentKiB) / 1024, unit: " MB", goal: 40))
+    }
+
+    /// 1,000 journaled attachments (network-mode RBD, 500 images on each cluster, made 16 at a
+    /// time), then GET /v1/attachments from 8 clients at once, then POST /v1/reconcile of them all.
+    func measureManyRecords() async throws {
+        let infos = labs.flatMap { lab in (0..<Self.imagesPerCluster).map { Self.rbdInfo(lab, $0) } }
+        let client = self.client
+        let made = try await ContinuousClock().measure {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, info) in infos.enumerated() {
+                    if index >= 16 { _ = try await group.next() }
+                    group.addTask { _ = try await client.attach(CreateAttachmentRequest(connectionInfo: info)) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let count = try await client.attachments().count
+        guard count == infos.count else { throw TetherError(.internalError, "\(count) attachments journaled, not \(infos.count)") }
+        table.notes.append(
+            "1,000 records: \(count) network-mode RBD attachments (\(Self.imagesPerCluster) images per cluster), made 16 at a time in "
+                + String(format: "%.1f s", made.milliseconds / 1000))
+        try await measureList(records: count)
+        try await measureReconcile(records: count)
+    }
+
+    func measureList(records: Int) async throws {
+        let clients = 8
+        let perClient = (options.samples + clients - 1) / clients
+        let socket = agent.socketPath
+        let warmups = 2
+        let (samples, cpu) = try await ProcessFigures.measuringCPU(of: pid) {
+            try await withThrowingTaskGroup(of: [Duration].self) { group in
+                for _ in 0..<clients {
+                    group.addTask {
+                        let client = TetherAgentClient(socketPath: socket)
+                        let clock = ContinuousClock()
+                        var samples: [Duration] = []
+                        for round in 0..<(warmups + perClient) {
+                            var listed = 0
+                            let time = try await clock.measure { listed = try await client.attachments().count }
+                            guard listed == records else { throw TetherError(.internalError, "GET listed \(listed) of \(records)") }
+                            if round >= warmups { samples.append(time) }
+                        }
+                        return samples
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+        }
+        // The warm-ups' CPU is in `cpu` too: spread over every GET made.
+        let list = Sampled(samples, cpu: cpu, operations: clients * (warmups + perClient))
+        table.add("GET /v1/attachments, 1,000 records, 8 clients", tether: list, peer: "-", nil, why: "no peer serves this API")
+        table.targets.append(.init(name: "get-p99", value: list.p99.milliseconds, unit: " ms", goal: 5))
+    }
+
+    func measureReconcile(records: Int) async throws {
+        let rounds = max(3, options.samples / 50)
+        var samples: [Duration] = []
+        var cpu = Duration.zero
+        for _ in 0..<rounds {
+            let (time, spent) = try await ProcessFigures.measuringCPU(of: pid) {
+                try await ContinuousClock().measure { _ = try await client.send(.reconcile(ReconcileRequest())) }
+            }
+            samples.append(time)
+            cpu += spent
+        }
+        table.add("reconcile of 1,000 records", tether: Sampled(samples, cpu: cpu), peer: "-", nil, why: "no peer reconciles")
+    }
+}
