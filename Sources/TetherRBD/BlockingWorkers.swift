@@ -10,7 +10,9 @@ import Foundation
 final class BlockingWorkers: @unchecked Sendable {
     // @unchecked: every stored var is read and written only with `condition` locked.
     private let condition = NSCondition()
-    private var pending: [@Sendable () -> Void] = []
+    /// Taken jobs are set to nil at once: a finished call must not keep what it captured (its
+    /// connection: `rados_shutdown` waits for the last holder).
+    private var pending: [(@Sendable () -> Void)?] = []
     private var pendingStart = 0
     private var threads = 0
     private var idleThreads = 0
@@ -88,9 +90,14 @@ final class BlockingWorkers: @unchecked Sendable {
     private func takeJob() -> (@Sendable () -> Void)? {
         guard queued > 0 else { return nil }
         let job = pending[pendingStart]
+        pending[pendingStart] = nil
         pendingStart += 1
-        // Drop the taken prefix now and then rather than shifting the array on every take.
-        if pendingStart > 64, pendingStart * 2 > pending.count {
+        // Drop the taken prefix when the queue is empty, or now and then, rather than shifting
+        // the array on every take.
+        if pendingStart == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingStart = 0
+        } else if pendingStart > 64, pendingStart * 2 > pending.count {
             pending.removeFirst(pendingStart)
             pendingStart = 0
         }

@@ -56,6 +56,22 @@ struct BlockingWorkersTests {
         #expect(try await workers.run { 2 } == 2)
     }
 
+    /// A finished call lets go of what it captured (for a connection: its shutdown waits for
+    /// the last holder), though its thread stays for the next call.
+    @Test func aFinishedCallKeepsNothing() async throws {
+        final class Held: Sendable {}
+        let workers = BlockingWorkers(name: "test", limit: 2, idle: 600)
+        weak var watched: Held?
+        do {
+            let held = Held()
+            watched = held
+            _ = try await workers.run { [held] in ObjectIdentifier(held) }
+            _ = try await workers.run { 0 }
+        }
+        #expect(await eventually { watched == nil }, "a finished call still holds what it captured")
+        #expect(workers.threadCount > 0)
+    }
+
     /// Polls `condition` until it holds; false after a minute, a bound against hanging only.
     func eventually(_ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(60)
