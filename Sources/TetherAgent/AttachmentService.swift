@@ -295,10 +295,7 @@ public final class AttachmentService: Sendable {
         guard let bus = DiskTarget.of(xml)?.bus else {
             return try await journal(attached)
         }
-        // Rows that do not read back are left out (Journal.attachments): the doctor reports them.
-        let used = Set(try await self.journal.attachments().compactMap { record -> Int? in
-            record.result.flatMap { DiskTarget.of($0.diskXML) }.flatMap { DiskTarget.index(of: $0.device) }
-        })
+        let used = Set(try await self.journal.diskXMLs().compactMap { DiskTarget.of($0).flatMap { DiskTarget.index(of: $0.device) } })
         let index = try await targets.reserve(avoiding: used)
         attached.diskXML = DiskTarget(device: DiskTarget.name(index: index, bus: bus), bus: bus).rewrite(xml)
         do {

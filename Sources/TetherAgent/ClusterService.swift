@@ -96,6 +96,7 @@ public actor ClusterService {
     func remove(_ name: String) async throws -> ClusterSyncBody {
         let removed = try await CephRegistry.remove(name, directory: directory, host: host)
         try await reload()
+        // Its librados connection goes too; a call still running on it keeps it until it returns.
         await connections.close(cluster: name)
         let synced = try await sync()
         logger.info("removed Ceph cluster", metadata: ["cluster": "\(name)"])

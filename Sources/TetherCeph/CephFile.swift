@@ -28,7 +28,7 @@ public struct CephFile: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// True when `existing` (what the file holds now) is what this file should hold.
-    func hasContents(_ existing: Secret) -> Bool {
+    public func hasContents(_ existing: Secret) -> Bool {
         switch contents {
         case .text(let text): existing == Secret(text)
         case .secret(let secret): existing == secret

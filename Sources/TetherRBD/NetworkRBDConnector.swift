@@ -82,12 +82,18 @@ public struct NetworkRBDConnector: Connector {
     /// conf Tether did not write is in the way: that one is never replaced.
     func ensureConf(_ cluster: CephCluster, registry: CephRegistry) async throws {
         let files = CephFileSet(cluster, registry: registry, cephDirectory: cephDirectory)
-        if let existing = try? await host.read(files.conf.path), !existing.hasPrefix(CephFileSet.header) {
+        // Read once: the same text answers "is it Tether's" and "is it current".
+        // try?: an unreadable conf is written anew, as a missing one is.
+        let existing = try? await host.read(files.conf.path)
+        if let existing, !existing.hasPrefix(CephFileSet.header) {
             throw TetherError(
                 .conflict, "\(files.conf.path) exists and was not written by Tether",
                 hint: "move it away, or give the cluster another name; Tether writes <cluster>.conf for every registered cluster")
         }
-        for file in files.files {
+        if existing.map({ !files.conf.hasContents(Secret($0)) }) ?? true {
+            try await files.conf.write(to: host)
+        }
+        for file in files.keyrings {
             try await file.writeIfChanged(to: host)
         }
     }

@@ -1,5 +1,4 @@
 internal import CRBD
-import Dispatch
 import TetherCore
 
 #if canImport(Glibc)
@@ -9,11 +8,13 @@ import Glibc
 /// One librados connection to one Ceph cluster as one user, made from explicit monitor addresses
 /// and a key held in memory: no ceph.conf, no keyring file, so several clusters live in one process.
 ///
-/// librados handles are thread-safe; the calls block, so they run on this connection's own queue,
-/// never on the cooperative pool.
+/// librados handles are thread-safe; the calls block, so they run on this connection's own threads
+/// (`BlockingWorkers`), never on the cooperative pool, up to `parallelCalls` of them at once.
+/// Every call holds the connection, so `rados_shutdown` (in `deinit`) runs only after the last
+/// call returned, whoever dropped the connection.
 public final class RADOSConnection: @unchecked Sendable {
     let cluster: rados_t
-    private let queue: DispatchQueue
+    private let workers: BlockingWorkers
     public let clusterName: String
     public let user: String
     public let fsid: String
@@ -21,21 +22,34 @@ public final class RADOSConnection: @unchecked Sendable {
     /// Connects to `monitors` (Ceph's `mon_host` syntax: "host:port", "v1:…", "[v2:…,v1:…]").
     /// The corresponding C functions are `rados_create`, `rados_conf_set` and `rados_connect`.
     /// - Throws: `ceph.unreachable` ("unreachable or wrong credentials") when it cannot connect in time.
+    /// - Parameter parallelCalls: Ceph calls of this connection that may run at once (threads).
     public static func connect(
-        clusterName: String, monitors: String, user: String, key: Secret, timeouts: RADOSTimeouts = RADOSTimeouts()
+        clusterName: String, monitors: String, user: String, key: Secret, timeouts: RADOSTimeouts = RADOSTimeouts(),
+        parallelCalls: Int = defaultParallelCalls
     ) async throws -> RADOSConnection {
-        let queue = DispatchQueue(label: "tether.rados.\(clusterName).\(user)")
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result {
-                    try connectOnQueue(clusterName: clusterName, monitors: monitors, user: user, key: key, timeouts: timeouts, queue: queue)
-                })
-            }
+        let workers = BlockingWorkers(name: "tether-rados", limit: max(1, parallelCalls))
+        return try await workers.run {
+            try connectOnWorker(clusterName: clusterName, monitors: monitors, user: user, key: key, timeouts: timeouts, workers: workers)
         }
     }
 
-    private static func connectOnQueue(
-        clusterName: String, monitors: String, user: String, key: Secret, timeouts: RADOSTimeouts, queue: DispatchQueue
+    /// Enough for 32 attaches to one cluster to finish in two rounds; each waits on the network,
+    /// not the CPU, and a thread ends when it has been idle for a while.
+    public static let defaultParallelCalls = 16
+
+    /// Options beside the monitors, timeouts and key. Each spares every attach some work:
+    /// - no admin socket: a socket file and its thread per connection, which nobody queries;
+    /// - Ceph's debug levels 0/0: with the defaults (e.g. rbd 0/5, monc 0/10) librbd formats and
+    ///   keeps in memory every log entry up to the second level, though none is printed;
+    /// - no rbd cache: this connection only inspects and locks images (QEMU has its own), and a
+    ///   cache starts and joins a flusher thread for every image opened.
+    static let quietSettings: [(String, String)] = [
+        ("admin_socket", ""), ("log_max_recent", "1"), ("rbd_cache", "false"),
+    ] + ["asok", "auth", "context", "crypto", "finisher", "monc", "ms", "objectcacher", "objecter", "rados", "rbd", "throttle", "timer", "tp"]
+        .map { ("debug_\($0)", "0/0") }
+
+    private static func connectOnWorker(
+        clusterName: String, monitors: String, user: String, key: Secret, timeouts: RADOSTimeouts, workers: BlockingWorkers
     ) throws -> RADOSConnection {
         var handle: rados_t?
         let created = rados_create(&handle, user)
@@ -52,6 +66,7 @@ public final class RADOSConnection: @unchecked Sendable {
             ("log_to_stderr", "false"), ("err_to_stderr", "false"), ("log_file", ""),
         ]
         settings.append(("auth_supported", "cephx"))
+        settings += quietSettings
         for (option, value) in settings {
             let result = rados_conf_set(handle, option, value)
             guard result == 0 else {
@@ -72,12 +87,12 @@ public final class RADOSConnection: @unchecked Sendable {
         var buffer = [CChar](repeating: 0, count: 64)
         let length = rados_cluster_fsid(handle, &buffer, buffer.count)
         let fsid = length > 0 ? String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        return RADOSConnection(cluster: handle, queue: queue, clusterName: clusterName, user: user, fsid: fsid)
+        return RADOSConnection(cluster: handle, workers: workers, clusterName: clusterName, user: user, fsid: fsid)
     }
 
-    private init(cluster: rados_t, queue: DispatchQueue, clusterName: String, user: String, fsid: String) {
+    private init(cluster: rados_t, workers: BlockingWorkers, clusterName: String, user: String, fsid: String) {
         self.cluster = cluster
-        self.queue = queue
+        self.workers = workers
         self.clusterName = clusterName
         self.user = user
         self.fsid = fsid
@@ -169,7 +184,7 @@ public final class RADOSConnection: @unchecked Sendable {
 
     fileprivate func release(_ image: UnsafeSendable<rbd_image_t>) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.async {
+            workers.submit {
                 rbd_lock_release(image.value)
                 rbd_close(image.value)
                 continuation.resume()
@@ -177,12 +192,12 @@ public final class RADOSConnection: @unchecked Sendable {
         }
     }
 
-    // MARK: - On the queue
+    // MARK: - On the workers
 
+    /// Runs `body` on one of this connection's threads. `body` uses `self`, which keeps the
+    /// handle alive until it returns.
     func perform<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
+        try await workers.run(body)
     }
 
     func withPool<Value>(_ pool: String, _ body: (rados_ioctx_t) throws -> Value) throws -> Value {
@@ -223,7 +238,7 @@ public final class RBDLockHolder: Sendable {
     }
 }
 
-/// A librbd handle passed between the connection's queue and its owner; only the queue uses it.
+/// A librbd handle passed between the connection's threads and its owner; only those threads use it.
 struct UnsafeSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }

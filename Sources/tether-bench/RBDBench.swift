@@ -33,15 +33,28 @@ enum RBDBench {
                 let client = TetherAgentClient(socketPath: agent.socketPath)
                 let clock = ContinuousClock()
                 let request = CreateAttachmentRequest(connectionInfo: infos[0])
+                // The first attach on a cluster connects to it: the cold row (one sample per run).
+                var coldID = ""
+                let cold = try await clock.measure { coldID = try await client.attach(request).attachment.id }
+                _ = try await client.detach(coldID)
                 for _ in 0..<5 {
                     _ = try await client.detach(try await client.attach(request).attachment.id)
                 }
                 var attach: [Duration] = []
                 var detach: [Duration] = []
+                let ticksBefore = try cpuTicks(pid: agent.pid)
                 for _ in 0..<runs {
                     var id = ""
                     attach.append(try await clock.measure { id = try await client.attach(request).attachment.id })
                     detach.append(try await clock.measure { _ = try await client.detach(id) })
+                }
+                let cycleCPU = Double(try cpuTicks(pid: agent.pid) - ticksBefore) * 1000 / Double(sysconf(Int32(_SC_CLK_TCK))) / Double(runs)
+                // The floor: the same checks (open read-write, size, features, watchers, lock owners)
+                // in this process on a warm connection, no agent in between.
+                let floorConnection = try await RADOSConnection.connect(clusterName: a.name, monitors: a.monitors, user: "cinder", key: a.cinderKey)
+                var floor: [Duration] = []
+                for _ in 0..<runs {
+                    floor.append(try await clock.measure { _ = try await floorConnection.inspect(pool: "rbd", image: "volume-0") })
                 }
                 let parallel = try await clock.measure {
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -52,10 +65,21 @@ enum RBDBench {
                 print("network-mode RBD through tetherd's API, two Ceph clusters (mon + memstore OSD) on loopback, \(runs) runs")
                 print(Bench.row("attach", attach))
                 print(Bench.row("detach", detach))
+                print(Bench.row("floor: librbd inspect", floor))
+                print(Bench.pad("cold attach") + String(format: "%6.2f ms", Bench.milliseconds(cold)) + "   (first on cluster \(a.name), one sample)")
+                print(Bench.pad("tetherd CPU per cycle") + String(format: "%6.2f ms   (utime+stime over the %d attach+detach runs)", cycleCPU, runs))
                 print(Bench.pad("64 attaches at once") + String(format: "total  %6.1f ms   (32 volumes per cluster)", Bench.milliseconds(parallel)))
                 try osBrick(a, runs: runs, directory: directory)
             }
         }
+    }
+
+    /// utime + stime of `pid` in clock ticks, fields 14 and 15 of /proc/PID/stat.
+    static func cpuTicks(pid: Int32) throws -> Int {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        return Int(fields[11])! + Int(fields[12])!
     }
 
     /// os-brick's RBDConnector on the same cluster, timed in its own Python process.
