@@ -113,7 +113,8 @@ final class AttachmentListCache: Sendable {
     /// Keeps what a look at row `index` of `snapshot` found.
     func store(_ shown: AttachmentRecord, lookingAt index: Int, of snapshot: Snapshot, at: ContinuousClock.Instant = .now) {
         state.withLock { state in
-            state.looks[shown.id] = Look(row: snapshot.versions[index], serial: state.next(), shown: shown, at: at)
+            let serial = state.next()
+            state.looks[shown.id] = Look(row: snapshot.versions[index], serial: serial, shown: shown, at: at)
         }
     }
 
