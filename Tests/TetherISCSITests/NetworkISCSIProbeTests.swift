@@ -24,8 +24,10 @@ import Testing
 
     @Test func aFailedCommandOfAPresentLUNIsItsOwnError() {
         let noSize = LUNProbe(luns: [1], vpd83: .success(SCSIDataTests.tgtVPD83), capacity: .failure(Self.failed))
-        #expect((#expect(throws: TetherError.self) { try NetworkISCSIConnector.check(noSize, path: Self.path) })?.code == .iscsiCommandFailed)
+        let sizeError = #expect(throws: TetherError.self) { try NetworkISCSIConnector.check(noSize, path: Self.path) }
+        #expect(sizeError?.code == .iscsiCommandFailed)
         let noIdentifier = LUNProbe(luns: [1], vpd83: .success([0, 0x83, 0, 0]), capacity: .success((bytes: 512, blockLength: 512)))
-        #expect((#expect(throws: TetherError.self) { try NetworkISCSIConnector.check(noIdentifier, path: Self.path) })?.code == .iscsiCommandFailed)
+        let identifierError = #expect(throws: TetherError.self) { try NetworkISCSIConnector.check(noIdentifier, path: Self.path) }
+        #expect(identifierError?.code == .iscsiCommandFailed)
     }
 }
