@@ -2,7 +2,7 @@ import Synchronization
 @testable import TetherAgent
 import Testing
 
-@Suite struct VolumeLocksTests {
+@Suite struct VolumeLocksConcurrencyTests {
     /// Bodies of one volume never overlap, and every one runs.
     @Test func oneVolumeRunsOneBodyAtATime() async throws {
         let locks = VolumeLocks()
@@ -34,7 +34,7 @@ import Testing
                 }
             }
             group.addTask {
-                try await locks.withLock("b") { continuation.yield() }
+                try await locks.withLock("b") { _ = continuation.yield() }
             }
             try await group.waitForAll()
         }
