@@ -62,30 +62,31 @@ extension AttachmentService {
         return inspection
     }
 
-    /// The attachments, each attached one looked at now (without repairing, without waiting for
-    /// its volume's lock): what `tether list` shows is the host, not the last reconcile.
+    /// The attachments, each attached one looked at (without repairing, without waiting for its
+    /// volume's lock): what `tether list` shows is the host, not the last reconcile. A look at an
+    /// unchanged row stands for `listCache.freshness` (see `AttachmentListCache`).
     func listChecked() async throws -> [AttachmentRecord] {
-        let records = try await list()
+        try await listShown().map(\.record)
+    }
+
+    /// `listChecked`, with what identifies each row's JSON in `listCache`.
+    func listShown() async throws -> [AttachmentListCache.Shown] {
+        let snapshot = try await listCache.snapshot(generation: journal.attachmentGeneration) { try await list() }
+        let (due, refreshing) = listCache.due(snapshot)
+        defer { if refreshing { listCache.finishRefresh() } }
         // A few at a time: each look may run multipathd or read many sysfs files, and any member
         // of the API group may poll the list.
-        return await withTaskGroup(of: (Int, AttachmentRecord).self) { group in
-            var checked = records
-            var next = 0
-            for _ in 0..<min(Self.parallelLooks, records.count) {
-                let index = next
-                group.addTask { (index, await self.lookedAt(records[index])) }
-                next += 1
-            }
-            while let (index, record) = await group.next() {
-                checked[index] = record
-                if next < records.count {
-                    let index = next
-                    group.addTask { (index, await self.lookedAt(records[index])) }
-                    next += 1
+        await withTaskGroup(of: Void.self) { group in
+            for (position, index) in due.enumerated() {
+                if position >= Self.parallelLooks { _ = await group.next() }
+                let record = snapshot.records[index]
+                group.addTask {
+                    let shown = await self.lookedAt(record)
+                    self.listCache.store(shown, lookingAt: index, of: snapshot)
                 }
             }
-            return checked
         }
+        return listCache.shown(snapshot)
     }
 
     func showChecked(_ reference: String) async throws -> AttachmentRecord {

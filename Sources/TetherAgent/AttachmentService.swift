@@ -12,18 +12,21 @@ public final class AttachmentService: Sendable {
     let node: ConnectorProperties
     let stats: OperationStats
     let logger: Logger
-    let targets = DiskTargets()
     /// The clock of the reconciler's rounds and timings (the host's).
     let clock: any Clock<Duration>
     let failpoints: Failpoints
     /// `[reconcile] heal`: whether a repeated attach repairs what it finds, and whether the
     /// reconciler finishes failed rollbacks and detaches.
     let heal: Bool
+    /// The list's rows, looks and JSON (GET /v1/attachments).
+    let listCache: AttachmentListCache
 
     init(
         journal: Journal, locks: VolumeLocks, connectors: [any Connector], node: ConnectorProperties, stats: OperationStats, logger: Logger,
-        clock: any Clock<Duration> = ContinuousClock(), failpoints: Failpoints = Failpoints(), heal: Bool = true
+        clock: any Clock<Duration> = ContinuousClock(), failpoints: Failpoints = Failpoints(), heal: Bool = true,
+        listFreshness: Duration = AttachmentService.listFreshness
     ) {
+        self.listCache = AttachmentListCache(freshness: listFreshness)
         self.clock = clock
         self.heal = heal
         self.failpoints = failpoints
@@ -104,13 +107,10 @@ public final class AttachmentService: Sendable {
             force: takeover.force, breakLock: takeover.breakLock, requestedBy: takeover.requestedBy)
         do {
             try failpoints.hit(.attachJournaled)
-            var attached = try await connector.attach(request)
+            let attached = try await connector.attach(request)
             let connected = ContinuousClock.now
             try await failpoints.reach(.attachConnected)
-            try await withDiskTarget(for: &attached) { attached in
-                try await self.journal.finishAttach(id: record.id, result: attached)
-                record.result = attached
-            }
+            record = try await journal.finishNewAttach(record, result: attached)
             // Where an attach's time goes, for scripts/bench.sh compare --profile.
             logger.debug(
                 "attach timing",
@@ -118,8 +118,6 @@ public final class AttachmentService: Sendable {
                     "attachment": "\(record.id)", "journal_begin_us": "\(Self.microseconds(journaled - started))",
                     "connector_us": "\(Self.microseconds(connected - journaled))", "journal_finish_us": "\(Self.microseconds(ContinuousClock.now - connected))",
                 ])
-            record.state = .attached
-            record.health = .healthy
             try failpoints.hit(.attachRecorded)
             logger.info(
                 "attach finished",
@@ -148,8 +146,7 @@ public final class AttachmentService: Sendable {
 
     /// Detaches by attachment id or by volume id. Nothing attached is not an error.
     func detach(_ reference: String, force: Bool) async throws -> [String] {
-        let candidates = try await resolve(reference)
-        guard let volumeID = candidates.first?.volumeID else { return [] }
+        guard let volumeID = try await journal.volumeID(of: reference) else { return [] }
         return try await locks.withLock(volumeID) {
             var detached: [String] = []
             // Re-read under the lock: another request may have changed it meanwhile.
@@ -204,6 +201,11 @@ public final class AttachmentService: Sendable {
             return try await self.show(record.id)
         }
     }
+
+    /// How long the list shows a look at an unchanged attachment before looking again: polling
+    /// clients cost one round of looks per this, whatever their number; a change on the host
+    /// that the journal does not know of shows within it (`tether show` always looks).
+    static let listFreshness: Duration = .seconds(2)
 
     func list() async throws -> [AttachmentRecord] {
         try await journal.attachments()
@@ -288,28 +290,8 @@ public final class AttachmentService: Sendable {
         }
     }
 
-    /// Gives `attached`'s disk XML a target no other attachment of this node uses, and keeps it
-    /// reserved while `journal` records the attachment.
-    private func withDiskTarget(for attached: inout AttachedVolume, journal: (AttachedVolume) async throws -> Void) async throws {
-        let xml = attached.diskXML
-        guard let bus = DiskTarget.of(xml)?.bus else {
-            return try await journal(attached)
-        }
-        let used = Set(try await self.journal.diskXMLs().compactMap { DiskTarget.of($0).flatMap { DiskTarget.index(of: $0.device) } })
-        let index = try await targets.reserve(avoiding: used)
-        attached.diskXML = DiskTarget(device: DiskTarget.name(index: index, bus: bus), bus: bus).rewrite(xml)
-        do {
-            try await journal(attached)
-            await targets.release(index)
-        } catch {
-            await targets.release(index)
-            throw error
-        }
-    }
-
     func resolve(_ reference: String) async throws -> [AttachmentRecord] {
-        if let record = try await journal.attachment(id: reference) { return [record] }
-        return try await journal.attachments(volume: reference)
+        try await journal.attachments(reference: reference)
     }
 
     static func microseconds(_ duration: Duration) -> Int64 {

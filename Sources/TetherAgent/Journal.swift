@@ -6,6 +6,8 @@ import TetherCore
 /// SQLite through GRDB; every intent is committed before its side effects start.
 final class Journal: Sendable {
     let writer: any DatabaseWriter
+    /// Counts committed transactions that changed the attachment table (`attachmentGeneration`).
+    private let attachmentChanges = AttachmentChangeCounter()
 
     /// Opens (and migrates) the journal at `directory/journal.sqlite`, private to root: the
     /// directory 0700 and the database files 0600, set through `host`.
@@ -35,6 +37,7 @@ final class Journal: Sendable {
         try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         writer = pool
         try Self.migrator.migrate(writer)
+        writer.add(transactionObserver: attachmentChanges, extent: .databaseLifetime)
     }
 
     /// SQLite's `synchronous` level of the writer connection (2 is FULL).
@@ -46,7 +49,12 @@ final class Journal: Sendable {
     init() throws {
         writer = try DatabaseQueue()
         try Self.migrator.migrate(writer)
+        writer.add(transactionObserver: attachmentChanges, extent: .databaseLifetime)
     }
+
+    /// Grows with every committed change to the attachment table, by any method: a list read
+    /// after a generation was taken is as new as that generation at least.
+    var attachmentGeneration: Int { attachmentChanges.generation }
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -204,8 +212,27 @@ final class Journal: Sendable {
         }
     }
 
+    /// The volume of the attachment `reference` names (an attachment id, else a volume id), from
+    /// that column alone: what a detach locks before it reads the rows under the lock.
+    func volumeID(of reference: String) async throws -> String? {
+        try await writer.read { db in
+            if let volumeID = try String.fetchOne(db, sql: "SELECT volumeID FROM attachment WHERE id = ?", arguments: [reference]) {
+                return volumeID
+            }
+            return try String.fetchOne(db, sql: "SELECT volumeID FROM attachment WHERE volumeID = ? LIMIT 1", arguments: [reference])
+        }
+    }
+
     func attachment(id: String) async throws -> AttachmentRecord? {
         try await writer.read { db in try AttachmentRecord.fetchOne(db, key: id) }
+    }
+
+    /// The attachment with id `reference`, else the attachments of volume `reference`: one read.
+    func attachments(reference: String) async throws -> [AttachmentRecord] {
+        try await writer.read { db in
+            if let record = try AttachmentRecord.fetchOne(db, key: reference) { return [record] }
+            return try AttachmentRecord.filter(AttachmentRecord.Columns.volumeID == reference).order(AttachmentRecord.Columns.createdAt).fetchAll(db)
+        }
     }
 
     func attachments(volume: String) async throws -> [AttachmentRecord] {
@@ -220,6 +247,43 @@ final class Journal: Sendable {
             try record.insert(db)
             try IntentRecord(id: record.id, kind: .attach, volumeID: record.volumeID, attachmentID: record.id, createdAt: record.createdAt).insert(db)
         }
+    }
+
+    /// Records a new attachment as attached, with the result the caller holds, and drops its
+    /// intent: one transaction, and no read of the row the caller wrote itself (`beginAttach`;
+    /// under the volume's lock, nothing else writes an attaching row). A disk XML gets a target
+    /// no other attachment uses, chosen inside the same transaction, so two attaches that finish
+    /// together cannot take the same one. Answers the record as journaled.
+    func finishNewAttach(_ record: AttachmentRecord, result: AttachedVolume) async throws -> AttachmentRecord {
+        try await writer.write { db in
+            var record = record
+            var result = result
+            if let bus = DiskTarget.of(result.diskXML)?.bus {
+                let used = Set(try Self.diskTargetsInUse(db).compactMap(DiskTarget.index(of:)))
+                guard let index = (DiskTarget.firstIndex...DiskTarget.lastIndex).first(where: { !used.contains($0) }) else {
+                    throw TetherError(.conflict, "every disk target from vdb to vdzz is taken by an attachment of this node", hint: "detach volumes that are no longer used")
+                }
+                result.diskXML = DiskTarget(device: DiskTarget.name(index: index, bus: bus), bus: bus).rewrite(result.diskXML)
+            }
+            record.state = .attached
+            record.result = result
+            record.updatedAt = Self.now()
+            record.health = .healthy
+            record.problems = []
+            record.checkedAt = Self.preciseNow()
+            record.lastError = nil
+            try record.update(db)
+            _ = try IntentRecord.deleteOne(db, key: record.id)
+            return record
+        }
+    }
+
+    /// The disk target devices (`vdb`, …) the journaled attachments' disk XMLs name. Reads only
+    /// that field of each result; a result that is not JSON (the doctor reports it) names none.
+    static func diskTargetsInUse(_ db: Database) throws -> [String] {
+        try String.fetchAll(
+            db, sql: "SELECT json_extract(result, '$.diskXML') FROM attachment WHERE result IS NOT NULL AND json_valid(result) AND json_extract(result, '$.diskXML') IS NOT NULL"
+        ).compactMap { DiskTarget.of($0)?.device }
     }
 
     /// - Parameter keepingStatus: an extend: the status and problems the last look found stay.
@@ -288,11 +352,12 @@ final class Journal: Sendable {
 
     func beginDetach(id: String) async throws {
         try await writer.write { db in
-            guard var record = try AttachmentRecord.fetchOne(db, key: id) else { return }
-            record.state = .detaching
-            record.updatedAt = Self.now()
-            try record.update(db)
-            try IntentRecord(id: id, kind: .detach, volumeID: record.volumeID, attachmentID: id, createdAt: record.updatedAt).upsert(db)
+            // Two columns change: the row's JSON columns are neither decoded nor written again.
+            guard let volumeID = try String.fetchOne(db, sql: "SELECT volumeID FROM attachment WHERE id = ?", arguments: [id]) else { return }
+            let now = Self.now()
+            try db.execute(
+                sql: "UPDATE attachment SET state = ?, updatedAt = ? WHERE id = ?", arguments: [AttachmentRecord.State.detaching.rawValue, now, id])
+            try IntentRecord(id: id, kind: .detach, volumeID: volumeID, attachmentID: id, createdAt: now).upsert(db)
         }
     }
 
@@ -310,7 +375,9 @@ final class Journal: Sendable {
     /// a known volume, and its hook claim goes with it, in the same transaction.
     func finishDetach(id: String) async throws {
         try await writer.write { db in
-            if let record = try AttachmentRecord.fetchOne(db, key: id), record.mode == .kernel {
+            // Only a kernel-mode row is read whole (for its connection_info).
+            let mode = try String.fetchOne(db, sql: "SELECT mode FROM attachment WHERE id = ?", arguments: [id])
+            if mode == AttachMode.kernel.rawValue, let record = try AttachmentRecord.fetchOne(db, key: id) {
                 try KnownVolumeRecord(volumeID: record.volumeID, connectionInfo: record.connectionInfo, updatedAt: Self.now()).upsert(db)
             }
             _ = try HookClaimRecord.deleteOne(db, key: id)

@@ -35,9 +35,7 @@ struct Routes {
             let (record, created) = try await self.attachments.attach(body, peer: APIPeer.of(request))
             return try JSONBody.response(try Self.body(record), status: created ? .created : .ok)
         }
-        v1.get("attachments") { _, _ in
-            try JSONBody.response(AttachmentList(attachments: try await self.attachments.listChecked().map(Self.body)))
-        }
+        v1.get("attachments") { _, _ in try await self.attachmentList() }
         v1.get("attachments/:ref") { _, context in
             try JSONBody.response(try Self.body(try await self.attachments.showChecked(try Self.parameter("ref", context))))
         }
@@ -153,6 +151,27 @@ struct Routes {
         let text = stats.prometheus(
             attachments: counts.attachments, exports: counts.exports, statuses: statuses, orphans: reconciler.lastReport.map { $0.orphans.filter { !$0.removed }.count })
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// GET /v1/attachments: every attachment, looked at (`AttachmentService.listChecked`).
+    func attachmentList() async throws -> Response {
+        let body = try Self.listBody(try await attachments.listShown(), cache: attachments.listCache)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The `AttachmentList` of `shown`, byte for byte as `JSONBody.encode` writes it, put
+    /// together from each row's JSON (encoded again only when what it shows changed).
+    static func listBody(_ shown: [AttachmentListCache.Shown], cache: AttachmentListCache) throws -> ByteBuffer {
+        let parts = try cache.json(shown) { try JSONBody.encode(body($0), finalNewline: false) }
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(parts.reduce(32) { $0 + $1.count + 1 })
+        buffer.writeString(#"{"attachments":["#)
+        for (index, part) in parts.enumerated() {
+            if index > 0 { buffer.writeString(",") }
+            buffer.writeBytes(part)
+        }
+        buffer.writeString("]}\n")
+        return buffer
     }
 
     /// A boolean query parameter (true, false, 1, 0), nil when absent.

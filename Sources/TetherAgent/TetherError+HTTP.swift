@@ -142,12 +142,13 @@ enum JSONBody {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encode(value))))
     }
 
-    /// Sorted keys and a final newline, as every answer of the agent.
-    static func encode<Value: Encodable>(_ value: Value) throws -> Data {
+    /// Sorted keys and a final newline, as every answer of the agent; without the newline for
+    /// a part of an answer (an element of a list put together from cached parts).
+    static func encode<Value: Encodable>(_ value: Value, finalNewline: Bool = true) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bytes = try encoder.encode(value)
-        bytes.append(0x0a)
+        if finalNewline { bytes.append(0x0a) }
         return bytes
     }
 

@@ -1,8 +1,18 @@
+import Synchronization
+
 /// Per-volume locks: requests for one volume queue in arrival order; different volumes run in
 /// parallel. There is no host-wide lock.
-public actor VolumeLocks {
-    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
-    private var held: Set<String> = []
+///
+/// A mutex around the table, not an actor: taking a free lock and handing one over are a few
+/// set operations, and a request should not hop to an actor's executor and back twice for them.
+/// Continuations are resumed outside the mutex.
+public final class VolumeLocks: Sendable {
+    private struct State {
+        var held: Set<String> = []
+        var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
@@ -19,20 +29,29 @@ public actor VolumeLocks {
     }
 
     private func acquire(_ volume: String) async {
-        if held.insert(volume).inserted { return }
+        if state.withLock({ $0.held.insert(volume).inserted }) { return }
         await withCheckedContinuation { continuation in
-            waiters[volume, default: []].append(continuation)
+            // Released since the first try: take it now, or queue.
+            let taken = state.withLock { state in
+                if state.held.insert(volume).inserted { return true }
+                state.waiters[volume, default: []].append(continuation)
+                return false
+            }
+            if taken { continuation.resume() }
         }
     }
 
     private func release(_ volume: String) {
-        if var queue = waiters[volume], !queue.isEmpty {
-            // Hand the lock straight to the next waiter: it stays held.
+        // Hand the lock straight to the next waiter: it stays held.
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard var queue = state.waiters[volume], !queue.isEmpty else {
+                state.held.remove(volume)
+                return nil
+            }
             let next = queue.removeFirst()
-            waiters[volume] = queue.isEmpty ? nil : queue
-            next.resume()
-        } else {
-            held.remove(volume)
+            state.waiters[volume] = queue.isEmpty ? nil : queue
+            return next
         }
+        next?.resume()
     }
 }

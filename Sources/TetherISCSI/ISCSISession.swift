@@ -73,6 +73,30 @@ public final class ISCSISession: @unchecked Sendable {
         }
     }
 
+    /// Logs in to `target` on `portal`, sends REPORT LUNS, INQUIRY VPD 0x83 and READ CAPACITY(16)
+    /// for `lun` at once, and closes: the whole look in one job on the session's queue (one
+    /// thread hop, one round trip for the three commands), as the network connector's attach needs.
+    public static func probe(
+        portal: Portal, target: String, initiator: String, lun: Int, chap: CHAPCredentials?, mutualCHAP: CHAPCredentials? = nil,
+        timeouts: ISCSITimeouts = ISCSITimeouts()
+    ) async throws -> LUNProbe {
+        let lun32 = try cLUN(lun)
+        let session = try makeSession(portal: portal, target: target, initiator: initiator, chap: chap, mutualCHAP: mutualCHAP, discovery: false, timeouts: timeouts)
+        return try await session.perform { session in
+            defer { session.closeOnQueue() }
+            try session.connectAndLogin()
+            let results = try session.scsiBatchOnQueue([
+                ("REPORT LUNS", { context, callback, box in iscsi_reportluns_task(context, 0, 4096, callback, box) }),
+                ("INQUIRY VPD 0x83", { context, callback, box in iscsi_inquiry_task(context, lun32, 1, 0x83, 255, callback, box) }),
+                ("READ CAPACITY(16)", { context, callback, box in iscsi_readcapacity16_task(context, lun32, callback, box) }),
+            ])
+            let what = "\(portal) \(target) lun \(lun)"
+            return LUNProbe(
+                luns: SCSIData.reportedLUNs(try results[0].get()), vpd83: results[1],
+                capacity: results[2].flatMap { data in Result { try capacity(data, of: what) }.mapError { $0 as? TetherError ?? TetherError(.iscsiCommandFailed, "\($0)") } })
+        }
+    }
+
     private func discoverOnQueue() async throws -> [DiscoveredTarget] {
         try await perform { session in
             try session.connectAndLogin()
@@ -121,14 +145,19 @@ public final class ISCSISession: @unchecked Sendable {
         let data = try await scsi("READ CAPACITY(16)") { context, callback, box in
             iscsi_readcapacity16_task(context, lun32, callback, box)
         }
+        return try Self.capacity(data, of: "\(portal) \(target) lun \(lun)")
+    }
+
+    /// Size in bytes and block length from READ CAPACITY(16) data of `what`.
+    static func capacity(_ data: [UInt8], of what: String) throws -> (bytes: UInt64, blockLength: UInt32) {
         guard let capacity = SCSIData.capacity16(data) else {
-            throw TetherError(.iscsiCommandFailed, "READ CAPACITY(16) on \(portal) \(target) lun \(lun) returned \(data.count) bytes")
+            throw TetherError(.iscsiCommandFailed, "READ CAPACITY(16) on \(what) returned \(data.count) bytes")
         }
         // The target's numbers: checked, since a LUN claiming 2^64 blocks must not trap the agent.
         let (blocks, wrapped) = capacity.lastLBA.addingReportingOverflow(1)
         let (bytes, overflow) = blocks.multipliedReportingOverflow(by: UInt64(capacity.blockLength))
         guard !wrapped, !overflow else {
-            throw TetherError(.iscsiCommandFailed, "READ CAPACITY(16) on \(portal) \(target) lun \(lun) reports more than 2^64 bytes")
+            throw TetherError(.iscsiCommandFailed, "READ CAPACITY(16) on \(what) reports more than 2^64 bytes")
         }
         return (bytes, capacity.blockLength)
     }
@@ -247,29 +276,79 @@ public final class ISCSISession: @unchecked Sendable {
         _ what: String,
         _ start: (OpaquePointer, iscsi_command_cb, UnsafeMutableRawPointer) -> UnsafeMutablePointer<scsi_task>?
     ) throws -> [UInt8] {
-        let session = self
-        do {
-            var bytes: [UInt8] = []
-            var failure: (any Error)?
-            try session.call(what, limit: session.timeouts.command, start: { context, callback, box in
-                start(context, callback, box) == nil ? -1 : 0
-            }, extract: { status, data in
-                guard let task = data?.assumingMemoryBound(to: scsi_task.self) else { return }
-                defer { scsi_free_scsi_task(task) }
-                if status == Int32(SCSI_STATUS_GOOD.rawValue) {
-                    let datain = task.pointee.datain
-                    if let pointer = datain.data, datain.size > 0 {
-                        bytes = Array(UnsafeBufferPointer(start: pointer, count: Int(datain.size)))
-                    }
-                } else if status == Int32(SCSI_STATUS_CHECK_CONDITION.rawValue) {
-                    let key = String(cString: scsi_sense_key_str(Int32(task.pointee.sense.key.rawValue)))
-                    let ascq = String(cString: scsi_sense_ascq_str(task.pointee.sense.ascq))
-                    let error = TetherError(.iscsiCommandFailed, "\(what) on \(session.portal) \(session.target) failed: \(key) / \(ascq)")
-                    failure = task.pointee.sense.key == SCSI_SENSE_UNIT_ATTENTION ? UnitAttention(failure: error) : error
+        let slot = SCSIOutcome()
+        try call(what, limit: timeouts.command, start: { context, callback, box in
+            start(context, callback, box) == nil ? -1 : 0
+        }, extract: scsiExtract(what, into: slot))
+        if let unitAttention = slot.unitAttention { throw UnitAttention(failure: unitAttention) }
+        if let failure = slot.failure { throw failure }
+        return slot.bytes
+    }
+
+    /// Sends every command at once and services the context until all have answered, under one
+    /// deadline. Each command's own outcome comes back (a missing LUN fails INQUIRY but the caller
+    /// reports it from REPORT LUNS); a broken connection or the deadline throws. A command
+    /// answered UNIT ATTENTION is sent again, as `scsiOnQueue` does.
+    private func scsiBatchOnQueue(
+        _ commands: [(what: String, start: (OpaquePointer, iscsi_command_cb, UnsafeMutableRawPointer) -> UnsafeMutablePointer<scsi_task>?)]
+    ) throws -> [Result<[UInt8], TetherError>] {
+        var results = [Result<[UInt8], TetherError>?](repeating: nil, count: commands.count)
+        var attempt = 0
+        while true {
+            let open = results.indices.filter { results[$0] == nil }
+            if open.isEmpty { break }
+            attempt += 1
+            let slots = open.map { _ in SCSIOutcome() }
+            var boxes: [Completion] = []
+            for (slot, index) in zip(slots, open) {
+                let (what, start) = commands[index]
+                boxes.append(try startCall(what, start: { context, callback, box in start(context, callback, box) == nil ? -1 : 0 }, extract: scsiExtract(what, into: slot)))
+            }
+            try service(until: boxes, what: commands[open[0]].what, limit: timeouts.command)
+            for ((slot, index), box) in zip(zip(slots, open), boxes) {
+                let what = commands[index].what
+                if box.status != Int32(SCSI_STATUS_GOOD.rawValue), box.status != Int32(SCSI_STATUS_CHECK_CONDITION.rawValue) {
+                    results[index] = .failure(classify(what, status: box.status))
+                } else if let unitAttention = slot.unitAttention {
+                    if attempt >= 4 { results[index] = .failure(unitAttention) }
+                } else if let failure = slot.failure {
+                    results[index] = .failure(failure)
+                } else {
+                    results[index] = .success(slot.bytes)
                 }
-            })
-            if let failure { throw failure }
-            return bytes
+            }
+        }
+        return results.compactMap { $0 }
+    }
+
+    /// What one pipelined SCSI command's callback found.
+    private final class SCSIOutcome {
+        var bytes: [UInt8] = []
+        var failure: TetherError?
+        var unitAttention: TetherError?
+    }
+
+    /// The callback body of a SCSI command: copies the data in, or names the sense.
+    private func scsiExtract(_ what: String, into slot: SCSIOutcome) -> (Int32, UnsafeMutableRawPointer?) -> Void {
+        let portal = portal, target = target
+        return { status, data in
+            guard let task = data?.assumingMemoryBound(to: scsi_task.self) else { return }
+            defer { scsi_free_scsi_task(task) }
+            if status == Int32(SCSI_STATUS_GOOD.rawValue) {
+                let datain = task.pointee.datain
+                if let pointer = datain.data, datain.size > 0 {
+                    slot.bytes = Array(UnsafeBufferPointer(start: pointer, count: Int(datain.size)))
+                }
+            } else if status == Int32(SCSI_STATUS_CHECK_CONDITION.rawValue) {
+                let key = String(cString: scsi_sense_key_str(Int32(task.pointee.sense.key.rawValue)))
+                let ascq = String(cString: scsi_sense_ascq_str(task.pointee.sense.ascq))
+                let error = TetherError(.iscsiCommandFailed, "\(what) on \(portal) \(target) failed: \(key) / \(ascq)")
+                if task.pointee.sense.key == SCSI_SENSE_UNIT_ATTENTION {
+                    slot.unitAttention = error
+                } else {
+                    slot.failure = error
+                }
+            }
         }
     }
 
@@ -289,6 +368,19 @@ public final class ISCSISession: @unchecked Sendable {
         start: (OpaquePointer, iscsi_command_cb, UnsafeMutableRawPointer) -> Int32,
         extract: @escaping (Int32, UnsafeMutableRawPointer?) -> Void
     ) throws {
+        let box = try startCall(what, start: start, extract: extract)
+        try service(until: [box], what: what, limit: limit)
+        if box.status != Int32(SCSI_STATUS_GOOD.rawValue), box.status != Int32(SCSI_STATUS_CHECK_CONDITION.rawValue) {
+            throw classify(what, status: box.status)
+        }
+    }
+
+    /// Starts one async libiscsi operation; its callback runs while the context is serviced.
+    private func startCall(
+        _ what: String,
+        start: (OpaquePointer, iscsi_command_cb, UnsafeMutableRawPointer) -> Int32,
+        extract: @escaping (Int32, UnsafeMutableRawPointer?) -> Void
+    ) throws -> Completion {
         let box = Completion(extract: extract)
         // Kept until the context is destroyed: libiscsi may call back late (a connect callback
         // also fires on teardown; cancelled tasks fire on destroy).
@@ -297,8 +389,13 @@ public final class ISCSISession: @unchecked Sendable {
         guard start(context, completionCallback, unmanaged) == 0 else {
             throw classify(what, status: Int32(SCSI_STATUS_ERROR.rawValue))
         }
+        return box
+    }
+
+    /// Services the context until every call in `boxes` has called back, or the deadline passed.
+    private func service(until boxes: [Completion], what: String, limit: Duration) throws {
         let deadline = ContinuousClock.now.advanced(by: limit)
-        while !box.done {
+        while !boxes.allSatisfy(\.done) {
             let remaining = ContinuousClock.now.duration(to: deadline)
             if remaining <= .zero {
                 closeOnQueue()
@@ -310,12 +407,9 @@ public final class ISCSISession: @unchecked Sendable {
             if ready < 0, errno != EINTR {
                 throw TetherError(.iscsiCommandFailed, "\(what): poll failed with errno \(errno)")
             }
-            if iscsi_service(context, Int32(descriptor.revents)) < 0, !box.done {
+            if iscsi_service(context, Int32(descriptor.revents)) < 0, !boxes.allSatisfy(\.done) {
                 throw classify(what, status: Int32(SCSI_STATUS_ERROR.rawValue))
             }
-        }
-        if box.status != Int32(SCSI_STATUS_GOOD.rawValue), box.status != Int32(SCSI_STATUS_CHECK_CONDITION.rawValue) {
-            throw classify(what, status: box.status)
         }
     }
 

@@ -133,27 +133,25 @@ public struct NetworkISCSIConnector: Connector {
         return probes
     }
 
+    /// One session per path: login, the three commands at once, close (`ISCSISession.probe`).
     func probe(_ path: ISCSIPath, initiator: String, info: ISCSIConnectionData) async throws -> (wwid: String, size: UInt64, blockLength: UInt32) {
-        let session = try await ISCSISession.login(
-            portal: path.portal, target: path.iqn, initiator: initiator, chap: info.chap, mutualCHAP: info.mutualCHAP, timeouts: timeouts)
-        do {
-            let luns = try await session.reportLUNs()
-            guard luns.contains(path.lun) else {
-                throw TetherError(
-                    .iscsiLUNNotFound, "LUN \(path.lun) is not on \(path.iqn) at \(path.portal) (it reports \(luns.map(String.init).joined(separator: ", ")))",
-                    hint: "check target_lun in connection_info")
-            }
-            let vpd = try await session.inquiryVPD(lun: path.lun, page: 0x83)
-            guard let wwid = SCSIData.wwid(vpd83: vpd) else {
-                throw TetherError(.iscsiCommandFailed, "LUN \(path.lun) of \(path.iqn) reports no device identifier in VPD 0x83", hint: "give the LUN a unit serial or NAA id on the target")
-            }
-            let capacity = try await session.readCapacity(lun: path.lun)
-            await session.close()
-            return (wwid, capacity.bytes, capacity.blockLength)
-        } catch {
-            await session.close()
-            throw error
+        let found = try await ISCSISession.probe(
+            portal: path.portal, target: path.iqn, initiator: initiator, lun: path.lun, chap: info.chap, mutualCHAP: info.mutualCHAP, timeouts: timeouts)
+        return try Self.check(found, path: path)
+    }
+
+    /// What a probe must show: the LUN among those reported, a device identifier, a size.
+    static func check(_ found: LUNProbe, path: ISCSIPath) throws -> (wwid: String, size: UInt64, blockLength: UInt32) {
+        guard found.luns.contains(path.lun) else {
+            throw TetherError(
+                .iscsiLUNNotFound, "LUN \(path.lun) is not on \(path.iqn) at \(path.portal) (it reports \(found.luns.map(String.init).joined(separator: ", ")))",
+                hint: "check target_lun in connection_info")
         }
+        guard let wwid = SCSIData.wwid(vpd83: try found.vpd83.get()) else {
+            throw TetherError(.iscsiCommandFailed, "LUN \(path.lun) of \(path.iqn) reports no device identifier in VPD 0x83", hint: "give the LUN a unit serial or NAA id on the target")
+        }
+        let capacity = try found.capacity.get()
+        return (wwid, capacity.bytes, capacity.blockLength)
     }
 
     /// The healthy path to hand to QEMU, after checking that all healthy paths are one LUN.
