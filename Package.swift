@@ -37,7 +37,12 @@ let package = Package(
         .systemLibrary(name: "CISCSI", pkgConfig: "libiscsi", providers: [.apt(["libiscsi-dev"])]),
         .systemLibrary(name: "CRBD", providers: [.apt(["librbd-dev", "librados-dev"])]),
         .systemLibrary(name: "CUDev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
-        .systemLibrary(name: "CVirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        // No pkgConfig: its `-lvirt` would link libvirt, which CVirtLoader loads on first use.
+        .systemLibrary(name: "CVirt", providers: [.apt(["libvirt-dev"])]),
+        // librados/librbd and libvirt loaded on first use (dlopen), so a node that uses neither
+        // does not carry them: the functions the Swift modules call, forwarded (issue #17).
+        .target(name: "CRBDLoader"),
+        .target(name: "CVirtLoader"),
 
         .target(
             name: "TetherCore",
@@ -70,12 +75,12 @@ let package = Package(
         ),
         .target(
             name: "TetherRBD",
-            dependencies: ["TetherCore", "TetherCeph", "CRBD", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TetherCore", "TetherCeph", "CRBD", "CRBDLoader", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TetherLibvirt",
-            dependencies: ["TetherCore", "CVirt"],
+            dependencies: ["TetherCore", "CVirt", "CVirtLoader"],
             swiftSettings: swiftSettings
         ),
         .target(
