@@ -59,7 +59,7 @@ report() {
         /^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6) ? $6 : "[anon]"; sub(".*/", "", name); next}
         /^Rss:/ {rss[name] += $2} /^Private_(Clean|Dirty):/ {priv[name] += $2}
         END {for (n in rss) if (rss[n] > 0) printf "  %7d kB rss %7d kB private  %s\n", rss[n], priv[n], n}' \
-        "/proc/$PID/smaps" | sort -rn | head -n "$TOP"
+        "/proc/$PID/smaps" | sort -rn | awk -v top="$TOP" 'NR <= top' # reads all: no SIGPIPE under pipefail
 }
 report idle
 if [ "$CYCLES" -gt 0 ]; then
