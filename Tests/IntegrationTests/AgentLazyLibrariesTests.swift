@@ -7,7 +7,7 @@ import TetherTesting
 import Testing
 
 /// The built tetherd loads librados/librbd (CRBDLoader) and libvirt (CVirtLoader) on first use:
-/// a node that uses neither does not carry their ~15 MB of RSS (issue #17), and the first RBD
+/// a node that uses neither does not carry their ~25 MB of RSS (issue #17), and the first RBD
 /// attach loads them and works.
 @Suite(.tags(.integration), .timeLimit(.minutes(2)))
 struct AgentLazyLibrariesTests {
