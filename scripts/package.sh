@@ -77,11 +77,20 @@ put 0644 "$STAGE/tether.fish" /usr/share/fish/vendor_completions.d/tether.fish
 put 0644 packaging/debian/copyright /usr/share/doc/tether/copyright
 
 # Depends: the Debian packages that hold the shared libraries the binaries load directly (their
-# DT_NEEDED entries, found where ldd resolves them); what those libraries need, their packages need.
-depends=$(for binary in "$PKG/usr/sbin/tetherd" "$PKG/usr/bin/tether"; do
+# DT_NEEDED entries, found where ldd resolves them) and those tetherd loads on first use (dlopen:
+# CRBDLoader, CVirtLoader); what those libraries need, their packages need.
+DLOPENED="librbd.so.1 libvirt.so.0"
+depends=$({
+    for binary in "$PKG/usr/sbin/tetherd" "$PKG/usr/bin/tether"; do
         needed=$(objdump -p "$binary" | awk '/NEEDED/ {print $2}')
         ldd "$binary" | awk -v needed=" $(echo $needed) " '$2 == "=>" && index(needed, " " $1 " ") {print $3}'
-    done | sort -u |
+    done
+    for soname in $DLOPENED; do
+        path=$(/sbin/ldconfig -p | awk -v soname="$soname" '$1 == soname && /x86-64/ {print $NF; exit}')
+        [ -n "$path" ] || { log "$soname (loaded by tetherd on first use) is not installed"; exit 1; }
+        echo "$path"
+    done
+    } | sort -u |
     while read -r lib; do dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib"; done |
     cut -d: -f1 | sort -u |
     while read -r p; do echo "$p (>= $(dpkg-query -W -f='${Version}' "$p" | sed 's/-[^-]*$//'))"; done |

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import TetherAgent
 
 #if canImport(Glibc)
@@ -27,6 +28,7 @@ struct Tetherd: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        Self.capThreads()
         // Everything the agent creates (journal, secret files) is private unless made wider on purpose.
         umask(0o077)
         var configuration: AgentConfiguration
@@ -54,6 +56,22 @@ struct Tetherd: AsyncParsableCommand {
         } catch {
             logger.critical("tetherd failed", metadata: ["error": "\(error)"])
             throw ExitCode(1)
+        }
+    }
+
+    /// Caps swift-nio's singleton event loops and blocking pool, which default to one thread per
+    /// core. They serve one unix socket (and a few TLS peers) here: on a hypervisor with 100 cores
+    /// they would be 100 threads each, every one with its stack and, once it allocates, its own
+    /// malloc arena (issue #17). NIO's environment variables still decide when set. This must run
+    /// before anything uses the singletons.
+    static func capThreads() {
+        let environment = ProcessInfo.processInfo.environment
+        let threads = min(System.coreCount, 4)
+        if environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil {
+            NIOSingletons.groupLoopCountSuggestion = threads
+        }
+        if environment["NIO_SINGLETON_BLOCKING_POOL_THREAD_COUNT"] == nil {
+            NIOSingletons.blockingPoolThreadCountSuggestion = threads
         }
     }
 }
