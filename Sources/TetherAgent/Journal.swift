@@ -261,7 +261,7 @@ final class Journal: Sendable {
             if let bus = DiskTarget.of(result.diskXML)?.bus {
                 let used = Set(try Self.diskTargetsInUse(db).compactMap(DiskTarget.index(of:)))
                 guard let index = (DiskTarget.firstIndex...DiskTarget.lastIndex).first(where: { !used.contains($0) }) else {
-                    throw TetherError(.conflict, "every disk target from vdb to vdzz is taken by an attachment of this node", hint: "detach volumes that are no longer used")
+                    throw TetherError(.conflict, "every disk target from vdb to vdzzz is taken by an attachment of this node", hint: "detach volumes that are no longer used")
                 }
                 result.diskXML = DiskTarget(device: DiskTarget.name(index: index, bus: bus), bus: bus).rewrite(result.diskXML)
             }

@@ -27,8 +27,10 @@ public struct DiskTarget: Sendable, Hashable {
 
     /// The first index handed out: `vda` is left to the domain's root disk.
     public static let firstIndex = 1
-    /// `vdzz`: libvirt accepts more, no hypervisor needs them.
-    public static let lastIndex = 26 + 26 * 26 - 1
+    /// `vdzzz`: names are node-wide (one per attachment), so two letters (701 names) would cap a
+    /// node at 701 attachments with disk XML; libvirt and Linux name disks with any number of
+    /// letters (`virDiskNameToIndex`, `vdaaa` after `vdzz`).
+    public static let lastIndex = 26 + 26 * 26 + 26 * 26 * 26 - 1
 
     /// libvirt's disk naming: index 0 is `a`, 25 `z`, 26 `aa`, … (`virDiskNameToIndex`).
     public static func name(index: Int, bus: Bus = .virtio) -> String {
@@ -45,13 +47,13 @@ public struct DiskTarget: Sendable, Hashable {
     public static func index(of device: String) -> Int? {
         guard let prefix = ["vd", "sd", "hd", "xvd"].first(where: { device.hasPrefix($0) }) else { return nil }
         let letters = device.dropFirst(prefix.count).unicodeScalars
-        guard (1...2).contains(letters.count), letters.allSatisfy({ ("a"..."z").contains($0) }) else { return nil }
+        guard (1...3).contains(letters.count), letters.allSatisfy({ ("a"..."z").contains($0) }) else { return nil }
         var index = 0
         for letter in letters { index = index * 26 + Int(letter.value - 0x61) + 1 }
         return index - 1
     }
 
-    /// Whether `device` is a name libvirt accepts for a disk target (1-2 letters after the prefix).
+    /// Whether `device` is a name libvirt accepts for a disk target (1-3 letters after the prefix).
     public static func isValid(_ device: String) -> Bool { index(of: device) != nil }
 
     /// The target of a Tether disk XML.

@@ -18,7 +18,7 @@ extension Tether {
         @Argument(help: "An attachment id or a volume id.")
         var ref: String
 
-        @Option(help: "The guest's device name instead of the agent's (vdX, sdX or hdX, 1-2 letters).")
+        @Option(help: "The guest's device name instead of the agent's (vdX, sdX or hdX, 1-3 letters).")
         var target: String?
 
         @Option(help: "The disk's bus: \(DiskTarget.Bus.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -31,7 +31,7 @@ extension Tether {
             try global.check {
                 if let target, !DiskTarget.isValid(target) {
                     throw TetherError.invalidField(
-                        "--target", "'\(target)' is not a disk target name", hint: "use vd, sd or hd followed by 1-2 letters, e.g. vdc")
+                        "--target", "'\(target)' is not a disk target name", hint: "use vd, sd or hd followed by 1-3 letters, e.g. vdc")
                 }
                 if let bus, DiskTarget.Bus(rawValue: bus) == nil {
                     throw TetherError.invalidField(

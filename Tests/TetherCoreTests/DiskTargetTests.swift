@@ -2,7 +2,7 @@ import TetherCore
 import Testing
 
 @Suite struct DiskTargetTests {
-    @Test(arguments: [(0, "vda"), (1, "vdb"), (25, "vdz"), (26, "vdaa"), (27, "vdab"), (701, "vdzz")])
+    @Test(arguments: [(0, "vda"), (1, "vdb"), (25, "vdz"), (26, "vdaa"), (27, "vdab"), (701, "vdzz"), (702, "vdaaa"), (18_277, "vdzzz")])
     func namesFollowLibvirt(index: Int, name: String) {
         #expect(DiskTarget.name(index: index) == name)
         #expect(DiskTarget.index(of: name) == index)
@@ -14,7 +14,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["", "vd", "vdA", "vd1", "vdaaa", "nvme0n1", "vdb'/><x", "../vdb"])
+    @Test(arguments: ["", "vd", "vdA", "vd1", "vdaaaa", "nvme0n1", "vdb'/><x", "../vdb"])
     func rejectsOtherNames(name: String) {
         #expect(!DiskTarget.isValid(name))
     }
