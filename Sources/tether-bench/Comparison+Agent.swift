@@ -6,20 +6,25 @@ import TetherCore
 extension Comparison {
     static let idleSeconds = 5
 
-    /// tetherd's memory once every attachment above is gone and it sat idle a few seconds (its two
-    /// pooled Ceph connections stay: that is its idle state after work).
-    func measureIdleMemory() async throws {
+    /// tetherd's memory at idle: `fresh`, started and idle a few seconds before any row (what a
+    /// node that has not attached yet carries: the targets); else once every attachment above is
+    /// gone and it sat idle a few seconds (its two pooled Ceph connections, its threads and
+    /// malloc's arenas from 256 attaches at once stay: its idle state after work).
+    func measureIdleMemory(fresh: Bool) async throws {
         let left = try await client.attachments()
         guard left.isEmpty else { throw TetherError(.internalError, "\(left.count) attachments left before the idle measure") }
         try await Task.sleep(for: .seconds(Self.idleSeconds))
         let memory = try ProcessFigures.memory(pid: pid)
+        let when = fresh ? "at start, before any row" : "after the rows above"
         table.add(
-            "tetherd idle RSS (after the rows above)", samples: "1/-", tether: (Self.megabytes(memory.residentKiB), "-", "-"), peer: "-",
+            "tetherd idle RSS (\(when))", samples: "1/-", tether: (Self.megabytes(memory.residentKiB), "-", "-"), peer: "-",
             ("-", "-", "-"), ratio: "-")
         table.add(
-            "tetherd idle private (Private_Clean+Dirty)", samples: "1/-", tether: (Self.megabytes(memory.privateKiB), "-", "-"), peer: "-",
+            "tetherd idle private (\(when))", samples: "1/-", tether: (Self.megabytes(memory.privateKiB), "-", "-"), peer: "-",
             ("-", "-", "-"), ratio: "-")
-        table.notes.append("idle memory: \(Self.idleSeconds) s after the last detach, VmRSS and smaps_rollup of tetherd, no attachment journaled")
+        guard fresh else { return }
+        table.notes.append(
+            "idle memory: \(Self.idleSeconds) s idle, no attachment journaled, VmRSS and Private_Clean+Private_Dirty of smaps_rollup of tetherd (this build, not stripped as the package is); the targets use the figures at start")
         table.targets.append(.init(name: "idle-private", value: Double(memory.privateKiB) / 1024, unit: " MB", goal: 10))
         table.targets.append(.init(name: "idle-rss", value: Double(memory.residentKiB) / 1024, unit: " MB", goal: 40))
     }

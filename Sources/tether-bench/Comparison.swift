@@ -83,11 +83,12 @@ final class Comparison {
     }
 
     func measure() async throws {
+        try await measureIdleMemory(fresh: true)
         try await measureISCSI()
         try await measureWarmRBD()
         try await measureColdRBD()
         try await measureParallel()
-        try await measureIdleMemory()
+        try await measureIdleMemory(fresh: false)
         try await measureManyRecords()
         table.add(
             "kernel iSCSI / multipath attach (guest)", samples: "-", tether: ("-", "-", "-"), peer: "see scripts/guest-lab.sh bench",
