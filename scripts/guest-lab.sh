@@ -325,7 +325,8 @@ base_for_run() {
 tether_archive() {
     local bindir=$1 base=$2 key out stage
     bindir=$(cd "$bindir" && pwd)
-    key=$( { echo "$base ${TETHER_GUEST_STRIP:-1}"; stat -L -c '%n %s %Y' "$bindir"/tetherd "$bindir"/tether 2>/dev/null; } |
+    # "loaded-libs": archives packed before stage_loaded_libs lack the dlopen'ed libraries.
+    key=$( { echo "$base ${TETHER_GUEST_STRIP:-1} loaded-libs"; stat -L -c '%n %s %Y' "$bindir"/tetherd "$bindir"/tether 2>/dev/null; } |
         sha256sum | cut -c1-16)
     out=$CACHE/tether-$key.cpio.zst
     if [ ! -f "$out" ] || [ ! -f "$out.mib" ]; then
@@ -358,6 +359,23 @@ stage_tether() {
         stage_libs "$bindir/$b" "$stage" "$base_files"
     done
     [ $found = 1 ] || die "no tetherd or tether in $bindir"
+    stage_loaded_libs "$stage" "$base_files"
+}
+
+# The libraries tetherd loads on first use (dlopen: CRBDLoader, CVirtLoader), which ldd does not
+# name, with what they need: without them every krbd attach in the guest fails with ELIBACC.
+stage_loaded_libs() {
+    local stage=$1 base_files=$2 soname lib dest
+    for soname in librbd.so.1 libvirt.so.0; do
+        lib=$(/sbin/ldconfig -p | awk -v n="$soname" '$1 == n && $NF ~ /^\// {print $NF; exit}')
+        if [ -z "$lib" ]; then log "warning: $soname is not installed here: tetherd in the guest cannot load it"; continue; fi
+        dest=$(readlink -f "$(dirname "$lib")")/$(basename "$lib")
+        if ! grep -qxF "$dest" "$base_files" && [ ! -e "$stage$dest" ]; then
+            mkdir -p "$stage$(dirname "$dest")"
+            cp -L "$lib" "$stage$dest"
+        fi
+        stage_libs "$lib" "$stage" "$base_files"
+    done
 }
 
 # Libraries that ELF file FILE needs, at their canonical /usr paths, into STAGE unless the base
