@@ -45,7 +45,7 @@ CONF
 
 start() {
     local dir=$1
-    mkdir -p "$dir"/{etc,lib,cache,sock,log/domains,run}
+    mkdir -p "$dir"/{etc,sysetc,lib,cache,sock,log/domains,run}
     chmod 700 "$dir"
     cp -r /etc/libvirt/. "$dir/etc/"
     if [ -n "${LIBVIRT_LAB_HOOK_TETHER:-}" ]; then install_hook "$dir"; fi
@@ -62,18 +62,19 @@ security_driver = "none"
 stdio_handler = "file"
 namespaces = [ ]
 CONF
-    # The Debian daemon exits unless user libvirt-qemu exists: a private passwd/group has it.
-    cp /etc/passwd "$dir/passwd"
-    cp /etc/group "$dir/group"
-    grep -q '^libvirt-qemu:' "$dir/passwd" || echo 'libvirt-qemu:x:64055:64055:Libvirt Qemu:/var/lib/libvirt:/usr/sbin/nologin' >>"$dir/passwd"
-    grep -q '^libvirt-qemu:' "$dir/group" || echo 'libvirt-qemu:x:64055:' >>"$dir/group"
-    grep -q '^kvm:' "$dir/group" || echo 'kvm:x:64056:' >>"$dir/group"
+    # The Debian daemon exits unless user libvirt-qemu exists, so libvirtd gets a private copy of
+    # /etc whose passwd and group have it. The whole directory is bound, not the two files: a file
+    # bound over /etc/group is detached from this namespace when anything on the host replaces
+    # /etc/group by rename (groupadd, useradd), and libvirtd then fails to find the group.
+    cp -a /etc/. "$dir/sysetc/"
+    grep -q '^libvirt-qemu:' "$dir/sysetc/passwd" || echo 'libvirt-qemu:x:64055:64055:Libvirt Qemu:/var/lib/libvirt:/usr/sbin/nologin' >>"$dir/sysetc/passwd"
+    grep -q '^libvirt-qemu:' "$dir/sysetc/group" || echo 'libvirt-qemu:x:64055:' >>"$dir/sysetc/group"
+    grep -q '^kvm:' "$dir/sysetc/group" || echo 'kvm:x:64056:' >>"$dir/sysetc/group"
     unshare --mount --propagation private -- bash -c '
         set -e
         dir=$1
+        mount --bind "$dir/sysetc" /etc
         mount --bind "$dir/etc" /etc/libvirt
-        mount --bind "$dir/passwd" /etc/passwd
-        mount --bind "$dir/group" /etc/group
         mount -t tmpfs tmpfs /run
         mkdir -p /var/lib/libvirt /var/cache/libvirt
         mount --bind "$dir/lib" /var/lib/libvirt
