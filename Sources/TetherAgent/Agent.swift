@@ -169,6 +169,9 @@ public struct Agent: Sendable {
         // At start (after a reboot the journal's attachments come back here), then every interval.
         let reconciling = Task { await reconciler.run() }
         defer { reconciling.cancel() }
+        // Stale looks of GET /v1/attachments are taken again here, not by the caller who found them.
+        let refreshingLooks = Task { await attachments.refreshLooks() }
+        defer { refreshingLooks.cancel() }
         try await group.run()
         await staging.discard()
         if let error = publishing.error { throw error }

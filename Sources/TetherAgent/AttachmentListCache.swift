@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// What `tether list` (GET /v1/attachments) answers from, so that a node with a thousand
@@ -9,7 +10,10 @@ import Synchronization
 /// - each attached row's look at the host, reused while the row keeps its version and the look
 ///   is younger than `freshness`; one caller at a time looks again at what went stale, and
 ///   callers meanwhile answer the last look (a row never looked at, or changed, anyone looks at);
-/// - the JSON of what each row shows, encoded again only when that changed.
+///   with a refresher running (`AttachmentService.refreshLooks`, started by the agent) nobody
+///   waits for stale rows: the caller that finds them answers the last looks and hands them over;
+/// - the JSON of what each row shows, encoded again only when that changed, and the whole
+///   answer, assembled again only after a row or a look changed.
 /// A mutex, not an actor: every step is dictionary work, never an await.
 final class AttachmentListCache: Sendable {
     /// How long a look at an unchanged row stands in for the host.
@@ -40,8 +44,19 @@ final class AttachmentListCache: Sendable {
         var at: ContinuousClock.Instant
     }
 
+    /// Stale rows of a snapshot, for the refresher to look at.
+    struct Refresh: Sendable {
+        var snapshot: Snapshot
+        var indices: [Int]
+    }
+
     private struct State {
         var generation = -1
+        /// Grows with every new snapshot and every stored look: what `body` is keyed by.
+        var content = 0
+        var body: (content: Int, buffer: ByteBuffer)?
+        /// Whether a refresher takes stale rows (else the caller that finds them looks).
+        var refresherRunning = false
         var snapshot = Snapshot()
         var serial = 0
         var looks: [String: Look] = [:]
@@ -56,9 +71,23 @@ final class AttachmentListCache: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Stale rows handed to the refresher; at most one hand-over waits (`refreshing` is set
+    /// from the hand-over until the refresher finishes it).
+    let refreshes: AsyncStream<Refresh>
+    private let refreshContinuation: AsyncStream<Refresh>.Continuation
 
     init(freshness: Duration) {
         self.freshness = freshness
+        (refreshes, refreshContinuation) = AsyncStream.makeStream(of: Refresh.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Marks whether a refresher takes stale rows from `refreshes`.
+    func setRefresher(running: Bool) {
+        state.withLock { state in
+            state.refresherRunning = running
+            // A hand-over the refresher did not take (it stopped) must not block callers' refreshes.
+            if !running { state.refreshing = false }
+        }
     }
 
     /// The journal's readable attachments as of `generation` or newer; `read` runs only when the
@@ -79,6 +108,7 @@ final class AttachmentListCache: Sendable {
                 }
             }
             state.generation = generation
+            state.content += 1
             state.snapshot = Snapshot(records: records, versions: versions)
             let ids = Set(records.map(\.id))
             state.looks = state.looks.filter { ids.contains($0.key) }
@@ -87,10 +117,13 @@ final class AttachmentListCache: Sendable {
         }
     }
 
-    /// Which attached rows to look at now (their indices), and whether this caller took the
-    /// refresh (then it must call `finishRefresh` when done, however it ends).
-    func due(_ snapshot: Snapshot, now: ContinuousClock.Instant = .now) -> (indices: [Int], refreshing: Bool) {
-        state.withLock { state in
+    /// Which attached rows of `snapshot` to look at: `now`, those never looked at or changed
+    /// since (the caller looks at them before answering); `stale`, those whose look is older than
+    /// `freshness`, for the one caller that took the refresh (it must call `finishRefresh` when
+    /// done, however it ends). With a refresher running, the stale rows went to it instead and
+    /// `stale` is empty.
+    func due(_ snapshot: Snapshot, now: ContinuousClock.Instant = .now) -> (now: [Int], stale: [Int]) {
+        let (unknown, stale, handOver) = state.withLock { state -> ([Int], [Int], Bool) in
             var unknown: [Int] = []
             var stale: [Int] = []
             for (index, record) in snapshot.records.enumerated() where record.state == .attached && record.result != nil {
@@ -100,10 +133,13 @@ final class AttachmentListCache: Sendable {
                 }
                 if now - look.at >= freshness { stale.append(index) }
             }
-            if stale.isEmpty || state.refreshing { return (unknown, false) }
+            if stale.isEmpty || state.refreshing { return (unknown, [], false) }
             state.refreshing = true
-            return ((unknown + stale).sorted(), true)
+            return (unknown, stale, state.refresherRunning)
         }
+        guard handOver else { return (unknown, stale) }
+        refreshContinuation.yield(Refresh(snapshot: snapshot, indices: stale))
+        return (unknown, [])
     }
 
     func finishRefresh() {
@@ -114,6 +150,7 @@ final class AttachmentListCache: Sendable {
     func store(_ shown: AttachmentRecord, lookingAt index: Int, of snapshot: Snapshot, at: ContinuousClock.Instant = .now) {
         state.withLock { state in
             let serial = state.next()
+            state.content += 1
             state.looks[shown.id] = Look(row: snapshot.versions[index], serial: serial, shown: shown, at: at)
         }
     }
@@ -129,6 +166,24 @@ final class AttachmentListCache: Sendable {
                 return Shown(record: look.shown, key: Key(row: version, look: look.serial))
             }
         }
+    }
+
+    /// The whole answer for the newest snapshot's rows as the last looks show them, from `build`
+    /// unless nothing changed since it was last built. The newest, not the caller's: a caller
+    /// whose snapshot is older must not cache old rows under new content. A ByteBuffer shares its
+    /// storage, so every caller answers the same bytes without a copy.
+    func body(build: ([Shown]) throws -> ByteBuffer) rethrows -> ByteBuffer {
+        let (cached, content, snapshot) = state.withLock { state -> (ByteBuffer?, Int, Snapshot) in
+            if let body = state.body, body.content == state.content { return (body.buffer, state.content, state.snapshot) }
+            return (nil, state.content, state.snapshot)
+        }
+        if let cached { return cached }
+        let buffer = try build(shown(snapshot))
+        state.withLock { state in
+            // A look or snapshot stored meanwhile may or may not be in `buffer`: not cached then.
+            if state.content == content { state.body = (content, buffer) }
+        }
+        return buffer
     }
 
     /// The JSON of each of `shown`, encoded by `encode` unless it was for the same key before.

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import TetherAPI
 import TetherCore
 
@@ -71,13 +72,43 @@ extension AttachmentService {
 
     /// `listChecked`, with what identifies each row's JSON in `listCache`.
     func listShown() async throws -> [AttachmentListCache.Shown] {
+        listCache.shown(try await lookedSnapshot())
+    }
+
+    /// GET /v1/attachments' answer: `build` runs only when a row or a look changed since the
+    /// last answer (`AttachmentListCache.body`).
+    func listBody(build: ([AttachmentListCache.Shown]) throws -> ByteBuffer) async throws -> ByteBuffer {
+        _ = try await lookedSnapshot()
+        return try listCache.body(build: build)
+    }
+
+    /// The journal's rows, each row never looked at (or changed since) looked at now; stale
+    /// looks go to the refresher when one runs, else this caller takes them (one at a time).
+    private func lookedSnapshot() async throws -> AttachmentListCache.Snapshot {
         let snapshot = try await listCache.snapshot(generation: journal.attachmentGeneration) { try await list() }
-        let (due, refreshing) = listCache.due(snapshot)
-        defer { if refreshing { listCache.finishRefresh() } }
-        // A few at a time: each look may run multipathd or read many sysfs files, and any member
-        // of the API group may poll the list.
+        let (now, stale) = listCache.due(snapshot)
+        defer { if !stale.isEmpty { listCache.finishRefresh() } }
+        await look(at: (now + stale).sorted(), of: snapshot)
+        return snapshot
+    }
+
+    /// Looks again at the stale rows callers hand over, until cancelled (the agent runs it while
+    /// it serves): no caller of the list waits for a look at a row it already has an answer for.
+    func refreshLooks() async {
+        listCache.setRefresher(running: true)
+        defer { listCache.setRefresher(running: false) }
+        for await refresh in listCache.refreshes {
+            await look(at: refresh.indices, of: refresh.snapshot)
+            listCache.finishRefresh()
+            if Task.isCancelled { return }
+        }
+    }
+
+    /// Looks at rows `indices` of `snapshot` a few at a time: each look may run multipathd or
+    /// read many sysfs files, and any member of the API group may poll the list.
+    private func look(at indices: [Int], of snapshot: AttachmentListCache.Snapshot) async {
         await withTaskGroup(of: Void.self) { group in
-            for (position, index) in due.enumerated() {
+            for (position, index) in indices.enumerated() {
                 if position >= Self.parallelLooks { _ = await group.next() }
                 let record = snapshot.records[index]
                 group.addTask {
@@ -86,7 +117,6 @@ extension AttachmentService {
                 }
             }
         }
-        return listCache.shown(snapshot)
     }
 
     func showChecked(_ reference: String) async throws -> AttachmentRecord {

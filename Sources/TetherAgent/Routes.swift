@@ -155,7 +155,8 @@ struct Routes {
 
     /// GET /v1/attachments: every attachment, looked at (`AttachmentService.listChecked`).
     func attachmentList() async throws -> Response {
-        let body = try Self.listBody(try await attachments.listShown(), cache: attachments.listCache)
+        let cache = attachments.listCache
+        let body = try await attachments.listBody { try Self.listBody($0, cache: cache) }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
     }
 

@@ -23,6 +23,9 @@ public final class ScriptedConnector: Connector, Sendable {
         var healable = true
         var orphans: [Orphan] = []
         var removed: [Orphan] = []
+        /// Inspections wait while set, until released.
+        var holding = false
+        var held: [CheckedContinuation<Void, Never>] = []
     }
 
     public init(driverVolumeTypes: Set<String> = ["iscsi"], mode: AttachMode = .network) {
@@ -70,8 +73,37 @@ public final class ScriptedConnector: Connector, Sendable {
         }
     }
 
+    /// Makes every inspection from now on wait until `releaseInspections`.
+    public func holdInspections() { state.withLock { $0.holding = true } }
+    /// Lets the held inspections (and later ones) go on.
+    public func releaseInspections() {
+        let held = state.withLock { state in
+            state.holding = false
+            defer { state.held = [] }
+            return state.held
+        }
+        for continuation in held { continuation.resume() }
+    }
+    /// How many inspections are waiting now.
+    public var heldInspections: Int { state.withLock { $0.held.count } }
+    /// Returns once `count` inspections wait; throws after `limit`.
+    public func waitForHeldInspections(_ count: Int, limit: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + limit
+        while heldInspections < count {
+            guard ContinuousClock.now < deadline else { throw TetherError(.internalError, "\(heldInspections) inspections held, not \(count), after \(limit)") }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     public func inspect(_ volume: AttachedVolume, attachmentID: String, heal: Bool) async -> Inspection {
-        state.withLock {
+        await withCheckedContinuation { continuation in
+            let waits = state.withLock { state in
+                if state.holding { state.held.append(continuation) }
+                return state.holding
+            }
+            if !waits { continuation.resume() }
+        }
+        return state.withLock {
             let found = $0.health[attachmentID] ?? .healthy
             guard found != .healthy else { return .healthy(volume) }
             if heal, $0.healable {

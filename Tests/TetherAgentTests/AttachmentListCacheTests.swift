@@ -89,14 +89,54 @@ import Testing
         var looked = snapshot.records[0]
         looked.health = .degraded
         cache.store(looked, lookingAt: 0, of: snapshot, at: start)
-        #expect(cache.due(snapshot, now: start).indices == [1], "a row never looked at is due for anyone")
+        #expect(cache.due(snapshot, now: start) == ([1], []), "a row never looked at is due for anyone")
         #expect(cache.shown(snapshot).map(\.record.health) == [.degraded, .unknown])
         let first = cache.due(snapshot, now: start + .seconds(11))
-        #expect(first.indices == [0, 1] && first.refreshing)
+        #expect(first == ([1], [0]), "the first caller to find the stale row takes it")
         let second = cache.due(snapshot, now: start + .seconds(11))
-        #expect(second.indices == [1] && !second.refreshing, "the stale row is being looked at already")
+        #expect(second == ([1], []), "the stale row is being looked at already")
         cache.finishRefresh()
-        #expect(cache.due(snapshot, now: start + .seconds(11)).refreshing)
+        #expect(cache.due(snapshot, now: start + .seconds(11)).stale == [0])
+    }
+
+    // Without the hand-over a caller would wait for the held look: the time limit fails it then.
+    @Test(.timeLimit(.minutes(1))) func withARefresherRunningStaleRowsAreHandedOverAndNobodyWaitsForThem() async throws {
+        let service = service(freshness: .zero)
+        let refresher = Task { await service.refreshLooks() }
+        defer { refresher.cancel() }
+        let (record, _) = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
+        #expect(try await service.listChecked().map(\.health) == [.healthy], "a row never looked at is looked at by the caller")
+        // From now on every look of the row is stale at once; the next look the refresher takes
+        // hangs until released, and callers meanwhile answer the last look.
+        connector.setHealth(.missing, of: record.id)
+        connector.holdInspections()
+        for _ in 0..<3 {
+            #expect(try await service.listChecked().map(\.health) == [.healthy], "the caller answered the last look, not waiting")
+        }
+        try await connector.waitForHeldInspections(1)
+        #expect(connector.heldInspections == 1, "one refresh at a time")
+        connector.releaseInspections()
+        var listed: [AttachmentHealth] = []
+        for _ in 0..<2000 {
+            listed = try await service.listChecked().map(\.health)
+            if listed == [.missing] { break }
+            await Task.yield()
+        }
+        #expect(listed == [.missing], "the refresher's look is what callers answer next")
+    }
+
+    @Test func theWholeAnswerIsBuiltAgainOnlyAfterARowOrALookChanged() async throws {
+        let service = service(freshness: .seconds(3600))
+        let builds = Counter()
+        let build: ([AttachmentListCache.Shown]) throws -> ByteBuffer = { builds.add(); return try Routes.listBody($0, cache: service.listCache) }
+        let (record, _) = try await service.attach(AttachmentServiceTests.request(volume: "v1"))
+        let first = try await service.listBody(build: build)
+        let again = try await service.listBody(build: build)
+        #expect(builds.value == 1 && first == again)
+        _ = try await service.detach(record.id, force: false)
+        let afterDetach = try await service.listBody(build: build)
+        #expect(builds.value == 2)
+        #expect(Data(afterDetach.readableBytesView) == (try JSONBody.encode(AttachmentList(attachments: []))), "a detached row is gone from the next answer")
     }
 
     @Test func theAssembledListIsTheEncodedListByteForByte() async throws {
