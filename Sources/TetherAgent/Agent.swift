@@ -170,7 +170,7 @@ public struct Agent: Sendable {
         let reconciling = Task { await reconciler.run() }
         defer { reconciling.cancel() }
         // Stale looks of GET /v1/attachments are taken again here, not by the caller who found them.
-        let refreshingLooks = Task { await attachments.refreshLooks() }
+        let refreshingLooks = attachments.startRefreshingLooks()
         defer { refreshingLooks.cancel() }
         try await group.run()
         await staging.discard()

@@ -92,10 +92,16 @@ extension AttachmentService {
         return snapshot
     }
 
-    /// Looks again at the stale rows callers hand over, until cancelled (the agent runs it while
-    /// it serves): no caller of the list waits for a look at a row it already has an answer for.
-    func refreshLooks() async {
+    /// Starts looking again at the stale rows callers hand over, until the task is cancelled (the
+    /// agent runs it while it serves): no caller of the list waits for a look at a row it already
+    /// has an answer for. Callers hand over from the moment this returns, before the task first
+    /// runs (the hand-over waits for it), so none takes a refresh itself meanwhile.
+    func startRefreshingLooks() -> Task<Void, Never> {
         listCache.setRefresher(running: true)
+        return Task { await self.refreshLooks() }
+    }
+
+    private func refreshLooks() async {
         defer { listCache.setRefresher(running: false) }
         for await refresh in listCache.refreshes {
             await look(at: refresh.indices, of: refresh.snapshot)
