@@ -63,7 +63,9 @@ public enum TOML {
     /// - a table header whose name starts with neither a bare-key character nor a quote
     ///   (`[*x]`, `[[ =x]]`): toml++'s `parse_table_header` hands it to `parse_key`, whose
     ///   assertion aborts the process (found by the config fuzz target). A header is a `[` first
-    ///   on its line outside any array or inline table a value opened.
+    ///   on its line outside any array or inline table a value opened; "first" and "starts" skip
+    ///   what toml++ skips as whitespace, which is more than TOML's space and tab (a byte-order
+    ///   mark before `[é]` at the top of a file aborted it too: the fuzz target again).
     private static func prescan(_ text: String, file: String) throws {
         let scalars = Array(text.unicodeScalars)
         var index = 0
@@ -100,12 +102,16 @@ public enum TOML {
         while index < scalars.count {
             let scalar = scalars[index]
             let startsLine = lineStart
-            if scalar != " " && scalar != "\t" && scalar != "\r" && scalar != "\n" { lineStart = false }
+            if Self.isVerticalSpace(scalar) {
+                lineStart = true
+            } else if !Self.isHorizontalSpace(scalar) {
+                lineStart = false
+            }
             switch scalar {
             case "[" where startsLine && depth == 0:
                 var next = index + 1
                 if next < scalars.count, scalars[next] == "[" { next += 1 }
-                while next < scalars.count, scalars[next] == " " || scalars[next] == "\t" { next += 1 }
+                while next < scalars.count, Self.isHorizontalSpace(scalars[next]) { next += 1 }
                 let first = next < scalars.count ? scalars[next] : nil
                 guard isBareKey(first) || first == "\"" || first == "'" || first == "]" else {
                     throw ConfigurationError(file: file, line: line, message: "a table header must start with a name (letters, digits, _ or -) or a quoted name")
@@ -140,6 +146,24 @@ public enum TOML {
                 dots = 0
             }
             index += 1
+        }
+    }
+
+    /// toml++ 3's horizontal whitespace (`is_horizontal_whitespace`): space, tab, and the Unicode
+    /// spaces it also skips, the byte-order mark among them.
+    static func isHorizontalSpace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09, 0x20, 0xA0, 0x1680, 0x180E, 0x2000...0x200B, 0x202F, 0x205F...0x2060, 0x3000, 0xFEFF: true
+        default: false
+        }
+    }
+
+    /// toml++ 3's vertical whitespace (`is_vertical_whitespace`): LF, VT, FF, CR, NEL and the
+    /// Unicode line and paragraph separators.
+    static func isVerticalSpace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0A...0x0D, 0x85, 0x2028...0x2029: true
+        default: false
         }
     }
 
