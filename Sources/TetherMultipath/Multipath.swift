@@ -130,17 +130,27 @@ public struct Multipath: Sendable {
         if let before, names.isSubset(of: before.slaves) { return before }
         // With find_multipaths on, multipathd passes over a WWID it has not seen on two paths
         // before: `multipath -a` records it, and `add path` makes multipathd look again.
+        // Both are nudges: when one fails, the wait for the map below reports what is wrong, and
+        // the nudge's own error goes to the debug log.
         if await !isRecorded(wwid) {
-            let added = try? await host.run(Command("multipath", ["-a", wwid.udev], timeout: timeouts.command))
-            logger.debug("multipath -a", metadata: ["wwid": "\(wwid.udev)", "exit": "\(added?.exitCode ?? -1)"])
+            do {
+                let added = try await host.run(Command("multipath", ["-a", wwid.udev], timeout: timeouts.command))
+                logger.debug("multipath -a", metadata: ["wwid": "\(wwid.udev)", "exit": "\(added.exitCode)"])
+            } catch {
+                logger.debug("multipath -a", metadata: ["wwid": "\(wwid.udev)", "error": "\(error)"])
+            }
         }
         let missing = devices.filter { !(before?.slaves.contains($0.name) ?? false) }
         await withTaskGroup(of: Void.self) { group in
             for device in missing {
                 group.addTask {
-                    let result = try? await host.run(Command("multipathd", ["add", "path", paths.deviceNode(device.name)], timeout: timeouts.command))
-                    if result?.stdout.trimmedLine != "ok" {
-                        logger.debug("multipathd add path", metadata: ["device": "\(device.name)", "answer": "\(result?.stdout.trimmedLine ?? "-")"])
+                    do {
+                        let result = try await host.run(Command("multipathd", ["add", "path", paths.deviceNode(device.name)], timeout: timeouts.command))
+                        if result.stdout.trimmedLine != "ok" {
+                            logger.debug("multipathd add path", metadata: ["device": "\(device.name)", "answer": "\(result.stdout.trimmedLine)"])
+                        }
+                    } catch {
+                        logger.debug("multipathd add path", metadata: ["device": "\(device.name)", "error": "\(error)"])
                     }
                 }
             }
