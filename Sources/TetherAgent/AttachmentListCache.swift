@@ -10,7 +10,7 @@ import Synchronization
 /// - each attached row's look at the host, reused while the row keeps its version and the look
 ///   is younger than `freshness`; one caller at a time looks again at what went stale, and
 ///   callers meanwhile answer the last look (a row never looked at, or changed, anyone looks at);
-///   with a refresher running (`AttachmentService.refreshLooks`, started by the agent) nobody
+///   with a refresher running (`AttachmentService.startRefreshingLooks`, by the agent) nobody
 ///   waits for stale rows: the caller that finds them answers the last looks and hands them over;
 /// - the JSON of what each row shows, encoded again only when that changed, and the whole
 ///   answer, assembled again only after a row or a look changed.

@@ -106,7 +106,6 @@ extension AttachmentService {
         for await refresh in listCache.refreshes {
             await look(at: refresh.indices, of: refresh.snapshot)
             listCache.finishRefresh()
-            if Task.isCancelled { return }
         }
     }
 
